@@ -1,0 +1,3 @@
+from swegen.cli import main
+
+main()
