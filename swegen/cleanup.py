@@ -1,0 +1,58 @@
+"""`swegen clean`: remove the containers (and, if asked, images) that swegen left behind."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+from swegen.docker_sandbox import LABEL_HOST, LABEL_PID, docker_client, list_managed
+
+
+@dataclass
+class CleanResult:
+    removed_containers: list[str] = field(default_factory=list)
+    kept_in_use: list[str] = field(default_factory=list)
+    removed_images: list[str] = field(default_factory=list)
+
+
+def _owner_alive(labels: dict[str, str]) -> bool:
+    """Is the swegen process that started this container still running on this host?"""
+    if labels.get(LABEL_HOST) != socket.gethostname():
+        return False
+    try:
+        pid = int(labels.get(LABEL_PID, ""))
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean(*, everything: bool = False, images: bool = False, dry_run: bool = False) -> CleanResult:
+    """Remove leftover containers; with `everything`, also those of running swegen processes.
+
+    With `images`, also remove environment images (base images are kept: they are slow to build).
+    """
+    result = CleanResult()
+    for container in list_managed():
+        if not everything and _owner_alive(container.labels):
+            result.kept_in_use.append(container.short_id)
+            continue
+        if not dry_run:
+            container.remove(force=True)
+        result.removed_containers.append(container.short_id)
+    if images:
+        from swegen.images import list_images
+
+        for image in list_images("env"):
+            if not dry_run:
+                docker_client().images.remove(image.id, force=True)
+            result.removed_images.extend(image.tags or [image.short_id])
+    return result

@@ -1,0 +1,248 @@
+"""The command line. The only place that turns SwegenError into one line and an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from swegen import __version__
+from swegen.errors import NotBuiltYet, SwegenError
+
+out = Console()
+err = Console(stderr=True)
+
+#: Which issue brings each stage that is not built yet (so the message says where it stands).
+PENDING = {
+    "mine": "mining lands with issue #3",
+    "validate": "validation lands with issue #4",
+    "solve": "solving lands with issue #5",
+    "evaluate": "evaluation lands with issue #5",
+    "report": "reporting lands with issue #6",
+}
+
+
+def option(*decls: str, env: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A click option that can also come from the SWEGEN_<env> environment variable."""
+    return click.option(*decls, envvar=f"SWEGEN_{env}", show_envvar=True, **kwargs)
+
+
+python_option = option("--python", env="PYTHON", default="3.11", show_default=True, help="Python version of the base image.")
+base_image_option = option(
+    "--base-image", env="BASE_IMAGE", default=None, help="Use this image (e.g. python:3.11-slim) instead of swegen's own base image."
+)
+ca_bundle_option = option(
+    "--ca-bundle",
+    env="CA_BUNDLE",
+    default="auto",
+    show_default=True,
+    help="CA bundle to inject into images: 'auto' (the host's, when it has a custom CA), 'none', or a PEM file.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="swegen")
+@option("-v", "--verbose", env="VERBOSE", is_flag=True, help="Show details and tracebacks of errors.")
+def cli(verbose: bool) -> None:
+    """Build a private, SWE-bench-style coding eval from a repository's own git history.
+
+    \b
+    Pipeline:  mine -> validate -> solve -> evaluate -> report
+    Start with `swegen doctor`, then `swegen demo`.
+    """
+
+
+def _pending(name: str) -> None:
+    @cli.command(
+        name,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        help=f"(not built yet: {PENDING[name]})",
+    )
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def command(args: tuple[str, ...]) -> None:
+        raise NotBuiltYet(f"swegen {name} is not built yet", hint=PENDING[name])
+
+
+for _stage in PENDING:
+    _pending(_stage)
+
+
+# -- doctor ------------------------------------------------------------------------------------
+
+
+@cli.command()
+@python_option
+@base_image_option
+@option("-o", "--output", env="OUTPUT", default=".", type=click.Path(path_type=Path), help="Where runs will write.")
+def doctor(python: str, base_image: str | None, output: Path) -> None:
+    """Check git, the Docker daemon, base images and free disk; print the fix for each problem."""
+    from swegen.doctor import run_checks
+
+    checks = run_checks(python, base_image, output)
+    table = Table(show_header=True, header_style="bold")
+    for column in ("check", "status", "detail", "fix"):
+        table.add_column(column)
+    for check in checks:
+        status = "[green]ok[/]" if check.ok else ("[red]FAIL[/]" if check.required else "[yellow]warn[/]")
+        table.add_row(check.name, status, check.detail, check.fix)
+    out.print(table)
+    failed = [c for c in checks if c.required and not c.ok]
+    if failed:
+        raise SwegenError(f"{len(failed)} check(s) failed", hint=failed[0].fix)
+    out.print("swegen is ready.")
+
+
+# -- example -----------------------------------------------------------------------------------
+
+
+@cli.group()
+def example() -> None:
+    """The bundled example repository (a small library with real, tested bug fixes)."""
+
+
+@example.command("create")
+@click.argument("dest", type=click.Path(path_type=Path))
+def example_create(dest: Path) -> None:
+    """Write the example repository, with its deterministic history, to DEST."""
+    from swegen.example import create_example, load_manifest
+
+    repo = create_example(dest)
+    manifest = load_manifest()
+    out.print(f"example repository {manifest['repo']} written to {repo} ({manifest['commit_count']} commits)")
+
+
+@example.command("manifest")
+def example_manifest() -> None:
+    """Print the manifest: what each change in the example's history is."""
+    from swegen.example import load_manifest
+
+    click.echo(json.dumps(load_manifest(), indent=2))
+
+
+# -- images ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def images() -> None:
+    """Base and environment images."""
+
+
+@images.command("build-base")
+@python_option
+@option("--mirror", env="MIRROR", default="http://deb.debian.org/debian", show_default=True, help="Debian mirror for debootstrap.")
+@ca_bundle_option
+@option("--force", env="FORCE", is_flag=True, help="Rebuild even when an identical image exists.")
+def images_build_base(python: str, mirror: str, ca_bundle: str, force: bool) -> None:
+    """Build the base image for a Python version offline-friendly (debootstrap + docker import)."""
+    from swegen.images import base_recipe, build_base_image, resolve_ca_bundle
+
+    recipe = base_recipe(python, mirror, resolve_ca_bundle(ca_bundle))
+    with err.status(f"building base image for Python {python} ({recipe.suite})") as status:
+        tag, built = build_base_image(recipe, force=force, log=lambda line: status.update(line[:100]))
+    out.print(f"{tag} {'built' if built else 'is up to date'}")
+
+
+@images.command("list")
+def images_list() -> None:
+    """List the images swegen built."""
+    from swegen.images import list_images
+
+    table = Table("tag", "kind", "size (MB)", "created")
+    for image in list_images():
+        table.add_row(
+            ", ".join(image.tags) or image.short_id,
+            image.labels.get("swegen.kind", "?"),
+            f"{image.attrs.get('Size', 0) / 1e6:.0f}",
+            str(image.attrs.get("Created", ""))[:19],
+        )
+    out.print(table)
+
+
+# -- clean -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@option("--all", "everything", env="CLEAN_ALL", is_flag=True, help="Also remove containers of swegen runs still going.")
+@option("--images", env="CLEAN_IMAGES", is_flag=True, help="Also remove environment images (base images are kept).")
+@option("--dry-run", env="DRY_RUN", is_flag=True, help="Only say what would be removed.")
+def clean(everything: bool, images: bool, dry_run: bool) -> None:
+    """Remove containers (and images) that swegen left behind."""
+    from swegen.cleanup import clean as do_clean
+
+    result = do_clean(everything=everything, images=images, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    out.print(f"{verb} {len(result.removed_containers)} container(s), {len(result.removed_images)} image(s)")
+    if result.kept_in_use:
+        out.print(f"kept {len(result.kept_in_use)} container(s) of running swegen processes (--all removes them)")
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@option("-o", "--output", env="OUTPUT", default="swegen-out/demo", show_default=True, type=click.Path(path_type=Path), help="A fresh output folder.")
+@python_option
+@base_image_option
+@ca_bundle_option
+def demo(output: Path, python: str, base_image: str | None, ca_bundle: str) -> None:
+    """Run every stage that exists on the bundled example repository."""
+    from swegen.demo import PENDING_STAGES, DemoConfig, run_demo
+    from swegen.images import resolve_ca_bundle
+
+    config = DemoConfig(output.resolve(), python, base_image, resolve_ca_bundle(ca_bundle))
+    with err.status("starting") as status:
+        result = run_demo(config, step=lambda message: (status.update(message), err.print(f"- {message}")))
+    tests = result.tests
+    out.print(f"example repository: {result.repo}")
+    out.print(f"environment image:  {result.env_image}")
+    out.print(
+        f"tests at main in the sandbox: {tests['passed']} passed, {tests['failed']} failed, "
+        f"{tests['error']} errors, {tests['skipped']} skipped (exit code {tests['exit_code']})"
+    )
+    out.print(f"outputs in {result.output}")
+    out.print(f"not built yet, so not run: {', '.join(PENDING_STAGES)}")
+
+
+# -- entry point -------------------------------------------------------------------------------
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    # Unwind like Ctrl-C so every sandbox's context manager removes its container.
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    verbose = "-v" in args or "--verbose" in args or os.environ.get("SWEGEN_VERBOSE", "") not in ("", "0", "false")
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        cli.main(args=args, prog_name="swegen", standalone_mode=False)
+    except SwegenError as exc:
+        err.print(f"[red]swegen: error:[/] {exc.one_line()}", highlight=False, markup=True, soft_wrap=True)
+        if verbose:
+            if exc.detail:
+                err.print(exc.detail, markup=False, highlight=False)
+            err.print(traceback.format_exc(), markup=False, highlight=False)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("swegen: interrupted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("swegen: interrupted; finished results are kept, run the same command again to resume")
+        sys.exit(130)
+    except Exception as exc:  # a bug in swegen: still one line, the traceback on request
+        err.print(f"swegen: internal error: {exc!r} (rerun with --verbose for the traceback, and please report it)", markup=False)
+        if verbose:
+            err.print(traceback.format_exc(), markup=False, highlight=False)
+        sys.exit(1)

@@ -1,0 +1,340 @@
+"""Images: one base image per Python version, and environment images tagged by their recipe.
+
+Base images are built offline-friendly: `debootstrap` of the Debian suite that carries a Python
+version, then `docker import`; users with a registry name any image instead. Environment images
+come from a Jinja2 Dockerfile and are tagged with a hash of everything that built them, so every
+task with the same recipe shares one, and a changed recipe gets a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from swegen.docker_sandbox import LABEL_MANAGED, docker_client
+from swegen.errors import BadInput, ImageBuildFailed, ImageMissing, SwegenError
+from swegen.resources import sandbox_file, template_env, template_source
+
+BASE_REPOSITORY = "swegen-base"
+ENV_REPOSITORY = "swegen-env"
+LABEL_KIND = "swegen.kind"
+LABEL_RECIPE = "swegen.recipe"
+LABEL_FINGERPRINT = "swegen.fingerprint"
+
+#: Debian suites and the Python 3 each ships; a base image per Python comes from its suite.
+DEBIAN_SUITES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
+DEFAULT_PYTHON = "3.11"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+#: What every base image holds: Python with venv and pip, and the tools the harness runs.
+BASE_PACKAGES = ("python3", "python3-venv", "python3-pip", "git", "patch", "ca-certificates")
+
+HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+CUSTOM_CA_DIRS = ("/usr/local/share/ca-certificates", "/etc/pki/ca-trust/source/anchors")
+
+ENV_TEMPLATE = "env.Dockerfile.j2"
+
+
+def base_tag(python: str) -> str:
+    return f"{BASE_REPOSITORY}:py{python}"
+
+
+def _sha256(*parts: bytes | str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+# -- CA bundle ---------------------------------------------------------------------------------
+
+
+def host_ca_bundle() -> Path | None:
+    """The host's CA bundle when it carries a custom (company) CA, else None.
+
+    A custom CA shows up as a certificate added to the system store, or as SSL_CERT_FILE /
+    REQUESTS_CA_BUNDLE pointing at a bundle; either way, containers need the same bundle.
+    """
+    for variable in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        value = os.environ.get(variable)
+        if value and Path(value).is_file():
+            return Path(value)
+    if any(Path(d).is_dir() and any(Path(d).iterdir()) for d in CUSTOM_CA_DIRS):
+        return next((Path(p) for p in HOST_CA_BUNDLES if Path(p).is_file()), None)
+    return None
+
+
+def resolve_ca_bundle(option: str | None) -> Path | None:
+    """`--ca-bundle` semantics: 'auto' (default) detects, 'none' disables, a path is used as is."""
+    if option in (None, "", "auto"):
+        return host_ca_bundle()
+    if option == "none":
+        return None
+    path = Path(option).expanduser()
+    if not path.is_file():
+        raise BadInput(f"CA bundle {path} does not exist", hint="pass a PEM file, or --ca-bundle none")
+    return path
+
+
+# -- base images -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BaseImageRecipe:
+    """How one base image is built; its hash goes on the image as a label."""
+
+    python: str
+    suite: str
+    mirror: str = DEFAULT_MIRROR
+    packages: tuple[str, ...] = BASE_PACKAGES
+    ca_bundle: str | None = None
+
+    def digest(self) -> str:
+        script = sandbox_file("base", "build-rootfs.sh").read_bytes()
+        ca = Path(self.ca_bundle).read_bytes() if self.ca_bundle else b""
+        return _sha256(script, self.python, self.suite, self.mirror, " ".join(self.packages), ca)
+
+
+def base_recipe(python: str, mirror: str = DEFAULT_MIRROR, ca_bundle: Path | None = None) -> BaseImageRecipe:
+    if python not in DEBIAN_SUITES:
+        known = ", ".join(sorted(DEBIAN_SUITES))
+        raise BadInput(
+            f"no Debian suite ships Python {python}",
+            hint=f"choose one of {known}, or use --base-image with an image from your registry",
+        )
+    return BaseImageRecipe(python, DEBIAN_SUITES[python], mirror, BASE_PACKAGES, str(ca_bundle) if ca_bundle else None)
+
+
+def image_labels(tag: str) -> dict[str, str] | None:
+    """Labels of a local image, or None when it is absent."""
+    import docker.errors
+
+    try:
+        return docker_client().images.get(tag).labels or {}
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def build_base_image(
+    recipe: BaseImageRecipe,
+    *,
+    force: bool = False,
+    log: Callable[[str], None] = lambda line: None,
+) -> tuple[str, bool]:
+    """Build the base image for `recipe` unless an identical one exists. Returns (tag, built)."""
+    tag = base_tag(recipe.python)
+    digest = recipe.digest()
+    labels = image_labels(tag)
+    if labels is not None and labels.get(LABEL_RECIPE) == digest and not force:
+        return tag, False
+    _check_can_debootstrap()
+    with tempfile.TemporaryDirectory(prefix="swegen-base-", dir=_scratch_dir()) as work:
+        tar_path = Path(work) / "rootfs.tar"
+        script = sandbox_file("base", "build-rootfs.sh")
+        args = ["sh", str(script), recipe.suite, recipe.mirror, recipe.ca_bundle or "", work, *recipe.packages]
+        log(f"debootstrap {recipe.suite} (Python {recipe.python}) from {recipe.mirror}")
+        with open(tar_path, "wb") as out:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE, text=True)
+            assert proc.stderr is not None
+            tail: list[str] = []
+            for line in proc.stderr:
+                log(line.rstrip())
+                tail = (tail + [line.rstrip()])[-20:]
+            if proc.wait() != 0:
+                raise ImageBuildFailed(
+                    f"debootstrap of {recipe.suite} failed",
+                    hint="check the mirror (--mirror) and the network; the last lines say why",
+                    detail="\n".join(tail),
+                )
+        log(f"docker import as {tag}")
+        _import(tar_path, tag, recipe, digest)
+        # Drop the root filesystem at once; only the tar was needed.
+        shutil.rmtree(Path(work) / "rootfs", ignore_errors=True)
+    return tag, True
+
+
+def _scratch_dir() -> str | None:
+    return os.environ.get("SWEGEN_TMPDIR") or None
+
+
+def _check_can_debootstrap() -> None:
+    if shutil.which("debootstrap") is None:
+        raise SwegenError(
+            "debootstrap is not installed",
+            hint="`apt-get install debootstrap`, or use --base-image with an image from your registry",
+        )
+    if os.geteuid() != 0:
+        raise SwegenError(
+            "building a base image with debootstrap needs root",
+            hint="run `sudo swegen images build-base`, or use --base-image with an image from your registry",
+        )
+
+
+def _import(tar_path: Path, tag: str, recipe: BaseImageRecipe, digest: str) -> None:
+    repository, _, version = tag.partition(":")
+    env = ["LANG=C.UTF-8", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    changes = [f"ENV {item}" for item in env] + [
+        'CMD ["/bin/bash"]',
+        f'LABEL {LABEL_MANAGED}="true" {LABEL_KIND}="base" {LABEL_RECIPE}="{digest}" '
+        f'swegen.python="{recipe.python}" swegen.suite="{recipe.suite}"',
+    ]
+    try:
+        docker_client().api.import_image_from_file(str(tar_path), repository=repository, tag=version, changes=changes)
+    except Exception as exc:
+        raise ImageBuildFailed("docker import of the base image failed", hint="check `swegen doctor`", detail=str(exc)) from exc
+
+
+# -- environment images ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnvRecipe:
+    """Everything that goes into one environment image. Equal recipes share one image."""
+
+    #: The image to start from: swegen's own base (swegen-base:py3.11) or any registry image.
+    base_image: str
+    #: The Python interpreter in the base image that creates the venv.
+    python: str = "python3"
+    #: Debian packages to add.
+    system_packages: tuple[str, ...] = ()
+    #: Commands run before the dependency files are copied in.
+    pre_install: tuple[str, ...] = ()
+    #: Commands that install dependencies (the dependency files are under /opt/swegen/deps/).
+    install: tuple[str, ...] = ()
+    #: Environment variables set in the image, as (name, value) pairs.
+    env: tuple[tuple[str, str], ...] = ()
+    #: Dependency specification files (name -> content), copied to /opt/swegen/deps/.
+    files: tuple[tuple[str, str], ...] = field(default=())
+
+    def render(self, ca_bundle: bool) -> str:
+        """The Dockerfile for this recipe."""
+        return template_env().get_template(ENV_TEMPLATE).render(
+            base_image=self.base_image,
+            python=self.python,
+            system_packages=sorted(set(self.system_packages)),
+            pre_install=self.pre_install,
+            install=self.install,
+            env=sorted(self.env),
+            files=bool(self.files),
+            ca_bundle=ca_bundle,
+        )
+
+
+def env_fingerprint(recipe: EnvRecipe, base_image_id: str, ca_bundle: bytes | None) -> str:
+    """A hash of everything that builds the image: template, recipe, files, base image, CA.
+
+    Pure: the same inputs always give the same fingerprint, and any change to one gives another.
+    """
+    files = json.dumps(sorted(recipe.files), ensure_ascii=False)
+    return _sha256(
+        template_source(ENV_TEMPLATE),
+        recipe.render(ca_bundle is not None),
+        files,
+        base_image_id,
+        ca_bundle or b"",
+    )
+
+
+def env_tag(fingerprint: str) -> str:
+    return f"{ENV_REPOSITORY}:{fingerprint[:16]}"
+
+
+def base_image_id(image: str) -> str:
+    """The local id of `image`; raises ImageMissing with the command that makes it."""
+    import docker.errors
+
+    try:
+        return docker_client().images.get(image).id
+    except docker.errors.ImageNotFound as exc:
+        hint = (
+            f"build it with `swegen images build-base --python {image.split(':py')[-1]}`"
+            if image.startswith(BASE_REPOSITORY + ":")
+            else f"`docker pull {image}`, or use a swegen base image (`swegen images build-base`)"
+        )
+        raise ImageMissing(f"image {image} is not present", hint=hint) from exc
+
+
+def build_env_image(
+    recipe: EnvRecipe,
+    *,
+    ca_bundle: Path | None,
+    log_path: Path | None = None,
+    log: Callable[[str], None] = lambda line: None,
+) -> tuple[str, bool]:
+    """Build the environment image for `recipe` unless it exists. Returns (tag, built)."""
+    ca = ca_bundle.read_bytes() if ca_bundle else None
+    fingerprint = env_fingerprint(recipe, base_image_id(recipe.base_image), ca)
+    tag = env_tag(fingerprint)
+    if image_labels(tag) is not None:
+        return tag, False
+    lines: list[str] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="swegen-env-", dir=_scratch_dir()) as context:
+            _write_context(Path(context), recipe, ca)
+            _docker_build(Path(context), tag, fingerprint, lines, log)
+    finally:
+        if log_path is not None:
+            # Kept on success and on failure: a failed build's log is what says why.
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return tag, True
+
+
+def _write_context(context: Path, recipe: EnvRecipe, ca: bytes | None) -> None:
+    (context / "Dockerfile").write_text(recipe.render(ca is not None), encoding="utf-8")
+    if ca is not None:
+        (context / "ca-bundle.crt").write_bytes(ca)
+    for name, content in recipe.files:
+        target = context / "deps" / name
+        if ".." in Path(name).parts or Path(name).is_absolute():
+            raise BadInput(f"dependency file name {name!r} escapes the build context")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+
+
+def _docker_build(
+    context: Path, tag: str, fingerprint: str, lines: list[str], log: Callable[[str], None]
+) -> None:
+    labels = {LABEL_MANAGED: "true", LABEL_KIND: "env", LABEL_FINGERPRINT: fingerprint}
+    try:
+        stream: Iterable[dict[str, Any]] = docker_client().api.build(
+            path=str(context), tag=tag, rm=True, forcerm=True, decode=True, labels=labels, network_mode="host"
+        )
+        for chunk in stream:
+            text = chunk.get("stream") or chunk.get("status") or ""
+            if text.strip():
+                lines.append(text.rstrip())
+                log(text.rstrip())
+            if "error" in chunk:
+                lines.append(chunk["error"])
+                raise ImageBuildFailed(
+                    f"building environment image {tag} failed",
+                    hint="see the build log; override the recipe in swegen.toml if detection was wrong",
+                    detail="\n".join(lines[-30:]),
+                )
+    except ImageBuildFailed:
+        raise
+    except Exception as exc:
+        raise ImageBuildFailed(f"building environment image {tag} failed", detail=str(exc)) from exc
+
+
+def list_images(kind: str | None = None) -> list[Any]:
+    """Local images that swegen built (optionally only 'base' or 'env')."""
+    filters = {"label": [f"{LABEL_MANAGED}=true"] + ([f"{LABEL_KIND}={kind}"] if kind else [])}
+    return docker_client().images.list(filters=filters)
+
+
+def require_base_image(python: str) -> str:
+    """The base image tag for `python`, or ImageMissing saying how to build it."""
+    tag = base_tag(python)
+    if image_labels(tag) is None:
+        raise ImageMissing(f"base image {tag} is missing", hint=f"run `swegen images build-base --python {python}`")
+    return tag
