@@ -188,14 +188,25 @@ def clean(everything: bool, images: bool, dry_run: bool) -> None:
 
 
 @cli.command()
-@option("-o", "--output", env="OUTPUT", default="swegen-out/demo", show_default=True, type=click.Path(path_type=Path), help="A fresh output folder.")
+@option(
+    "-o",
+    "--output",
+    env="OUTPUT",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="A fresh output folder (default: a new swegen-out/demo-<time> folder).",
+)
 @python_option
 @base_image_option
 @ca_bundle_option
-def demo(output: Path, python: str, base_image: str | None, ca_bundle: str) -> None:
+def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: str) -> None:
     """Run every stage that exists on the bundled example repository."""
+    import time
+
     from swegen.demo import PENDING_STAGES, DemoConfig, run_demo
     from swegen.images import resolve_ca_bundle
+
+    output = output or Path("swegen-out") / time.strftime("demo-%Y%m%d-%H%M%S")
 
     config = DemoConfig(output.resolve(), python, base_image, resolve_ca_bundle(ca_bundle))
     with err.status("starting") as status:
