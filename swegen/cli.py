@@ -22,7 +22,6 @@ err = Console(stderr=True)
 
 #: Which issue brings each stage that is not built yet (so the message says where it stands).
 PENDING = {
-    "mine": "mining lands with issue #3",
     "validate": "validation lands with issue #4",
     "solve": "solving lands with issue #5",
     "evaluate": "evaluation lands with issue #5",
@@ -73,6 +72,77 @@ def _pending(name: str) -> None:
 
 for _stage in PENDING:
     _pending(_stage)
+
+
+# -- mine --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("repo", type=click.Path(path_type=Path))
+@option("-o", "--output", env="OUTPUT", type=click.Path(path_type=Path), default=None, help="Run folder (default: swegen-out/<repo folder name>).")
+@option("--ref", "refs", env="REF", multiple=True, help="Walk only these refs (repeatable; default: every branch and tag).")
+@option("--since", env="SINCE", default=None, help="Only commits after this date (anything git log --since takes).")
+@option("--until", env="UNTIL", default=None, help="Only commits before this date.")
+@option("--paths", env="PATHS", multiple=True, help="Only commits touching these pathspecs (repeatable).")
+@option("--exclude", env="EXCLUDE", multiple=True, help="Ignore files matching these globs, e.g. 'vendor/**' (repeatable).")
+@option("--max-candidates", env="MAX_CANDIDATES", type=click.IntRange(min=1), default=None, help="Keep at most this many, newest first.")
+@option("--include-features", env="INCLUDE_FEATURES", is_flag=True, help="Keep changes that look like features, not fixes.")
+@option("--max-source-lines", env="MAX_SOURCE_LINES", type=click.IntRange(min=1), default=1000, show_default=True, help="Reject fixes changing more source lines.")
+@option("--repo-name", env="REPO_NAME", default=None, help="owner/name for task records (default: from the origin remote).")
+@option("--issues", env="ISSUES", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Issues export (gh issue list --json ..., GitLab or Jira JSON) to link statements to.")
+@option("--statement-template", env="STATEMENT_TEMPLATE", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Jinja2 template replacing the built-in problem statement template.")
+@option("--rewrite-with", env="REWRITE_WITH", default=None, help="Base URL of an OpenAI-compatible endpoint to rewrite statements (off by default).")
+@option("--rewrite-model", env="REWRITE_MODEL", default="gpt-4o-mini", show_default=True, help="Model name for --rewrite-with.")
+@option("--no-validate", env="NO_VALIDATE", is_flag=True, help="Skip validation (validation is not built yet, so it is always skipped).")
+def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | None, until: str | None, paths: tuple[str, ...],
+         exclude: tuple[str, ...], max_candidates: int | None, include_features: bool, max_source_lines: int,
+         repo_name: str | None, issues: Path | None, statement_template: Path | None, rewrite_with: str | None,
+         rewrite_model: str, no_validate: bool) -> None:
+    """Find the bug fixes in REPO's whole history and write them as SWE-bench-style task candidates."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from swegen.mining import MineConfig, mine as run_mine
+
+    output = output or Path("swegen-out") / (repo.resolve().name.removesuffix(".git") or "repo")
+    config = MineConfig(
+        repo=repo, output=output, refs=refs, since=since, until=until, paths=paths, exclude=exclude,
+        max_candidates=max_candidates, include_features=include_features, max_source_lines=max_source_lines,
+        repo_name=repo_name, issues=issues, statement_template=statement_template, rewrite_with=rewrite_with,
+        rewrite_model=rewrite_model,
+        rewrite_api_key=os.environ.get("SWEGEN_REWRITE_API_KEY") or os.environ.get("OPENAI_API_KEY"),
+    )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        funnel = run_mine(config, progress)
+    print_funnel(funnel, output)
+
+
+def print_funnel(funnel: Any, output: Path) -> None:
+    for warning in funnel.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    table = Table(title="mining funnel", show_header=False)
+    table.add_column("step")
+    table.add_column("count", justify="right")
+    for label, value in (("commits scanned", funnel.scanned), ("with test changes", funnel.with_tests),
+                         ("candidates (source + tests)", funnel.candidates), ("kept", funnel.kept)):
+        table.add_row(label, str(value))
+    out.print(table)
+    if funnel.reasons:
+        reasons = Table(title="top rejection reasons")
+        reasons.add_column("reason")
+        reasons.add_column("count", justify="right")
+        for reason, count in funnel.reasons.most_common(8):
+            reasons.add_row(reason, str(count))
+        out.print(reasons)
+    out.print(f"candidates: {output / 'candidates.jsonl'}")
+    out.print(f"tasks: one folder per kept candidate under {output}")
 
 
 # -- doctor ------------------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""Is a change a bug fix? A score in [0, 1] with the reasons that made it, kept on every candidate."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FIX_WORDS = re.compile(
+    r"\b(fix(?:e[sd]|ing)?|bugs?|bugfix|regressions?|crash(?:es|ed|ing)?|wrong(?:ly)?|errors?|incorrect(?:ly)?|"
+    r"broken|faulty|mistakes?|fail(?:s|ed|ing|ure)?|exceptions?|leaks?|hangs?|off-by-one|mis\w+)\b",
+    re.IGNORECASE,
+)
+FEATURE_WORDS = re.compile(
+    r"^(?:feat(?:ure)?[:(]|add(?:s|ed)?\b|implement(?:s|ed)?\b|introduce[sd]?\b|support\b|new\b|allow(?:s)?\b|enable[sd]?\b|create[sd]?\b)",
+    re.IGNORECASE,
+)
+REVERT = re.compile(r"^revert\b", re.IGNORECASE)
+BOILERPLATE = re.compile(r"^(Merge (pull request|branch|remote-tracking branch)\b.*)$", re.IGNORECASE)
+
+#: Source lines changed above which a change is unlikely to be one focused fix.
+LARGE_CHANGE = 300
+SMALL_CHANGE = 50
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the miner saw of one change, as plain facts."""
+
+    subjects: tuple[str, ...]          # merge subject first, then branch commit subjects
+    message: str                       # all messages joined
+    issue_refs: tuple[str, ...]
+    source_lines_changed: int
+    changed_existing: tuple[str, ...]  # existing definitions the gold patch changes
+    added_api: tuple[str, ...]         # definitions the gold patch adds
+    tests_use_new_api: tuple[str, ...]  # new definitions the changed tests reference
+    tests_use_existing: bool           # the changed tests reference definitions that existed before
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float
+    reasons: tuple[str, ...]
+    is_feature: bool
+
+
+def _meaningful(subjects: tuple[str, ...]) -> list[str]:
+    return [s for s in subjects if s and not BOILERPLATE.match(s)]
+
+
+def score_bugfix(ev: Evidence) -> Verdict:
+    """Score how likely a change fixes a bug; every point comes with its reason."""
+    score, reasons = 0.2, []
+    subjects = _meaningful(ev.subjects)
+    fix_hit = FIX_WORDS.search(ev.message)
+    feature_hit = next((s for s in subjects if FEATURE_WORDS.match(s)), None)
+    if fix_hit:
+        score += 0.45
+        reasons.append(f"message says '{fix_hit.group(0).lower()}'")
+    if ev.issue_refs:
+        score += 0.15
+        reasons.append(f"references issue {ev.issue_refs[0]}")
+    if any(REVERT.match(s) for s in subjects):
+        score += 0.15
+        reasons.append("reverts a change")
+    if feature_hit and not fix_hit:
+        score -= 0.3
+        reasons.append(f"message announces a feature: '{feature_hit[:60]}'")
+    only_new_api = bool(ev.tests_use_new_api) and not ev.changed_existing
+    if only_new_api:
+        score -= 0.35
+        reasons.append(f"tests exercise only new API ({', '.join(ev.tests_use_new_api[:3])})")
+    elif ev.changed_existing:
+        score += 0.15
+        reasons.append(f"changes existing code ({', '.join(ev.changed_existing[:3])})")
+    if ev.source_lines_changed <= SMALL_CHANGE:
+        score += 0.05
+        reasons.append(f"small change ({ev.source_lines_changed} source lines)")
+    elif ev.source_lines_changed > LARGE_CHANGE:
+        score -= 0.15
+        reasons.append(f"large change ({ev.source_lines_changed} source lines)")
+    is_feature = not fix_hit and (bool(feature_hit) or only_new_api)
+    return Verdict(round(min(1.0, max(0.0, score)), 3), tuple(reasons), is_feature)
