@@ -1,0 +1,592 @@
+"""Find the tests a change touches and the definitions it changes, with tree-sitter.
+
+Everything here works on one file at a time: a repository-relative POSIX `path` (it picks the
+language and goes verbatim into test node ids) plus the file's bytes before and/or after a change.
+Line numbers are 1-based; added lines use the new file's numbering, removed lines the old one's.
+
+Nothing here raises on bad code: tree-sitter parses files with syntax errors into a tree with
+ERROR nodes, and whatever definitions can still be found are reported. Unsupported languages give
+empty results.
+
+Languages are data: one `LanguageSpec` per language in `LANGUAGES`. Adding Go, JS/TS, Rust or
+Java means writing one spec (extensions, a lazy grammar loader, node types, a test finder and a
+node-id format) and, where the defaults do not fit, a few small functions like the `_py_*` ones.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from tree_sitter import Language, Node, Parser
+
+__all__ = [
+    "LANGUAGES",
+    "DefNode",
+    "Definition",
+    "LanguageSpec",
+    "added_definitions",
+    "changed_definitions",
+    "definitions",
+    "language_for",
+    "referenced_names",
+    "test_node_ids",
+    "touched_tests",
+]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One function, method or class in a file."""
+
+    qualname: str  # "Class.method", "func", "Outer.Inner": enclosing definitions joined with "."
+    kind: str  # "function" | "method" | "class"
+    start_line: int  # 1-based inclusive, covering decorators
+    end_line: int  # 1-based inclusive
+
+
+@dataclass(frozen=True, eq=False)
+class DefNode:
+    """A definition together with its syntax node; what language hooks work with."""
+
+    parts: tuple[str, ...]  # qualname split at ".", outermost first
+    kind: str
+    start_line: int
+    end_line: int
+    node: Node  # the function/class node itself
+    outer: Node  # the node covering decorators too (the node itself when undecorated)
+    parent: DefNode | None
+
+    @property
+    def name(self) -> str:
+        return self.parts[-1]
+
+    @property
+    def qualname(self) -> str:
+        return ".".join(self.parts)
+
+    def ancestors(self) -> Iterator[DefNode]:
+        """Enclosing definitions, innermost first."""
+        d = self.parent
+        while d is not None:
+            yield d
+            d = d.parent
+
+    def contains(self, line: int) -> bool:
+        return self.start_line <= line <= self.end_line
+
+
+def _field_name(node: Node) -> str | None:
+    name = node.child_by_field_name("name")
+    return _text(name) if name is not None else None
+
+
+def _own_name(d: DefNode) -> set[str]:
+    return {d.name}
+
+
+def _never(d: DefNode) -> bool:
+    return False
+
+
+def _no_bindings(root: Node, line: int) -> set[str]:
+    return set()
+
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    """Everything codeindex needs to know about one language."""
+
+    name: str
+    extensions: tuple[str, ...]  # matched with str.endswith, so ".test.ts"-style suffixes work
+    load: Callable[[], Language]  # called once, on first use
+    function_types: frozenset[str]
+    class_types: frozenset[str]
+    identifier_types: frozenset[str]  # leaves that count as a referenced name
+    comment_types: frozenset[str]  # ignored when comparing two versions of a definition
+    find_tests: Callable[[str, Sequence[DefNode]], list[DefNode]]  # (path, all defs) -> tests
+    node_id: Callable[[str, tuple[str, ...]], str]  # (path, qualname parts) -> test id
+    # Nodes that wrap a definition and extend its span (Python decorators, Java annotations
+    # already sit inside the method node so Java would leave this empty).
+    wrapper_types: frozenset[str] = frozenset()
+    name_of: Callable[[Node], str | None] = _field_name
+    # Names a test uses to reach a helper (a pytest fixture may be renamed by its decorator).
+    reference_names: Callable[[DefNode], set[str]] = _own_name
+    # Helpers that apply to every test in their scope without being named (setUp, autouse).
+    is_scope_setup: Callable[[DefNode], bool] = _never
+    # Names bound by the top-level (non-definition) code on a line, e.g. `DATA = [...]`.
+    bound_names: Callable[[Node, int], set[str]] = _no_bindings
+
+
+# ---------------------------------------------------------------------------------------------
+# Python
+
+
+def _load_python() -> Language:
+    import tree_sitter_python
+
+    return Language(tree_sitter_python.language())
+
+
+_PY_SETUP_NAMES = frozenset(
+    {
+        "setUp", "tearDown", "setUpClass", "tearDownClass", "asyncSetUp", "asyncTearDown",
+        "setup_method", "teardown_method", "setup_class", "teardown_class",
+        "setup_function", "teardown_function", "setup_module", "teardown_module",
+        "setup", "teardown",
+    }
+)  # fmt: skip
+
+
+def _py_base_names(cls: Node) -> list[str]:
+    """Last dotted component of each base class: `unittest.TestCase` -> "TestCase"."""
+    args = cls.child_by_field_name("superclasses")
+    names = []
+    for base in args.named_children if args is not None else ():
+        if base.type == "subscript":  # Generic[T]
+            base = base.child_by_field_name("value") or base
+        if base.type == "attribute":
+            base = base.child_by_field_name("attribute") or base
+        if base.type == "identifier":
+            names.append(_text(base))
+    return names
+
+
+def _py_unittest_classes(classes: Sequence[DefNode]) -> set[DefNode]:
+    """Classes deriving from a *TestCase, directly or through a class in the same file."""
+    found: set[DefNode] = set()
+    grew = True
+    while grew:
+        known = {c.name for c in found}
+        new = {
+            c
+            for c in classes
+            if c not in found
+            and any(b.endswith("TestCase") or b in known for b in _py_base_names(c.node))
+        }
+        found |= new
+        grew = bool(new)
+    return found
+
+
+def _py_find_tests(path: str, defs: Sequence[DefNode]) -> list[DefNode]:
+    """pytest's default collection: module-level test*, test* in Test* classes (no __init__)
+    nested any depth, and test* methods of unittest.TestCase subclasses whatever their name."""
+    classes = [d for d in defs if d.kind == "class"]
+    unittest_classes = _py_unittest_classes(classes)
+    with_init = {d.parent for d in defs if d.kind == "method" and d.name == "__init__"}
+
+    def collects(cls: DefNode) -> bool:
+        if cls.kind != "class":
+            return False
+        return cls in unittest_classes or (cls.name.startswith("Test") and cls not in with_init)
+
+    return [
+        d
+        for d in defs
+        if d.kind != "class" and d.name.startswith("test") and all(map(collects, d.ancestors()))
+    ]
+
+
+def _py_node_id(path: str, parts: tuple[str, ...]) -> str:
+    return "::".join((path, *parts))
+
+
+def _py_fixture_args(d: DefNode) -> dict[str, Node] | None:
+    """Keyword arguments of a `@pytest.fixture(...)` decorator; None when not a fixture."""
+    if d.outer == d.node:
+        return None
+    for deco in d.outer.named_children:
+        if deco.type != "decorator" or not deco.named_children:
+            continue
+        expr = deco.named_children[0]
+        call = expr if expr.type == "call" else None
+        func = call.child_by_field_name("function") if call is not None else expr
+        if func is None or not _text(func).endswith("fixture"):
+            continue
+        args = call.child_by_field_name("arguments") if call is not None else None
+        kwargs = {}
+        for arg in args.named_children if args is not None else ():
+            key = arg.child_by_field_name("name")
+            value = arg.child_by_field_name("value")
+            if arg.type == "keyword_argument" and key is not None and value is not None:
+                kwargs[_text(key)] = value
+        return kwargs
+    return None
+
+
+def _py_reference_names(d: DefNode) -> set[str]:
+    names = {d.name}
+    renamed = (_py_fixture_args(d) or {}).get("name")
+    if renamed is not None and renamed.type == "string":
+        names |= {_text(c) for c in renamed.named_children if c.type == "string_content"}
+    return names
+
+
+def _py_is_scope_setup(d: DefNode) -> bool:
+    autouse = (_py_fixture_args(d) or {}).get("autouse")
+    return d.name in _PY_SETUP_NAMES or (autouse is not None and _text(autouse) == "True")
+
+
+def _py_import_names(stmt: Node) -> set[str]:
+    names = set()
+    for imported in stmt.children_by_field_name("name"):
+        if imported.type == "aliased_import":
+            alias = imported.child_by_field_name("alias")
+            names.add(_text(alias) if alias is not None else "")
+        elif imported.type == "dotted_name" and imported.named_children:
+            pick = -1 if stmt.type == "import_from_statement" else 0  # `import a.b` binds a
+            names.add(_text(imported.named_children[pick]))
+    return names - {""}
+
+
+def _py_bound_names(root: Node, line: int) -> set[str]:
+    names: set[str] = set()
+    for n in _walk(root, lambda n: _span(n)[0] <= line <= _span(n)[1]):
+        if n.type in ("assignment", "augmented_assignment"):
+            left = n.child_by_field_name("left")
+            names |= {_text(i) for i in _walk(left) if i.type == "identifier"} if left else set()
+        elif n.type in ("import_statement", "import_from_statement"):
+            names |= _py_import_names(n)
+    return names
+
+
+PYTHON = LanguageSpec(
+    name="python",
+    extensions=(".py", ".pyi"),
+    load=_load_python,
+    function_types=frozenset({"function_definition"}),
+    class_types=frozenset({"class_definition"}),
+    identifier_types=frozenset({"identifier"}),
+    comment_types=frozenset({"comment"}),
+    wrapper_types=frozenset({"decorated_definition"}),
+    find_tests=_py_find_tests,
+    node_id=_py_node_id,
+    reference_names=_py_reference_names,
+    is_scope_setup=_py_is_scope_setup,
+    bound_names=_py_bound_names,
+)
+
+LANGUAGES: dict[str, LanguageSpec] = {"python": PYTHON}
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing and indexing
+
+_PARSERS: dict[str, Parser] = {}
+_PARSER_LOCK = threading.Lock()  # a Parser is not safe to share between threads mid-parse
+
+
+def _text(node: Node) -> str:
+    return (node.text or b"").decode("utf-8", "replace")
+
+
+def _span(node: Node) -> tuple[int, int]:
+    """1-based inclusive line span; a node ending at column 0 ends on the previous line."""
+    start, end = node.start_point, node.end_point
+    last = end.row if end.column == 0 and end.row > start.row else end.row + 1
+    return start.row + 1, last
+
+
+def _walk(node: Node, descend: Callable[[Node], bool] | None = None) -> Iterator[Node]:
+    """Pre-order walk without recursion (deeply nested expressions must not hit the stack
+    limit); `descend` prunes nodes (and their subtrees) for which it is false."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if descend is not None and not descend(n):
+            continue
+        yield n
+        stack.extend(reversed(n.children))
+
+
+def language_for(path: str) -> LanguageSpec | None:
+    """The language of `path`, by extension; None if unsupported."""
+    name = path.rsplit("/", 1)[-1].lower()
+    return next((s for s in LANGUAGES.values() if name.endswith(s.extensions)), None)
+
+
+def _parse(spec: LanguageSpec, source: bytes) -> Node:
+    with _PARSER_LOCK:
+        parser = _PARSERS.get(spec.name)
+        if parser is None:
+            parser = _PARSERS[spec.name] = Parser(spec.load())
+        return parser.parse(source).root_node
+
+
+def _collect_defs(spec: LanguageSpec, root: Node) -> list[DefNode]:
+    defs: list[DefNode] = []
+    stack: list[tuple[Node, DefNode | None]] = [(root, None)]
+    while stack:
+        node, parent = stack.pop()
+        name = None
+        if node.type in spec.function_types or node.type in spec.class_types:
+            name = spec.name_of(node)
+        if name:
+            if node.type in spec.class_types:
+                kind = "class"
+            else:
+                kind = "method" if parent is not None and parent.kind == "class" else "function"
+            outer = node
+            while outer.parent is not None and outer.parent.type in spec.wrapper_types:
+                outer = outer.parent
+            start, end = _span(outer)
+            parts = (*parent.parts, name) if parent else (name,)
+            parent = DefNode(parts, kind, start, end, node, outer, parent)
+            defs.append(parent)
+        stack.extend((c, parent) for c in reversed(node.children))
+    return defs
+
+
+@dataclass(frozen=True, eq=False)
+class _Index:
+    spec: LanguageSpec
+    path: str
+    source: bytes
+    root: Node
+    defs: tuple[DefNode, ...]
+
+    @cached_property
+    def tests(self) -> tuple[DefNode, ...]:
+        return tuple(self.spec.find_tests(self.path, self.defs))
+
+    @cached_property
+    def test_set(self) -> set[DefNode]:
+        return set(self.tests)
+
+    @cached_property
+    def test_scopes(self) -> set[tuple[str, ...]]:
+        """Qualname parts of every class that holds a test, at any depth."""
+        return {t.parts[:i] for t in self.tests for i in range(1, len(t.parts))}
+
+    @cached_property
+    def lines(self) -> list[bytes]:
+        return self.source.split(b"\n")
+
+    def is_blank(self, line: int) -> bool:
+        return not (0 < line <= len(self.lines)) or not self.lines[line - 1].strip()
+
+    def innermost(self, line: int) -> DefNode | None:
+        inside = [d for d in self.defs if d.contains(line)]
+        return max(inside, key=lambda d: len(d.parts), default=None)
+
+    @cached_property
+    def def_name_starts(self) -> set[int]:
+        """Where each definition's own name sits: defining a name is not using it."""
+        names = (d.node.child_by_field_name("name") for d in self.defs)
+        return {n.start_byte for n in names if n is not None}
+
+    def names_in(self, d: DefNode, own_only: bool = False) -> set[str]:
+        """Identifiers used in `d` (decorators included); with own_only, not in nested defs."""
+        spec = self.spec
+        nested = spec.function_types | spec.class_types | spec.wrapper_types
+
+        def descend(n: Node) -> bool:
+            return not own_only or n.type not in nested or n in (d.outer, d.node)
+
+        return {
+            _text(n)
+            for n in _walk(d.outer, descend)
+            if n.type in spec.identifier_types and n.start_byte not in self.def_name_starts
+        }
+
+    def normalised(self, d: DefNode) -> tuple[str, ...]:
+        """The definition's text without comments, blank lines, trailing spaces or its own
+        indentation, so that moving or reformatting it lightly does not count as a change."""
+        base = d.outer.start_byte
+        text = bytearray(self.source[base : d.outer.end_byte])
+        comments = [n for n in _walk(d.outer) if n.type in self.spec.comment_types]
+        for c in reversed(comments):
+            del text[c.start_byte - base : c.end_byte - base]
+        body = " " * d.outer.start_point.column + text.decode("utf-8", "replace")
+        lines = textwrap.dedent(body).splitlines()
+        return tuple(line.rstrip() for line in lines if line.strip())
+
+
+def _index(path: str, source: bytes | None) -> _Index | None:
+    spec = language_for(path)
+    if spec is None or source is None:
+        return None
+    root = _parse(spec, source)
+    return _Index(spec, path, source, root, tuple(_collect_defs(spec, root)))
+
+
+def _last_by_qualname(defs: Iterable[DefNode]) -> dict[tuple[str, ...], DefNode]:
+    """Later definitions shadow earlier ones of the same name, as at runtime."""
+    return {d.parts: d for d in defs}
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+
+
+def definitions(path: str, source: bytes) -> list[Definition]:
+    """All functions, methods and classes in the file, nested ones included, in source order;
+    [] for unsupported languages."""
+    ix = _index(path, source)
+    defs = ix.defs if ix else ()
+    return [Definition(d.qualname, d.kind, d.start_line, d.end_line) for d in defs]
+
+
+def test_node_ids(path: str, source: bytes) -> list[str]:
+    """Node ids of every test in the file, in source order, each once."""
+    ix = _index(path, source)
+    if ix is None:
+        return []
+    return list(dict.fromkeys(ix.spec.node_id(path, t.parts) for t in ix.tests))
+
+
+test_node_ids.__test__ = False  # type: ignore[attr-defined]  # importable into test modules
+
+
+def changed_definitions(
+    path: str,
+    old: bytes | None,
+    new: bytes | None,
+    added_lines: set[int],
+    removed_lines: set[int],
+) -> list[str]:
+    """Qualnames of the innermost definitions holding a removed line (old numbering) or an added
+    line (new numbering). A class is reported only for lines in its body outside any method.
+    Blank lines are ignored. Sorted, unique."""
+    names = set()
+    for ix, lines in ((_index(path, old), removed_lines), (_index(path, new), added_lines)):
+        for line in lines if ix else ():
+            d = ix.innermost(line) if not ix.is_blank(line) else None
+            if d is not None:
+                names.add(d.qualname)
+    return sorted(names)
+
+
+def added_definitions(path: str, old: bytes | None, new: bytes | None) -> list[str]:
+    """Qualnames defined in `new` but not in `old` (new API). Sorted."""
+    before = {d.qualname for d in definitions(path, old)} if old is not None else set()
+    after = {d.qualname for d in definitions(path, new)} if new is not None else set()
+    return sorted(after - before)
+
+
+def referenced_names(path: str, source: bytes, lines: set[int] | None = None) -> set[str]:
+    """Identifiers used on `lines` (or anywhere in the file): for `ledger.between(x)` that is
+    "ledger", "between" and "x". Empty for unsupported languages."""
+    ix = _index(path, source)
+    if ix is None or lines is not None and not lines:
+        return set()
+    lo, hi = (min(lines), max(lines)) if lines else (0, 0)
+
+    def descend(n: Node) -> bool:
+        first, last = _span(n)
+        return lines is None or (first <= hi and last >= lo)
+
+    return {
+        _text(n)
+        for n in _walk(ix.root, descend)
+        if n.type in ix.spec.identifier_types and (lines is None or _span(n)[0] in lines)
+    }
+
+
+@dataclass
+class _Changes:
+    """What changed lines hit, before working out which tests that reaches."""
+
+    tests: set[tuple[str, ...]]  # tests hit directly (qualname parts)
+    scopes: set[tuple[str, ...]]  # every test under these parts (() = the whole file)
+    names: set[str]  # changed helpers / module-level names, reached by tests that use them
+
+    def helper(self, ix: _Index, d: DefNode) -> None:
+        """Record a changed non-test definition."""
+        if ix.spec.is_scope_setup(d):
+            self.scopes.add(d.parent.parts if d.parent else ())
+        self.names |= ix.spec.reference_names(d)
+        for a in d.ancestors():  # a helper class's method changes what the class does
+            if a.parts not in ix.test_scopes:
+                self.names |= ix.spec.reference_names(a)
+
+    def line(self, ix: _Index, line: int) -> None:
+        """Record what one changed line of `ix` hits."""
+        d = ix.innermost(line)
+        test = next((t for t in (d, *d.ancestors()) if t in ix.test_set), None) if d else None
+        if test is not None:
+            self.tests.add(test.parts)
+        elif d is None:
+            self.names |= ix.spec.bound_names(ix.root, line)
+        elif d.parts in ix.test_scopes:  # class attribute, decorator or base of a test class
+            self.scopes.add(d.parts)
+        else:
+            self.helper(ix, d)
+
+
+def _helpers(ix: _Index) -> list[DefNode]:
+    """Definitions that are neither tests, nor classes holding tests, nor inside a test."""
+    return [
+        d
+        for d in ix.defs
+        if d.parts not in ix.test_scopes and not {d, *d.ancestors()} & ix.test_set
+    ]
+
+
+def _spread_through_helpers(ix: _Index, changes: _Changes) -> None:
+    """A helper that uses a changed name is changed too (a fixture built on a changed helper)."""
+    pending = _helpers(ix)
+    used = {d: ix.names_in(d) for d in pending}
+    grew = True
+    while grew:
+        reached = [d for d in pending if used[d] & changes.names]
+        pending = [d for d in pending if d not in reached]
+        for d in reached:
+            changes.helper(ix, d)
+        grew = bool(reached)
+
+
+def _test_names(ix: _Index, test: DefNode) -> set[str]:
+    """Names a test uses: in its own span, plus its classes' own code (bases, attributes)."""
+    names = ix.names_in(test)
+    for a in test.ancestors():
+        names |= ix.names_in(a, own_only=True)
+    return names
+
+
+def touched_tests(
+    path: str,
+    old: bytes | None,
+    new: bytes | None,
+    added_lines: set[int],
+    removed_lines: set[int],
+) -> list[str]:
+    """Node ids of the tests in `new` that a change touches. Sorted, unique.
+
+    A test is touched when it is new, when its text (comments and formatting aside) differs from
+    the old one's, or when a changed non-blank line falls in it. A changed line in a helper,
+    fixture or module-level assignment touches the tests that use that name (through other
+    helpers too); one in setUp/setup_method/an autouse fixture or a test class's own body
+    touches every test in that scope. Tests only in `old` (deleted) are never reported.
+    """
+    new_ix = _index(path, new)
+    if new_ix is None:
+        return []
+    old_ix = _index(path, old)
+    changes = _Changes(set(), set(), set())
+    before = _last_by_qualname(old_ix.tests if old_ix else ())
+    for t in new_ix.tests:
+        if t.parts not in before or new_ix.normalised(t) != old_ix.normalised(before[t.parts]):
+            changes.tests.add(t.parts)
+    for ix, lines in ((old_ix, removed_lines), (new_ix, added_lines)):
+        for line in sorted(lines) if ix else ():
+            if not ix.is_blank(line):
+                changes.line(ix, line)
+    old_helpers = _last_by_qualname(_helpers(old_ix) if old_ix else ())
+    for h in _helpers(new_ix):
+        prior = old_helpers.get(h.parts)
+        if prior is not None and new_ix.normalised(h) != old_ix.normalised(prior):
+            changes.helper(new_ix, h)
+    _spread_through_helpers(new_ix, changes)
+    hit = {
+        new_ix.spec.node_id(path, t.parts)
+        for t in new_ix.tests
+        if t.parts in changes.tests
+        or any(t.parts[: len(s)] == s for s in changes.scopes)
+        or _test_names(new_ix, t) & changes.names
+    }
+    return sorted(hit)

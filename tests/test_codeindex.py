@@ -1,0 +1,344 @@
+"""codeindex names exactly the tests a change touches and the definitions it changes, following pytest's collection rules, and never crashes on broken or unsupported code."""
+
+from __future__ import annotations
+
+import textwrap
+
+from swegen.codeindex import (
+    Definition,
+    added_definitions,
+    changed_definitions,
+    definitions,
+    language_for,
+    referenced_names,
+    test_node_ids,
+    touched_tests,
+)
+
+P = "tests/test_ledger.py"
+
+
+def src(text: str) -> bytes:
+    return textwrap.dedent(text).lstrip("\n").encode()
+
+
+def line_of(source: bytes, needle: str) -> int:
+    """1-based number of the only line containing `needle`."""
+    hits = [i for i, line in enumerate(source.decode().splitlines(), 1) if needle in line]
+    assert len(hits) == 1, (needle, hits)
+    return hits[0]
+
+
+TESTS = src(
+    '''
+    import unittest
+    import pytest
+
+    RATES = [1, 2]
+
+
+    def make_ledger():
+        return {"balance": 0}
+
+
+    @pytest.fixture
+    def ledger():
+        return make_ledger()
+
+
+    def test_plain():
+        assert make_ledger()["balance"] == 0
+
+
+    def test_uses_fixture(ledger):
+        assert ledger["balance"] == 0
+
+
+    @pytest.mark.parametrize("rate", RATES)
+    def test_param(rate):
+        assert rate > 0
+
+
+    async def test_async():
+        assert "async"
+
+
+    class TestLedger:
+        limit = 10
+
+        def helper(self):
+            return 1
+
+        def test_method(self):
+            assert self.helper() == 1
+
+        class TestInner:
+            def test_deep(self):
+                assert "deep"
+
+
+    class LedgerChecks(unittest.TestCase):
+        def setUp(self):
+            self.x = 1
+
+        def test_unit(self):
+            self.assertEqual(self.x, 1)
+
+
+    class Helper:
+        def test_not_collected(self):
+            pass
+
+
+    class TestWithInit:
+        def __init__(self):
+            pass
+
+        def test_not_collected_either(self):
+            pass
+
+
+    def not_a_test():
+        def test_local():
+            pass
+    '''
+)
+
+
+def ids(*names: str) -> list[str]:
+    return [f"{P}::{n}" for n in names]
+
+
+def test_test_node_ids_follow_pytest_collection():
+    assert test_node_ids(P, TESTS) == ids(
+        "test_plain",
+        "test_uses_fixture",
+        "test_param",
+        "test_async",
+        "TestLedger::test_method",
+        "TestLedger::TestInner::test_deep",
+        "LedgerChecks::test_unit",
+    )
+
+
+def test_definitions_cover_nesting_kinds_and_decorators():
+    defs = {d.qualname: d for d in definitions(P, TESTS)}
+    assert defs["ledger"] == Definition(
+        "ledger", "function", line_of(TESTS, "@pytest.fixture"), line_of(TESTS, "return make_ledger()")
+    )
+    assert defs["TestLedger.test_method"].kind == "method"
+    assert defs["TestLedger.TestInner"].kind == "class"
+    assert defs["TestLedger.TestInner.test_deep"].kind == "method"
+    assert defs["not_a_test.test_local"].kind == "function"
+    assert defs["test_param"].start_line == line_of(TESTS, "@pytest.mark.parametrize")
+
+
+def test_unchanged_file_touches_nothing():
+    assert touched_tests(P, TESTS, TESTS, set(), set()) == []
+
+
+def test_added_line_in_module_level_test():
+    new = TESTS.replace(b"assert rate > 0", b"assert rate > 1")
+    assert touched_tests(P, TESTS, new, {line_of(new, "assert rate > 1")}, set()) == ids("test_param")
+
+
+def test_decorator_change_touches_parametrized_test():
+    new = TESTS.replace(b'parametrize("rate", RATES)', b'parametrize("rate", [3])')
+    line = line_of(new, "[3])")
+    assert touched_tests(P, TESTS, new, {line}, {line}) == ids("test_param")
+
+
+def test_async_test_change():
+    new = TESTS.replace(b'assert "async"', b'assert "awaited"')
+    assert touched_tests(P, TESTS, new, {line_of(new, "awaited")}, set()) == ids("test_async")
+
+
+def test_methods_in_test_class_unittest_class_and_nested_class():
+    new = (
+        TESTS.replace(b"assert self.helper() == 1", b"assert self.helper() == 1  # same")
+        .replace(b"self.assertEqual(self.x, 1)", b"self.assertEqual(self.x, 2)")
+        .replace(b'assert "deep"', b'assert "deeper"')
+    )
+    added = {line_of(new, "self.assertEqual(self.x, 2)"), line_of(new, '"deeper"')}
+    assert touched_tests(P, TESTS, new, added, set()) == ids(
+        "LedgerChecks::test_unit", "TestLedger::TestInner::test_deep"
+    )
+
+
+def test_body_comparison_finds_changes_without_line_numbers():
+    new = TESTS.replace(b"assert ledger[", b"assert not ledger[")
+    assert touched_tests(P, TESTS, new, set(), set()) == ids("test_uses_fixture")
+
+
+def test_change_in_helper_touches_tests_using_it_through_fixtures_too():
+    new = TESTS.replace(b'return {"balance": 0}', b'return {"balance": 1}')
+    line = line_of(new, '{"balance": 1}')
+    assert touched_tests(P, TESTS, new, {line}, {line}) == ids("test_plain", "test_uses_fixture")
+
+
+def test_change_in_fixture_touches_tests_naming_it():
+    new = TESTS.replace(b"return make_ledger()", b"return make_ledger() or {}")
+    assert touched_tests(P, TESTS, new, set(), {line_of(TESTS, "return make_ledger()")}) == ids(
+        "test_uses_fixture"
+    )
+
+
+def test_module_constant_touches_tests_using_it():
+    new = TESTS.replace(b"RATES = [1, 2]", b"RATES = [1, 2, 3]")
+    assert touched_tests(P, TESTS, new, {line_of(new, "RATES =")}, set()) == ids("test_param")
+
+
+def test_setup_and_class_attribute_touch_their_class_only():
+    new = TESTS.replace(b"self.x = 1", b"self.x = 2")
+    assert touched_tests(P, TESTS, new, {line_of(new, "self.x = 2")}, set()) == ids("LedgerChecks::test_unit")
+    new = TESTS.replace(b"limit = 10", b"limit = 11")
+    assert touched_tests(P, TESTS, new, {line_of(new, "limit = 11")}, set()) == ids(
+        "TestLedger::TestInner::test_deep", "TestLedger::test_method"
+    )
+
+
+def test_method_helper_in_test_class():
+    new = TESTS.replace(b"return 1\n", b"return 2\n")
+    assert touched_tests(P, TESTS, new, {line_of(new, "return 2")}, set()) == ids("TestLedger::test_method")
+
+
+def test_deleted_test_not_reported_and_new_test_is():
+    old = TESTS
+    new = TESTS.replace(b"async def test_async():", b"async def test_renamed():")
+    line = line_of(new, "test_renamed")
+    assert touched_tests(P, old, new, {line}, {line_of(old, "test_async")}) == ids("test_renamed")
+
+
+def test_removed_lines_only_deletion():
+    start, end = line_of(TESTS, "def test_plain"), line_of(TESTS, 'assert make_ledger()["balance"]')
+    lines = TESTS.decode().splitlines(keepends=True)
+    new = "".join(lines[: start - 1] + lines[end + 2 :]).encode()
+    assert touched_tests(P, TESTS, new, set(), set(range(start, end + 3))) == []
+
+
+def test_brand_new_file_and_deleted_file():
+    assert touched_tests(P, None, TESTS, set(range(1, 200)), set()) == sorted(test_node_ids(P, TESTS))
+    assert touched_tests(P, TESTS, None, set(), set(range(1, 200))) == []
+
+
+CODE = src(
+    '''
+    class Ledger:
+        currency = "EUR"
+
+        def between(self, a, b):
+            return a + b
+
+        @property
+        def total(self):
+            return 0
+
+
+    def parse(text):
+        return text.split()
+    '''
+)
+
+
+def test_changed_definitions_method_function_and_class_attribute():
+    new = CODE.replace(b"return a + b", b"return a - b").replace(b"text.split()", b"text.split(',')")
+    added = {line_of(new, "return a - b"), line_of(new, "split(',')")}
+    removed = {line_of(CODE, "return a + b"), line_of(CODE, "text.split()")}
+    assert changed_definitions("ledger.py", CODE, new, added, removed) == ["Ledger.between", "parse"]
+    new = CODE.replace(b'"EUR"', b'"USD"')
+    assert changed_definitions("ledger.py", CODE, new, {2}, {2}) == ["Ledger"]
+    assert changed_definitions("ledger.py", CODE, new, {line_of(CODE, "@property")}, set()) == [
+        "Ledger.total"
+    ]
+    assert changed_definitions("ledger.py", CODE, CODE, {3}, {3}) == []  # blank line only
+
+
+def test_added_definitions():
+    new = CODE + src(
+        '''
+
+        class Report:
+            def render(self):
+                return ""
+        '''
+    )
+    new = new.replace(b"    @property", b"    def since(self, day):\n        return day\n\n    @property")
+    assert added_definitions("ledger.py", CODE, new) == ["Ledger.since", "Report", "Report.render"]
+    assert added_definitions("ledger.py", None, CODE) == ["Ledger", "Ledger.between", "Ledger.total", "parse"]
+    assert added_definitions("ledger.py", CODE, None) == []
+
+
+def test_referenced_names_on_a_slice_of_lines():
+    test = src(
+        '''
+        def test_between(ledger):
+            got = ledger.between(1, 2)
+            assert got == 3
+        '''
+    )
+    assert referenced_names(P, test, {2}) == {"got", "ledger", "between"}
+    assert referenced_names(P, test, set()) == set()
+    assert referenced_names(P, test) == {"test_between", "ledger", "got", "between"}
+
+
+def test_syntax_errors_do_not_crash():
+    broken = src(
+        '''
+        def test_ok():
+            assert 1
+
+        def helper(:
+            return (
+
+        def test_after():
+            assert 2
+        '''
+    )
+    assert "test_ok" in [d.qualname for d in definitions(P, broken)]
+    assert f"{P}::test_ok" in test_node_ids(P, broken)
+    touched_tests(P, TESTS, broken, set(range(1, 20)), set(range(1, 20)))
+    changed_definitions(P, broken, broken, set(range(0, 50)), set(range(0, 50)))
+    referenced_names(P, broken, {4, 5})
+    deep = b"x = " + b"+".join([b"a"] * 5000) + b"\n"
+    assert referenced_names(P, deep) == {"x", "a"}
+
+
+def test_unsupported_extension_gives_empty_results():
+    assert language_for("README.md") is None
+    assert language_for("pkg/mod.py").name == "python"
+    assert definitions("main.go", b"func TestX(t *testing.T) {}") == []
+    assert test_node_ids("a.rs", b"fn test_x() {}") == []
+    assert touched_tests("a.js", b"", b"test('x', () => {})", {1}, set()) == []
+    assert changed_definitions("a.js", b"", b"function f() {}", {1}, set()) == []
+    assert added_definitions("a.js", b"", b"function f() {}") == []
+    assert referenced_names("a.js", b"f()") == set()
+
+
+def test_renamed_and_autouse_fixtures_and_imports():
+    source = src(
+        '''
+        from mod import a as b
+        import pytest
+
+
+        @pytest.fixture(name="db")
+        def _db_fixture():
+            return 1
+
+
+        @pytest.fixture(autouse=True)
+        def env():
+            yield
+
+
+        def test_db(db):
+            pass
+
+
+        def test_b():
+            b()
+        '''
+    )
+    assert touched_tests(P, source, source, {line_of(source, "return 1")}, set()) == ids("test_db")
+    assert touched_tests(P, source, source, {line_of(source, "as b")}, set()) == ids("test_b")
+    assert touched_tests(P, source, source, {line_of(source, "yield")}, set()) == ids("test_b", "test_db")
