@@ -130,13 +130,14 @@ def print_funnel(funnel: Any, output: Path) -> None:
     table = Table(title="mining funnel", show_header=False)
     table.add_column("step")
     table.add_column("count", justify="right")
-    for label, value in (("commits scanned", funnel.scanned), ("with test changes", funnel.with_tests),
+    for label, value in (("commits scanned", funnel.scanned), ("branch commits inside merges", funnel.inside_merges),
+                         ("with test changes", funnel.with_tests),
                          ("candidates (source + tests)", funnel.candidates), ("kept", funnel.kept)):
         table.add_row(label, str(value))
     out.print(table)
     if funnel.reasons:
-        reasons = Table(title="top rejection reasons")
-        reasons.add_column("reason")
+        reasons = Table()
+        reasons.add_column("top rejection reasons")
         reasons.add_column("count", justify="right")
         for reason, count in funnel.reasons.most_common(8):
             reasons.add_row(reason, str(count))
@@ -282,6 +283,7 @@ def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: st
     with err.status("starting") as status:
         result = run_demo(config, step=lambda message: (status.update(message), err.print(f"- {message}")))
     tests = result.tests
+    print_funnel(result.funnel, result.output)
     out.print(f"example repository: {result.repo}")
     out.print(f"environment image:  {result.env_image}")
     out.print(

@@ -1,7 +1,8 @@
 """`swegen demo`: every stage that exists, run on the bundled example repository.
 
-Each stage extends this as it lands; today it creates the example repository, builds its
-environment image and runs its test suite in the sandbox at the head of main.
+Each stage extends this as it lands; today it creates the example repository, mines its history
+into task candidates, builds its environment image and runs its test suite in the sandbox at the
+head of main.
 """
 
 from __future__ import annotations
@@ -12,19 +13,21 @@ import subprocess
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 from xml.etree import ElementTree
 
 from swegen import __version__
 from swegen.docker_sandbox import DockerSandbox
 from swegen.errors import BadInput, SwegenError
 from swegen.example import create_example
+from swegen.example import EXAMPLE_REPO_NAME
 from swegen.images import EnvRecipe, build_env_image, require_base_image
+from swegen.mining import MineConfig, mine
 from swegen.records import write_json
 from swegen.sandbox import Limits, SandboxSpec
 
 #: Stages that this version does not have yet; the demo names them rather than faking them.
-PENDING_STAGES = ("mine", "validate", "solve", "evaluate", "report")
+PENDING_STAGES = ("validate", "solve", "evaluate", "report")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class DemoResult:
     output: Path
     repo: Path
     env_image: str = ""
+    funnel: Any = None
     tests: dict[str, int] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
 
@@ -81,8 +85,10 @@ def run_demo(config: DemoConfig, step: Callable[[str], None] = lambda message: N
     step("creating the example repository")
     repo = create_example(out / "repo")
     result = DemoResult(out, repo)
-    write_json(out / "run.json", {"swegen_version": __version__, "command": "demo", "repo": str(repo)})
-    result.files.append(out / "run.json")
+    step("mining its history")
+    result.funnel = mine(MineConfig(repo=repo, output=out, repo_name=EXAMPLE_REPO_NAME))
+    write_json(out / "demo.json", {"swegen_version": __version__, "command": "demo", "repo": str(repo)})
+    result.files += [out / "run.json", out / "candidates.jsonl", out / "demo.json"]
 
     step("checking the base image")
     base = config.base_image or require_base_image(config.python)

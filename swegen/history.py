@@ -97,7 +97,7 @@ def open_repo(path: Path) -> RepoInfo:
     refs = git(path, "for-each-ref", "--format=%(objectname)", "refs/heads", "refs/tags", "refs/remotes").split()
     if not refs:
         raise SwegenError(f"{path} has no commits", hint="commit something first, or pass a repository with history")
-    count = int(git(path, "rev-list", "--all", "--count").strip() or 0)
+    count = int(git(path, "rev-list", "--branches", "--tags", "--remotes", "--count").strip() or 0)
     head = git(path, "rev-parse", "--verify", "-q", "HEAD", check=False).strip() or None
     branch = git(path, "symbolic-ref", "-q", "--short", "HEAD", check=False).strip() or None
     root = Path(repo.git_dir)
@@ -117,7 +117,7 @@ def open_repo(path: Path) -> RepoInfo:
 
 def walk(
     repo: Path,
-    refs: Iterable[str] = ("--all",),
+    refs: Iterable[str] = ("--branches", "--tags", "--remotes"),
     since: str | None = None,
     until: str | None = None,
     paths: Iterable[str] = (),
@@ -181,6 +181,23 @@ def _parse_numstat(text: str) -> Iterator[FileStat]:
 def first_parent_line(repo: Path, ref: str = "HEAD") -> set[str]:
     """The commits on the first-parent line of `ref` (the main line)."""
     return set(git(repo, "rev-list", "--first-parent", ref).split())
+
+
+def main_line_ref(repo: Path) -> str | None:
+    """The default branch: origin's HEAD when known, else main/master/trunk/develop, else HEAD."""
+    remote_head = git(repo, "symbolic-ref", "-q", "refs/remotes/origin/HEAD", check=False).strip()
+    if remote_head:
+        return remote_head
+    for name in ("main", "master", "trunk", "develop"):
+        if git(repo, "rev-parse", "--verify", "-q", f"refs/heads/{name}", check=False).strip():
+            return f"refs/heads/{name}"
+    head = git(repo, "rev-parse", "--verify", "-q", "HEAD", check=False).strip()
+    return "HEAD" if head else None
+
+
+def reachable(repo: Path, ref: str = "HEAD") -> set[str]:
+    """Every commit reachable from `ref`."""
+    return set(git(repo, "rev-list", ref).split())
 
 
 def branch_commits(repo: Path, merge: Commit) -> list[tuple[str, str]]:

@@ -1,0 +1,246 @@
+"""A deterministic fake OpenAI-compatible model server on loopback, for tests and demos.
+
+No real model is reachable from tests or demos, so `FakeModelServer` serves
+`POST /v1/chat/completions` and `GET /v1/models` on 127.0.0.1 from a pure function of the request,
+`responder(messages, model)`. It records every request it receives, so a test can check what was
+sent (and what was not), and can be told to fail every completion with an HTTP status.
+
+    with FakeModelServer() as server:
+        rewrite_statement(..., base_url=server.base_url, model="fake-model", api_key=None)
+        assert "gold line" not in server.requests[0]["raw"]
+
+Run `python -m swegen.fake_model --port 8765` to serve one by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Union
+from urllib.parse import urlsplit
+
+#: A reply: the assistant's text, or a whole assistant message (e.g. with tool_calls) as a dict.
+Reply = Union[str, dict[str, Any]]
+Responder = Callable[[list[dict[str, Any]], str], Reply]
+
+DEFAULT_MODEL = "fake-model"
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The text of a chat message, whether its content is a string or a list of parts."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+def last_user_text(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return message_text(message)
+    return ""
+
+
+def default_responder(messages: list[dict[str, Any]], model: str) -> str:
+    """Deterministic: a rewrite prompt gets "Bug report: <first paragraph of the statement>".
+
+    Any other prompt gets an echo of the first line of the last user message.
+    """
+    prompt = last_user_text(messages)
+    statement = re.search(r"<statement>\s*(.*?)\s*</statement>", prompt, re.DOTALL)
+    if statement:
+        paragraphs = [p for p in re.split(r"\n\s*\n", statement.group(1)) if p.strip()]
+        first = " ".join(paragraphs[0].split()).lstrip("#").strip() if paragraphs else ""
+        return f"Bug report: {first}"
+    first_line = prompt.strip().split("\n", 1)[0][:200]
+    return f"fake reply to: {first_line}"
+
+
+def _tokens(text: str) -> int:
+    """A deterministic stand-in for a token count: words and punctuation marks."""
+    return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+def _error(status: int, message: str, kind: str) -> tuple[int, dict[str, Any]]:
+    return status, {"error": {"message": message, "type": kind, "code": status}}
+
+
+class FakeModelServer:
+    """An OpenAI-compatible chat server on 127.0.0.1 in a daemon thread; use it as a context manager."""
+
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        fail_with: int | None = None,
+        models: tuple[str, ...] = (DEFAULT_MODEL,),
+        port: int = 0,
+    ) -> None:
+        #: Called for each completion; may be swapped between requests.
+        self.responder: Responder = responder or default_responder
+        #: When set, every chat completion answers with this HTTP status and an error body.
+        self.fail_with = fail_with
+        self.models = tuple(models)
+        #: Every request received: {"method", "path", "headers", "raw", "body" (parsed JSON or None)}.
+        self.requests: list[dict[str, Any]] = []
+        self._port = port
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> "FakeModelServer":
+        if self._httpd is None:
+            self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), _handler_for(self))
+            self._httpd.daemon_threads = True
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-model", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, thread = self._httpd, self._thread
+        self._httpd = self._thread = None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> "FakeModelServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the fake model server is not running; use it in a with block or call start()")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """Like http://127.0.0.1:PORT/v1, what an OpenAI client takes as its base URL."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- behaviour (no HTTP here, so it can be tested directly) -----------------------------
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests.append(entry)
+
+    def list_models(self) -> tuple[int, dict[str, Any]]:
+        data = [{"id": name, "object": "model", "created": 0, "owned_by": "swegen"} for name in self.models]
+        return 200, {"object": "list", "data": data}
+
+    def complete(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """Status and JSON answer for one chat completion request body."""
+        if self.fail_with:
+            return _error(self.fail_with, f"fake model told to fail with HTTP {self.fail_with}", "server_error")
+        if not isinstance(body, dict):
+            return _error(400, "the request body must be a JSON object", "invalid_request_error")
+        messages, model = body.get("messages"), body.get("model")
+        if not isinstance(model, str) or not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            return _error(400, "model must be a string and messages a list of objects", "invalid_request_error")
+        if body.get("stream"):
+            return _error(400, "the fake model does not stream; send stream=false", "invalid_request_error")
+        try:
+            reply = self.responder(messages, model)
+        except Exception as exc:  # a broken responder is the test's bug: report it as the server would
+            return _error(500, f"responder failed: {exc!r}", "server_error")
+        return 200, self._completion(messages, model, reply)
+
+    def _completion(self, messages: list[dict[str, Any]], model: str, reply: Reply) -> dict[str, Any]:
+        message = dict(reply) if isinstance(reply, dict) else {"role": "assistant", "content": str(reply)}
+        message.setdefault("role", "assistant")
+        prompt_tokens = sum(_tokens(message_text(m)) for m in messages)
+        completion_tokens = _tokens(message_text(message))
+        with self._lock:
+            number = len(self.requests)
+        return {
+            "id": f"chatcmpl-fake-{number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+
+def _handler_for(fake: FakeModelServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "swegen-fake-model/1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+            pass
+
+        def do_GET(self) -> None:
+            path = self._record("")
+            if path in ("/v1/models", "/models"):
+                self._send(*fake.list_models())
+            else:
+                self._send(*_error(404, f"no route GET {path}", "not_found"))
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode("utf-8", "replace") if length > 0 else ""
+            path = self._record(raw)
+            if path not in ("/v1/chat/completions", "/chat/completions"):
+                self._send(*_error(404, f"no route POST {path}", "not_found"))
+                return
+            body = self._parsed(raw)
+            if body is None:
+                self._send(*_error(400, "the request body is not JSON", "invalid_request_error"))
+                return
+            self._send(*fake.complete(body))
+
+        def _parsed(self, raw: str) -> Any:
+            try:
+                return json.loads(raw)
+            except ValueError:
+                return None
+
+        def _record(self, raw: str) -> str:
+            path = urlsplit(self.path).path.rstrip("/") or "/"
+            body = self._parsed(raw) if raw else None
+            fake.record({"method": self.command, "path": path, "headers": dict(self.headers), "raw": raw, "body": body})
+            return path
+
+        def _send(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the deterministic fake OpenAI-compatible model on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on (0 picks a free one)")
+    args = parser.parse_args(argv)
+    with FakeModelServer(port=args.port) as server:
+        print(f"fake model at {server.base_url} (Ctrl-C stops it)", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

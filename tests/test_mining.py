@@ -1,0 +1,297 @@
+"""Mining finds each real fix once, with the right base and split, and says why everything else was rejected."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from gitrepo import GitRepo
+from swegen.errors import NotAGitRepository, SwegenError
+from swegen.example import create_example, load_manifest
+from swegen.mining import MineConfig, mine
+
+LIB = "def total(xs):\n    s = 0\n    for x in xs[1:]:\n        s += x\n    return s\n"
+LIB_FIXED = "def total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s\n"
+TEST = "from lib import total\n\ndef test_total():\n    assert total([1, 2]) == 3\n"
+
+
+def candidates(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
+
+
+def kept(out: Path) -> list[dict]:
+    return [c for c in candidates(out) if c["kept"]]
+
+
+def task(out: Path, candidate: dict) -> dict:
+    return json.loads((out / candidate["instance_id"] / "task.json").read_text())
+
+
+def base_repo(tmp_path: Path) -> GitRepo:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("Initial import", {"lib.py": LIB, "README.md": "# lib\n"})
+    return repo
+
+
+def run(repo: GitRepo | Path, tmp_path: Path, **options) -> Path:
+    out = tmp_path / "run"
+    mine(MineConfig(repo=getattr(repo, "path", repo), output=out, **options))
+    return out
+
+
+def test_merge_with_test_in_a_separate_branch_commit_is_one_task(tmp_path):
+    repo = base_repo(tmp_path)
+    base = repo.head()
+    repo.branch("fix-total")
+    fix_src = repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED})
+    fix_test = repo.commit("Add a test for total", {"tests/test_lib.py": TEST})
+    repo.checkout("main")
+    merge = repo.merge("fix-total", "Merge pull request #4 from dev/fix-total")
+    out = run(repo, tmp_path)
+    (only,) = kept(out)
+    assert (only["fix_commit"], only["base_commit"], only["kind"]) == (merge, base, "merge")
+    assert only["source_files"] == ["lib.py"] and only["test_files"] == ["tests/test_lib.py"]
+    considered = {c["fix_commit"] for c in candidates(out)}
+    assert fix_src not in considered and fix_test not in considered, "branch commits are part of their merge"
+    t = task(out, only)
+    assert "for x in xs:" in t["patch"] and "tests/test_lib.py" not in t["patch"]
+    assert "def test_total" in t["test_patch"] and "lib.py" not in t["test_patch"].replace("tests/test_lib.py", "")
+    assert t["touched_tests"] == ["tests/test_lib.py::test_total"]
+    assert t["changed_functions"] == ["total"]
+    assert sorted(t["branch_commits"]) == sorted([fix_src, fix_test])
+    assert (out / only["instance_id"] / "gold.patch").read_text() == t["patch"]
+    assert (out / only["instance_id"] / "test.patch").read_text() == t["test_patch"]
+    # the gold patch applies at the base commit, and the test patch on top of it
+    work = tmp_path / "apply"
+    subprocess.run(["git", "clone", "-q", str(repo.path), str(work)], check=True)
+    subprocess.run(["git", "-C", str(work), "checkout", "-q", base], check=True)
+    for name in ("gold.patch", "test.patch"):
+        subprocess.run(["git", "-C", str(work), "apply", str(out / only["instance_id"] / name)], check=True)
+
+
+def test_squash_merge_is_a_plain_commit_task(tmp_path):
+    repo = base_repo(tmp_path)
+    base = repo.head()
+    squash = repo.commit("Fix total skipping the first item (#12)", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    out = run(repo, tmp_path)
+    (only,) = kept(out)
+    assert (only["fix_commit"], only["base_commit"], only["kind"]) == (squash, base, "commit")
+
+
+def test_same_fix_through_a_release_branch_appears_once(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.branch("release-1.x")
+    first = repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    repo.checkout("main")
+    repo.commit("Unrelated docs", {"README.md": "# lib\nmore\n"})
+    merge_back = repo.merge("release-1.x", "Merge branch 'release-1.x'")
+    # and a cherry-pick onto another branch
+    repo.branch("release-0.9", "main~1")
+    repo.git("cherry-pick", first)
+    out = run(repo, tmp_path)
+    found = [c for c in candidates(out) if "lib.py" in c["source_files"]]
+    # the release branch's own commit is part of the merge that brought it back to main
+    assert first not in {c["fix_commit"] for c in found}
+    assert [c["fix_commit"] for c in found if c["kept"]] == [merge_back]
+    (dup,) = [c for c in found if c["reasons"] == ["duplicate"]]
+    assert dup["duplicate_of"].endswith(merge_back[:12])
+    assert dup["subject"] == "Fix total skipping the first item", "the cherry-pick is the later copy"
+
+
+def test_a_merge_of_main_into_a_branch_is_not_a_task(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.branch("feature")
+    repo.commit("Start feature", {"feature.py": "X = 1\n"})
+    repo.checkout("main")
+    repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    repo.checkout("feature")
+    sync = repo.merge("main", "Merge branch 'main' into feature")
+    out = run(repo, tmp_path)
+    (record,) = [c for c in candidates(out) if c["fix_commit"] == sync]
+    assert record["reasons"] == ["sync-merge"]
+
+
+def test_a_renamed_source_file_is_split_as_a_rename(tmp_path):
+    repo = base_repo(tmp_path)
+    body = "".join(f"# line {i}\n" for i in range(30))
+    repo.commit("Add padding", {"lib.py": LIB + body})
+    repo.git("mv", "lib.py", "core.py")
+    fix = repo.commit("Fix total skipping the first item", {"core.py": LIB_FIXED + body, "tests/test_lib.py": TEST.replace("from lib", "from core")})
+    out = run(repo, tmp_path)
+    (only,) = kept(out)
+    assert only["fix_commit"] == fix and only["source_files"] == ["core.py"]
+    assert "rename from lib.py" in task(out, only)["patch"]
+
+
+def test_binary_test_data_goes_with_the_tests_and_binary_source_is_rejected(tmp_path):
+    repo = base_repo(tmp_path)
+    blob = bytes(range(256)) * 4
+    fix = repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST, "tests/data/sample.bin": blob})
+    binary = repo.commit("Fix the logo", {"lib.py": LIB_FIXED + "# logo\n", "logo.so": b"\0\1" * 50, "tests/test_logo.py": "def test_x():\n    pass\n"})
+    out = run(repo, tmp_path)
+    by_sha = {c["fix_commit"]: c for c in candidates(out)}
+    assert by_sha[fix]["kept"] and "tests/data/sample.bin" in by_sha[fix]["test_files"]
+    assert "GIT binary patch" in task(out, by_sha[fix])["test_patch"]
+    assert by_sha[binary]["kept"] is False or "logo.so" not in by_sha[binary]["source_files"]
+
+
+def test_non_utf8_message_and_content(tmp_path):
+    repo = base_repo(tmp_path)
+    latin = repo.commit("Fix total for caf\xe9 totals\n".encode("latin-1"), {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    bad = repo.commit("Fix encoding of names", {"names.py": b"NAME = '\xe9t\xe9'\n", "tests/test_names.py": "def test_n():\n    pass\n"})
+    out = run(repo, tmp_path)
+    by_sha = {c["fix_commit"]: c for c in candidates(out)}
+    assert by_sha[latin]["kept"], by_sha[latin]["reasons"]
+    assert "caf" in by_sha[latin]["subject"]
+    assert by_sha[bad]["reasons"][0].startswith("non-utf8")
+
+
+def test_every_rejection_has_a_reason_and_a_score(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.commit("Update docs", {"README.md": "# lib\nusage\n"})
+    repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED})
+    repo.commit("Add more tests", {"tests/test_lib.py": TEST})
+    out = run(repo, tmp_path)
+    rows = candidates(out)
+    assert len(rows) == 4
+    for row in rows:
+        assert isinstance(row["bugfix_score"], float) and row["schema_version"] == 1
+        assert row["kept"] or row["reasons"]
+    reasons = sorted(r["reasons"][0] for r in rows)
+    assert reasons == ["no-source", "no-tests", "no-tests", "no-tests"]
+
+
+def test_instance_ids_and_output_are_stable_across_runs(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    first = run(repo, tmp_path)
+    snapshot = (first / "candidates.jsonl").read_text()
+    again = run(repo, tmp_path)
+    assert (again / "candidates.jsonl").read_text() == snapshot
+
+
+def test_statement_never_contains_the_diff_and_leakage_is_flagged(tmp_path):
+    repo = base_repo(tmp_path)
+    pasted = (
+        "Fix total skipping the first item\n\nThe loop started at index 1. Changed it to\n\n    for x in xs:\n\n"
+        "diff --git a/lib.py b/lib.py\n--- a/lib.py\n+++ b/lib.py\n@@ -1,3 +1,3 @@\n-    for x in xs[1:]:\n+    for x in xs:\n"
+    )
+    repo.commit(pasted, {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    out = run(repo, tmp_path)
+    t = task(out, kept(out)[0])
+    assert "diff --git" not in t["problem_statement"] and "+++ b/lib.py" not in t["problem_statement"]
+    assert t["leakage_score"] >= 0.5, "the message pastes the fixed line"
+    clean_repo = GitRepo(tmp_path / "clean")
+    clean_repo.commit("Initial import", {"lib.py": LIB})
+    clean_repo.commit("Fix total skipping the first item\n\ntotal([1, 2]) returns 2 instead of 3.", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    out2 = tmp_path / "run2"
+    mine(MineConfig(repo=clean_repo.path, output=out2))
+    assert task(out2, kept(out2)[0])["leakage_score"] < 0.5
+
+
+def test_issue_export_supplies_the_statement(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.commit("Fix total skipping the first item\n\nFixes #41", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    export = tmp_path / "issues.json"
+    export.write_text(json.dumps([{"number": 41, "title": "total() is off", "body": "total([1, 2]) gives 2, expected 3.", "url": "u"}]))
+    out = run(repo, tmp_path, issues=export)
+    t = task(out, kept(out)[0])
+    assert t["statement_source"] == "issue" and "total() is off" in t["problem_statement"]
+    assert "41" in t["issue_refs"]
+
+
+# -- the example repository --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("example")
+    repo = create_example(root / "repo")
+    out = root / "run"
+    mine(MineConfig(repo=repo, output=out))
+    return repo, out
+
+
+def test_example_every_real_fix_is_found_with_the_right_base_and_split(example_run):
+    repo, out = example_run
+    rows = {c["subject"]: c for c in candidates(out)}
+    for change in load_manifest()["changes"]:
+        if change["expected"] not in ("task", "reject:no-fail-to-pass"):
+            continue
+        row = rows[change["subject"]]
+        assert row["kept"], (change["subject"], row["reasons"])
+        parent = subprocess.run(["git", "-C", str(repo), "rev-parse", row["fix_commit"] + "^1"], capture_output=True, text=True).stdout.strip()
+        assert row["base_commit"] == parent
+        assert sorted(row["source_files"]) == sorted(change["source_files"])
+        assert sorted(row["test_files"]) == sorted(change["test_files"])
+        t = task(out, row)
+        for test_id in change.get("fail_to_pass") or []:
+            assert test_id in t["touched_tests"], (test_id, t["touched_tests"])
+
+
+def test_example_noise_is_rejected_with_the_right_reason(example_run):
+    _, out = example_run
+    rows = {c["subject"]: c for c in candidates(out)}
+    for change in load_manifest()["changes"]:
+        expected = change["expected"]
+        if not expected.startswith("reject:") or expected == "reject:no-fail-to-pass":
+            continue
+        row = rows[change["subject"]]
+        assert not row["kept"], change["subject"]
+        assert row["reasons"][0].split(":")[0] == expected.split(":", 1)[1], (change["subject"], row["reasons"])
+
+
+def test_example_counts_every_first_parent_commit_once(example_run):
+    _, out = example_run
+    subjects = [c["subject"] for c in candidates(out)]
+    assert sorted(subjects) == sorted(c["subject"] for c in load_manifest()["changes"])
+
+
+# -- bad input -----------------------------------------------------------------------------------
+
+
+def test_not_a_git_repository(tmp_path):
+    with pytest.raises(NotAGitRepository):
+        mine(MineConfig(repo=tmp_path, output=tmp_path / "out"))
+    proc = run_cli("mine", str(tmp_path), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "is not a git repository" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_empty_repository(tmp_path):
+    GitRepo(tmp_path / "empty")
+    proc = run_cli("mine", str(tmp_path / "empty"), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "has no commits" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bare_repository_works(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(bare)], check=True)
+    out = run(bare, tmp_path)
+    assert len(kept(out)) == 1
+
+
+def test_shallow_clone_warns_how_much_is_missing(tmp_path):
+    repo = base_repo(tmp_path)
+    for i in range(3):
+        repo.commit(f"Docs {i}", {"README.md": f"# lib {i}\n"})
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{repo.path}", str(shallow)], check=True)
+    proc = run_cli("mine", str(shallow), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert "shallow clone: only 2 commits" in proc.stderr.replace("\n", " ")
+
+
+def test_cli_prints_the_funnel(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    proc = run_cli("mine", str(repo.path), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    for label in ("commits scanned", "with test changes", "kept", "top rejection reasons"):
+        assert label in proc.stdout

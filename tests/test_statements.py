@@ -1,0 +1,436 @@
+"""A statement comes from the best source (issue > PR > commit messages) and never holds the fix: no diff, leaks scored, none added by a rewrite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from swegen.errors import BadInput
+from swegen.fake_model import FakeModelServer, default_responder
+from swegen.statements import (
+    FixContext,
+    IssueIndex,
+    Statement,
+    build_statement,
+    clean_message,
+    issue_refs,
+    leakage,
+    pr_number,
+    remove_diffs,
+    rewrite_statement,
+)
+
+FIXED_LINE = "return items[0] if items else default_value"
+OLD_LINE = "return items[0]"
+MERGE_SHA = "9f1c2e3d4b5a69788796a5b4c3d2e1f0a9b8c7d6"
+
+PASTED_DIFF = """\
+diff --git a/widgets/parse.py b/widgets/parse.py
+index 1111111..2222222 100644
+--- a/widgets/parse.py
++++ b/widgets/parse.py
+@@ -10,3 +10,4 @@ def first(items, default_value=None):
+     \"\"\"The first item.\"\"\"
+-    return items[0]
++    return items[0] if items else default_value
+
+"""
+
+
+def ctx_for(*messages: str, failing: str = "") -> FixContext:
+    return FixContext(
+        repo="acme/widgets",
+        fix_commit=MERGE_SHA,
+        messages=list(messages),
+        added_lines=[f"    {FIXED_LINE}", "    # empty input used to crash", "    )"],
+        removed_lines=[f"    {OLD_LINE}"],
+        base_identifiers={"items", "first", "parse", "widgets"},
+        failing_test_output=failing,
+    )
+
+
+def write(tmp_path: Path, name: str, data: object) -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+GH_EXPORT = [
+    {"number": 12, "title": "first() crashes on an empty list",
+     "body": "Calling `first([])` raises IndexError.\r\n\r\nExpected None.",
+     "url": "https://github.com/acme/widgets/issues/12", "labels": [{"name": "bug"}],
+     "createdAt": "2024-01-01T00:00:00Z", "closedAt": None},
+    {"number": 6, "title": "Handle empty input in first()", "body": "Some context about the change.\n\nFixes #12",
+     "mergeCommit": {"oid": MERGE_SHA}, "headRefName": "fix-empty", "url": "https://github.com/acme/widgets/pull/6"},
+]
+
+
+# ------------------------------------------------------------------------------------------
+# Loading exports
+# ------------------------------------------------------------------------------------------
+
+
+def test_loads_a_gh_export_with_issues_and_prs(tmp_path):
+    index = IssueIndex.load(write(tmp_path, "gh.json", GH_EXPORT))
+    issue = index.issue("#12")
+    assert issue and issue.kind == "issue" and issue.title == "first() crashes on an empty list"
+    assert index.issue("GH-12") == issue and index.issue("https://github.com/acme/widgets/issues/12") == issue
+    assert index.issue("6") is None, "a PR is not an issue"
+    pr = index.pull_request(None, MERGE_SHA[:10])
+    assert pr and pr.kind == "pr" and pr.number_or_key == "6" and pr.merge_commit == MERGE_SHA
+    assert index.pull_request("6", None) == pr
+    assert index.pull_request("12", "0000000000") is None
+
+
+def test_loads_a_gitlab_export(tmp_path):
+    export = [
+        {"iid": 3, "title": "Crash on empty list", "description": "Steps: call first([]).",
+         "web_url": "https://gitlab.com/g/widgets/-/issues/3"},
+        {"iid": 3, "title": "Fix empty list", "description": "Closes #3",
+         "web_url": "https://gitlab.com/g/widgets/-/merge_requests/3", "merge_commit_sha": MERGE_SHA, "source_branch": "fix"},
+    ]
+    index = IssueIndex.load(write(tmp_path, "gl.json", export))
+    assert index.issue("3").body == "Steps: call first([])."
+    assert index.pull_request("3", None).title == "Fix empty list", "GitLab issues and MRs number separately"
+
+
+def test_loads_a_jira_export_wrapped_and_bare(tmp_path):
+    issues = [{"key": "WID-7", "self": "https://acme.atlassian.net/rest/api/2/issue/1001",
+               "fields": {"summary": "first() crashes", "description": "Empty list raises."}},
+              {"key": "WID-8", "fields": {"summary": "ADF body", "description": {"type": "doc", "content": [
+                  {"type": "paragraph", "content": [{"type": "text", "text": "Rich text body"}]}]}}}]
+    for data in ({"issues": issues}, issues):
+        index = IssueIndex.load(write(tmp_path, "jira.json", data))
+        assert index.issue("wid-7").title == "first() crashes"
+        assert index.issue("WID-7").url == "https://acme.atlassian.net/browse/WID-7"
+        assert index.issue("WID-8").body == "Rich text body"
+
+
+def test_loads_jsonl(tmp_path):
+    text = "\n".join(json.dumps(item) for item in GH_EXPORT) + "\n"
+    index = IssueIndex.load(write(tmp_path, "gh.jsonl", text))
+    assert len(index) == 2 and index.issue("12") and index.pull_request("6", None)
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("[{\"number\": 1, ", "not valid JSON"),
+        ("{\"number\": 1}\n{oops\n", "line 2"),
+        ("", "empty"),
+        ("{\"total\": 3}", "no \"issues\" list"),
+        ("[{\"id\": 5, \"name\": \"x\"}]", "entry 1 has no number"),
+        ("[{\"number\": \"abc\", \"title\": \"t\"}]", "not an issue number"),
+        ("[{\"number\": 1, \"title\": [\"t\"]}]", "title is a JSON list"),
+        ("42", "not a list of issues"),
+    ],
+)
+def test_malformed_export_is_one_line_bad_input_with_a_hint(tmp_path, content, words):
+    with pytest.raises(BadInput) as caught:
+        IssueIndex.load(write(tmp_path, "bad.json", content))
+    assert words in caught.value.message
+    assert "\n" not in caught.value.one_line() and "gh issue list" in caught.value.hint
+
+
+def test_missing_export_is_bad_input(tmp_path):
+    with pytest.raises(BadInput, match="does not exist"):
+        IssueIndex.load(tmp_path / "nope.json")
+
+
+# ------------------------------------------------------------------------------------------
+# References
+# ------------------------------------------------------------------------------------------
+
+
+def test_merge_pull_request_number_is_not_an_issue_ref():
+    assert issue_refs("Merge pull request #6 from priya/fix-empty\n\nFix crash on empty input") == []
+    assert issue_refs("Merge pull request #6 from priya/fix-empty\n\nFixes #12") == ["12"]
+
+
+def test_issue_ref_forms_are_normalised_unique_and_ordered():
+    text = (
+        "Closes #7, GH-9 and acme/widgets#11.\n"
+        "See https://github.com/acme/widgets/issues/15 and https://gitlab.com/g/sub/widgets/-/issues/16.\n"
+        "Also WID-123 and https://acme.atlassian.net/browse/WID-124. Again #7.\n"
+        "Not refs: UTF-8, SHA-256, CVE-2023-1234, PR #3, see !4, https://github.com/acme/widgets/pull/5, a#6, &#8;"
+    )
+    assert issue_refs(text) == ["7", "9", "11", "15", "16", "WID-123", "WID-124"]
+
+
+def test_squash_subject_pr_suffix_is_not_an_issue_ref():
+    assert issue_refs("Fix crash on empty input (#21)\n\nResolves #20") == ["20"]
+
+
+@pytest.mark.parametrize(
+    "subject, number",
+    [
+        ("Merge pull request #6 from priya/fix-empty", "6"),
+        ("Fix crash on empty input (#21)", "21"),
+        ("Merge branch 'fix' into 'main'\n\nFix it\n\nSee merge request g/widgets!34", "34"),
+        ("Fix crash on empty input", None),
+        ("Fix #21 crash", None),
+    ],
+)
+def test_pr_number(subject, number):
+    assert pr_number(subject) == number
+
+
+# ------------------------------------------------------------------------------------------
+# Cleaning messages
+# ------------------------------------------------------------------------------------------
+
+
+def test_clean_message_strips_trailers_boilerplate_and_pasted_diff():
+    message = (
+        "Merge pull request #6 from priya/fix-empty\n\n"
+        "first() no longer crashes on an empty list\n\n"
+        "It raised IndexError for [].\n\n"
+        + PASTED_DIFF
+        + "Thanks to the reporter.\n\n"
+        "Fixes: 1234abcd5678 (\"Add first()\")\n"
+        "Closes #12\n"
+        "Signed-off-by: Priya <priya@example.com>\n"
+        "Co-authored-by: Sam <sam@example.com>\n"
+        "Reviewed-by: Lee <lee@example.com>\n"
+        "Change-Id: I0123456789abcdef\n"
+        "Cc: stable@example.com\n"
+    )
+    assert clean_message(message) == (
+        "first() no longer crashes on an empty list\n\nIt raised IndexError for [].\n\nThanks to the reporter."
+    )
+
+
+def test_clean_message_strips_a_fenced_diff_but_keeps_other_code():
+    message = (
+        "Fix first() on empty lists (#6)\n\nRepro:\n\n```python\nfirst([])\n```\n\n"
+        f"```diff\n-    {OLD_LINE}\n+    {FIXED_LINE}\n```\n\nDone.\n\n---------\n\nCo-authored-by: Sam <s@x>"
+    )
+    assert clean_message(message) == "Fix first() on empty lists\n\nRepro:\n\n```python\nfirst([])\n```\n\nDone."
+
+
+def test_a_hunk_runs_through_its_blank_context_lines_and_stops_at_prose():
+    text = "Before.\n@@ -1,3 +1,3 @@\n-a = 1\n+a = 2\n\n b = 3\n\nAfter: a is 2."
+    assert remove_diffs(text) == "Before.\n\nAfter: a is 2."
+    loose = "See:\n    +++ b/x.py\n    +new_line()\n    -old_line()\nThat is all."
+    assert remove_diffs(loose) == "See:\nThat is all."
+
+
+# ------------------------------------------------------------------------------------------
+# Choosing the source
+# ------------------------------------------------------------------------------------------
+
+MERGE_MESSAGE = "Merge pull request #6 from priya/fix-empty\n\nHandle empty input in first()"
+BRANCH_MESSAGE = "Make first() return the default for []\n\nIt crashed with IndexError.\n\nFixes #12"
+
+
+def test_issue_beats_pr_and_commit_message(tmp_path):
+    index = IssueIndex.load(write(tmp_path, "gh.json", GH_EXPORT))
+    statement = build_statement(ctx_for(MERGE_MESSAGE, BRANCH_MESSAGE), index)
+    assert statement.source == "issue"
+    assert statement.text.startswith("first() crashes on an empty list\n\nCalling `first([])` raises IndexError.")
+    assert statement.issue_refs == ["12"]
+    assert statement.hints_text == "Some context about the change.", "the PR description becomes the hint"
+
+
+def test_issue_linked_only_from_the_pr_description(tmp_path):
+    index = IssueIndex.load(write(tmp_path, "gh.json", GH_EXPORT))
+    statement = build_statement(ctx_for(MERGE_MESSAGE, "Make first() return the default for []"), index)
+    assert statement.source == "issue" and statement.issue_refs == ["12"]
+
+
+def test_pr_beats_commit_message_when_no_issue_is_exported(tmp_path):
+    index = IssueIndex.load(write(tmp_path, "gh.json", GH_EXPORT[1:]))
+    statement = build_statement(ctx_for(MERGE_MESSAGE, BRANCH_MESSAGE), index)
+    assert statement.source == "pull_request"
+    assert statement.text == "Handle empty input in first()\n\nSome context about the change.\n"
+    assert statement.hints_text == ""
+
+
+def test_pr_is_found_by_number_when_the_sha_differs(tmp_path):
+    index = IssueIndex.load(write(tmp_path, "gh.json", GH_EXPORT[1:]))
+    ctx = FixContext("acme/widgets", "1" * 40, [MERGE_MESSAGE], [], [], set())
+    assert build_statement(ctx, index).source == "pull_request"
+
+
+def test_commit_messages_without_an_export():
+    statement = build_statement(ctx_for(MERGE_MESSAGE, BRANCH_MESSAGE, "fixup! Make first() return"))
+    assert statement.source == "commit_message"
+    assert statement.text == (
+        "Handle empty input in first()\n\nMake first() return the default for []\n\nIt crashed with IndexError.\n"
+    )
+    assert statement.issue_refs == ["12"] and statement.hints_text == ""
+
+
+def test_squash_commit_message_drops_repeated_bullets_and_ref_prefixes():
+    squash = "gh-12: Fix crash on empty input (#21)\n\n* Fix crash on empty input\n\n* Explain the guard\n\n---------\n\nCo-authored-by: A <a@x>"
+    assert build_statement(ctx_for(squash)).text == "Fix crash on empty input\n\n* Explain the guard\n"
+
+
+def test_failing_test_output_section_and_a_custom_template(tmp_path):
+    ctx = ctx_for("Fix first() on []", failing="E   IndexError: list index out of range")
+    text = build_statement(ctx).text
+    assert "## Failing test output\n\n```text\nE   IndexError: list index out of range\n```" in text
+    template = write(tmp_path, "mine.j2", "[{{ source }}] {{ title | upper }} in {{ repo }}\n")
+    assert build_statement(ctx, template=template).text == "[commit_message] FIX FIRST() ON [] in acme/widgets\n"
+
+
+def test_a_broken_custom_template_is_bad_input(tmp_path):
+    with pytest.raises(BadInput, match="line 1"):
+        build_statement(ctx_for("Fix"), template=write(tmp_path, "bad.j2", "{{ title "))
+    with pytest.raises(BadInput, match="failed to render") as caught:
+        build_statement(ctx_for("Fix"), template=write(tmp_path, "unknown.j2", "{{ nope }}"))
+    assert "title" in caught.value.hint
+
+
+# ------------------------------------------------------------------------------------------
+# Never a diff; leakage
+# ------------------------------------------------------------------------------------------
+
+
+def test_statement_never_contains_the_diff_pasted_in_a_commit_message():
+    message = "Fix first() on an empty list\n\nIt raised IndexError.\n\n" + PASTED_DIFF + "```diff\n+" + FIXED_LINE + "\n```\n"
+    statement = build_statement(ctx_for(message))
+    assert "It raised IndexError." in statement.text
+    for marker in ("diff --git", "@@", "+++", "--- a/", FIXED_LINE, OLD_LINE):
+        assert marker not in statement.text
+    assert statement.leakage_score == 0.0
+
+
+def test_statement_from_an_issue_never_contains_a_diff(tmp_path):
+    export = [{"number": 12, "title": "Crash", "body": "Crashes. Patch:\n\n    " + PASTED_DIFF.replace("\n", "\n    ") + "\nThanks"}]
+    index = IssueIndex.load(write(tmp_path, "gh.json", export))
+    text = build_statement(ctx_for("Fix crash\n\nfixes #12"), index).text
+    assert FIXED_LINE not in text and "diff --git" not in text and "Thanks" in text
+
+
+def test_a_custom_template_cannot_bring_a_diff_back(tmp_path):
+    template = write(tmp_path, "t.j2", "{{ title }}\n\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-old\n+new\n\nEnd.\n")
+    text = build_statement(ctx_for("Fix crash"), template=template).text
+    assert text == "Fix crash\n\nEnd.\n"
+
+
+def test_leakage_is_total_when_the_message_pastes_the_fixed_line():
+    statement = build_statement(ctx_for(f"Fix crash on empty list\n\nChanged it to `{FIXED_LINE}`."))
+    assert statement.leakage_score == 1.0 and statement.leaked == [FIXED_LINE]
+
+
+def test_leakage_is_low_for_a_message_describing_the_symptom():
+    ctx = ctx_for("first() crashes on an empty list\n\nCalling first([]) raises IndexError instead of returning None.")
+    assert build_statement(ctx).leakage_score == 0.0
+    assert leakage("The old line return items[0] is fine", ctx) == (0.0, [])
+
+
+def test_a_moved_line_is_not_a_leak_but_a_new_one_is():
+    moved = "raise ValueError(f'bad widget {name}')"
+    ctx = FixContext("acme/widgets", MERGE_SHA, [], [moved, "    if not widgets_by_name:"], [f"  {moved}"], {"widgets_by_name"})
+    assert leakage(f"It says: {moved}", ctx) == (0.0, [])
+    assert leakage("when `if not widgets_by_name:` is reached", ctx) == (1.0, ["if not widgets_by_name:"])
+
+
+def test_identifier_only_leakage_counts_names_the_fix_introduces():
+    ctx = FixContext(
+        "acme/widgets", MERGE_SHA, [],
+        added_lines=["    path = normalise_path(raw, strict_mode=True)", '    log("missing_file here")'],
+        removed_lines=["    path = raw"],
+        base_identifiers={"path", "raw", "log"},
+    )
+    assert leakage("Paths are wrong; normalise_path should exist", ctx) == (0.25, ["normalise_path"])
+    assert leakage("normalise_path and strict_mode", ctx) == (0.5, ["normalise_path", "strict_mode"])
+    assert leakage("raw path is wrong; a missing_file message; normalise_paths", ctx) == (0.0, [])
+
+
+# ------------------------------------------------------------------------------------------
+# Rewrite through an OpenAI-compatible endpoint (the fake model on loopback)
+# ------------------------------------------------------------------------------------------
+
+LEAKY_MESSAGE = f"first() crashes on an empty list\n\nCalling first([]) raises IndexError.\n\nNow it does `{FIXED_LINE}`."
+
+
+def test_rewrite_end_to_end_against_the_fake_model():
+    ctx = ctx_for("first() crashes on an empty list\n\nCalling first([]) raises IndexError.")
+    original = build_statement(ctx)
+    with FakeModelServer() as server:
+        rewritten = rewrite_statement(original, ctx, base_url=server.base_url, model="fake-model", api_key="sk-test", timeout=10)
+    assert rewritten.source == "rewrite" and rewritten.note == ""
+    assert rewritten.text == "Bug report: first() crashes on an empty list\n"
+    assert rewritten.leakage_score == 0.0 and rewritten.issue_refs == original.issue_refs
+    [request] = server.requests
+    assert request["path"] == "/v1/chat/completions" and request["headers"]["Authorization"] == "Bearer sk-test"
+    assert request["body"]["model"] == "fake-model" and request["body"]["temperature"] == 0
+    prompt = request["body"]["messages"][-1]["content"]
+    assert original.text.strip() in prompt and "never its fix" in prompt
+    assert FIXED_LINE not in request["raw"] and OLD_LINE not in request["raw"]
+
+
+def test_rewrite_redacts_fix_code_before_sending_it():
+    ctx = ctx_for(LEAKY_MESSAGE)
+    original = build_statement(ctx)
+    assert original.leakage_score == 1.0
+    with FakeModelServer() as server:
+        rewritten = rewrite_statement(original, ctx, base_url=server.base_url, model="m", api_key=None)
+    assert FIXED_LINE not in server.requests[0]["raw"] and "Calling first([])" in server.requests[0]["raw"]
+    assert "Authorization" not in server.requests[0]["headers"]
+    assert rewritten.source == "rewrite" and rewritten.leakage_score == 0.0
+
+
+def test_rewrite_keeps_the_original_when_the_server_fails():
+    ctx = ctx_for("first() crashes on an empty list")
+    original = build_statement(ctx)
+    with FakeModelServer(fail_with=500) as server:
+        kept = rewrite_statement(original, ctx, base_url=server.base_url + "/", model="m", api_key=None, timeout=10)
+    assert kept.text == original.text and kept.source == "commit_message"
+    assert "HTTP 500" in kept.note and len(server.requests) == 1
+
+
+def test_rewrite_keeps_the_original_when_the_rewrite_leaks_a_fixed_line():
+    ctx = ctx_for("first() crashes on an empty list")
+    original = build_statement(ctx)
+    with FakeModelServer(lambda messages, model: f"Crash\n\nFix: {FIXED_LINE}") as server:
+        kept = rewrite_statement(original, ctx, base_url=server.base_url, model="m", api_key=None, timeout=10)
+    assert kept.text == original.text and kept.source == "commit_message" and kept.leakage_score == 0.0
+    assert "leaks the fix" in kept.note
+
+
+def test_rewrite_keeps_the_original_on_bad_json_or_no_server():
+    ctx = ctx_for("first() crashes on an empty list")
+    original = build_statement(ctx)
+    with FakeModelServer() as server:
+        port = server.port
+        server.complete = lambda body: (200, {"choices": []})  # type: ignore[method-assign]
+        kept = rewrite_statement(original, ctx, base_url=server.base_url, model="m", api_key=None, timeout=10)
+    assert kept.text == original.text and "not a chat completion" in kept.note
+    gone = rewrite_statement(original, ctx, base_url=f"http://127.0.0.1:{port}/v1", model="m", api_key=None, timeout=5)
+    assert gone.text == original.text and "cannot reach" in gone.note
+
+
+def test_rewrite_rejects_a_base_url_that_is_not_http():
+    ctx = ctx_for("Fix")
+    with pytest.raises(BadInput, match="not an http"):
+        rewrite_statement(build_statement(ctx), ctx, base_url="ftp://models.example/v1", model="m", api_key=None)
+
+
+def test_fake_model_lists_models_and_is_deterministic():
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with FakeModelServer(models=("a", "b")) as server:
+        with opener.open(server.base_url + "/models", timeout=5) as response:
+            assert [m["id"] for m in json.load(response)["data"]] == ["a", "b"]
+        request = urllib.request.Request(
+            server.base_url + "/chat/completions", method="POST", headers={"Content-Type": "application/json"},
+            data=json.dumps({"model": "a", "messages": [{"role": "user", "content": "<statement>\nT\n\nB\n</statement>"}]}).encode(),
+        )
+        with opener.open(request, timeout=5) as response:
+            answer = json.load(response)
+    assert answer["object"] == "chat.completion" and answer["choices"][0]["message"]["content"] == "Bug report: T"
+    assert answer["usage"]["total_tokens"] == answer["usage"]["prompt_tokens"] + answer["usage"]["completion_tokens"] > 0
+    messages = [{"role": "user", "content": "<statement>\nT\n\nB\n</statement>"}]
+    assert default_responder(messages, "x") == default_responder(messages, "y")
+
+
+def test_statement_is_a_frozen_record():
+    statement = Statement("t", "issue", 0.0, [], [], "")
+    with pytest.raises(AttributeError):
+        statement.text = "x"  # type: ignore[misc]
