@@ -15,13 +15,18 @@ node-id format) and, where the defaults do not fit, a few small functions like t
 
 from __future__ import annotations
 
+import bisect
+import collections
+import functools
+import re
+
 import textwrap
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
 
 __all__ = [
     "LANGUAGES",
@@ -119,6 +124,9 @@ class LanguageSpec:
     is_scope_setup: Callable[[DefNode], bool] = _never
     # Names bound by the top-level (non-definition) code on a line, e.g. `DATA = [...]`.
     bound_names: Callable[[Node, int], set[str]] = _no_bindings
+    # Node types whose children may hold definitions; the search for definitions does not
+    # descend into anything else (expressions are most of a tree). None searches everywhere.
+    scope_types: frozenset[str] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,6 +276,14 @@ PYTHON = LanguageSpec(
     reference_names=_py_reference_names,
     is_scope_setup=_py_is_scope_setup,
     bound_names=_py_bound_names,
+    scope_types=frozenset(
+        {
+            "module", "block", "class_definition", "function_definition", "decorated_definition",
+            "if_statement", "elif_clause", "else_clause", "try_statement", "except_clause",
+            "except_group_clause", "finally_clause", "with_statement", "for_statement",
+            "while_statement", "match_statement", "case_clause",
+        }
+    ),
 )
 
 LANGUAGES: dict[str, LanguageSpec] = {"python": PYTHON}
@@ -309,36 +325,124 @@ def language_for(path: str) -> LanguageSpec | None:
     return next((s for s in LANGUAGES.values() if name.endswith(s.extensions)), None)
 
 
-def _parse(spec: LanguageSpec, source: bytes) -> Node:
+#: The last tree parsed for each path. Mining parses many versions of the same files, each a
+#: few commits from the last; tree-sitter's incremental parsing then only redoes what changed.
+_LAST_TREES: "collections.OrderedDict[str, tuple[bytes, Tree]]" = collections.OrderedDict()
+_LAST_TREES_MAX = 64
+
+
+def _parse(spec: LanguageSpec, source: bytes, path: str = "") -> Node:
     with _PARSER_LOCK:
         parser = _PARSERS.get(spec.name)
         if parser is None:
             parser = _PARSERS[spec.name] = Parser(spec.load())
-        return parser.parse(source).root_node
+        previous = _LAST_TREES.get(path) if path else None
+        tree = parser.parse(source, _edited(previous, source)) if previous else parser.parse(source)
+        if path:
+            _LAST_TREES[path] = (source, tree)
+            _LAST_TREES.move_to_end(path)
+            while len(_LAST_TREES) > _LAST_TREES_MAX:
+                _LAST_TREES.popitem(last=False)
+        return tree.root_node
+
+
+def _edited(previous: tuple[bytes, Tree], new: bytes) -> Tree:
+    """A copy of the previous tree with the one edit that turns its source into `new`: the
+    span between the common prefix and the common suffix. (A copy: the previous tree may
+    still back a cached index.)"""
+    old, tree = previous
+    prefix = _common_prefix(old, new)
+    limit = min(len(old), len(new)) - prefix
+    suffix = _common_suffix(old, new, limit)
+    old_end, new_end = len(old) - suffix, len(new) - suffix
+    edited = tree.copy()
+    edited.edit(
+        start_byte=prefix,
+        old_end_byte=old_end,
+        new_end_byte=new_end,
+        start_point=_point(old, prefix),
+        old_end_point=_point(old, old_end),
+        new_end_point=_point(new, new_end),
+    )
+    return edited
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:  # slices compare in C: a binary search costs a few memcmp calls
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _point(source: bytes, offset: int) -> tuple[int, int]:
+    return source.count(b"\n", 0, offset), offset - (source.rfind(b"\n", 0, offset) + 1)
 
 
 def _collect_defs(spec: LanguageSpec, root: Node) -> list[DefNode]:
+    """Every function and class, in source order, each linked to its enclosing definition.
+
+    A tree-sitter query finds the definition nodes (in C); only their ancestor chains are
+    walked in Python, so a 3,000-line test file costs a few milliseconds.
+    """
+    query = _def_query(spec)
+    found = [n for nodes in QueryCursor(query).captures(root).values() for n in nodes]
+    found.sort(key=lambda n: n.start_byte)
+    by_key: dict[tuple[int, int], DefNode] = {}
     defs: list[DefNode] = []
-    stack: list[tuple[Node, DefNode | None]] = [(root, None)]
-    while stack:
-        node, parent = stack.pop()
-        name = None
-        if node.type in spec.function_types or node.type in spec.class_types:
-            name = spec.name_of(node)
-        if name:
-            if node.type in spec.class_types:
-                kind = "class"
-            else:
-                kind = "method" if parent is not None and parent.kind == "class" else "function"
-            outer = node
-            while outer.parent is not None and outer.parent.type in spec.wrapper_types:
-                outer = outer.parent
-            start, end = _span(outer)
-            parts = (*parent.parts, name) if parent else (name,)
-            parent = DefNode(parts, kind, start, end, node, outer, parent)
-            defs.append(parent)
-        stack.extend((c, parent) for c in reversed(node.children))
+    for node in found:
+        name = spec.name_of(node)
+        if not name:
+            continue
+        parent = _enclosing(node, spec, by_key)
+        if node.type in spec.class_types:
+            kind = "class"
+        else:
+            kind = "method" if parent is not None and parent.kind == "class" else "function"
+        outer = node
+        while outer.parent is not None and outer.parent.type in spec.wrapper_types:
+            outer = outer.parent
+        start, end = _span(outer)
+        parts = (*parent.parts, name) if parent else (name,)
+        d = DefNode(parts, kind, start, end, node, outer, parent)
+        by_key[(node.start_byte, node.end_byte)] = d
+        defs.append(d)
     return defs
+
+
+def _enclosing(node: Node, spec: LanguageSpec, by_key: dict[tuple[int, int], DefNode]) -> DefNode | None:
+    kinds = spec.function_types | spec.class_types
+    up = node.parent
+    while up is not None:
+        if up.type in kinds:
+            return by_key.get((up.start_byte, up.end_byte))
+        up = up.parent
+    return None
+
+
+_DEF_QUERIES: dict[str, Query] = {}
+
+
+def _def_query(spec: LanguageSpec) -> Query:
+    query = _DEF_QUERIES.get(spec.name)
+    if query is None:
+        pattern = " ".join(f"({t}) @def" for t in sorted(spec.function_types | spec.class_types))
+        query = _DEF_QUERIES[spec.name] = Query(spec.load(), pattern)
+    return query
 
 
 @dataclass(frozen=True, eq=False)
@@ -369,9 +473,18 @@ class _Index:
     def is_blank(self, line: int) -> bool:
         return not (0 < line <= len(self.lines)) or not self.lines[line - 1].strip()
 
+    @cached_property
+    def starts(self) -> list[int]:
+        return [d.start_line for d in self.defs]
+
     def innermost(self, line: int) -> DefNode | None:
-        inside = [d for d in self.defs if d.contains(line)]
-        return max(inside, key=lambda d: len(d.parts), default=None)
+        """Definitions nest, so the last one starting at or before `line` that contains it is
+        the innermost."""
+        index = bisect.bisect_right(self.starts, line)
+        for d in reversed(self.defs[:index]):
+            if d.contains(line):
+                return d
+        return None
 
     @cached_property
     def def_name_starts(self) -> set[int]:
@@ -379,8 +492,29 @@ class _Index:
         names = (d.node.child_by_field_name("name") for d in self.defs)
         return {n.start_byte for n in names if n is not None}
 
-    def names_in(self, d: DefNode, own_only: bool = False) -> set[str]:
+    @cached_property
+    def identifier_index(self) -> tuple[list[int], list[str]]:
+        """Every used identifier in the file, by start byte: one query serves every definition."""
+        pairs = sorted(
+            (n.start_byte, _text(n)) for n in _identifiers(self.spec, self.root) if n.start_byte not in self.def_name_starts
+        )
+        return [b for b, _ in pairs], [t for _, t in pairs]
+
+    @cached_property
+    def names_memo(self) -> dict[tuple[tuple[str, ...], int, bool], frozenset[str]]:
+        return {}
+
+    def names_in(self, d: DefNode, own_only: bool = False) -> frozenset[str]:
         """Identifiers used in `d` (decorators included); with own_only, not in nested defs."""
+        key = (d.parts, d.start_line, own_only)
+        if key not in self.names_memo:
+            self.names_memo[key] = frozenset(self._names_in(d, own_only))
+        return self.names_memo[key]
+
+    def _names_in(self, d: DefNode, own_only: bool) -> set[str]:
+        if not own_only:
+            starts, texts = self.identifier_index
+            return set(texts[bisect.bisect_left(starts, d.outer.start_byte) : bisect.bisect_left(starts, d.outer.end_byte)])
         spec = self.spec
         nested = spec.function_types | spec.class_types | spec.wrapper_types
 
@@ -406,11 +540,13 @@ class _Index:
         return tuple(line.rstrip() for line in lines if line.strip())
 
 
+@functools.lru_cache(maxsize=32)
 def _index(path: str, source: bytes | None) -> _Index | None:
+    """Parse and index a file once: the public functions ask about the same versions repeatedly."""
     spec = language_for(path)
     if spec is None or source is None:
         return None
-    root = _parse(spec, source)
+    root = _parse(spec, source, path)
     return _Index(spec, path, source, root, tuple(_collect_defs(spec, root)))
 
 
@@ -474,17 +610,47 @@ def referenced_names(path: str, source: bytes, lines: set[int] | None = None) ->
     ix = _index(path, source)
     if ix is None or lines is not None and not lines:
         return set()
-    lo, hi = (min(lines), max(lines)) if lines else (0, 0)
+    if lines is None:
+        return {_text(n) for n in _identifiers(ix.spec, ix.root)}
+    names = set()
+    for lo, hi in _runs(lines):
+        nodes = _identifiers(ix.spec, ix.root, point_range=((lo - 1, 0), (hi, 0)))
+        names |= {_text(n) for n in nodes if n.start_point.row + 1 in lines}
+    return names
 
-    def descend(n: Node) -> bool:
-        first, last = _span(n)
-        return lines is None or (first <= hi and last >= lo)
 
-    return {
-        _text(n)
-        for n in _walk(ix.root, descend)
-        if n.type in ix.spec.identifier_types and (lines is None or _span(n)[0] in lines)
-    }
+def _runs(lines: set[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of line numbers, as (first, last) pairs."""
+    runs: list[tuple[int, int]] = []
+    for line in sorted(lines):
+        if runs and line == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], line)
+        else:
+            runs.append((line, line))
+    return runs
+
+
+_QUERIES: dict[str, Query] = {}
+
+
+def _identifiers(
+    spec: LanguageSpec,
+    root: Node,
+    byte_range: tuple[int, int] | None = None,
+    point_range: tuple[tuple[int, int], tuple[int, int]] | None = None,
+) -> list[Node]:
+    """Identifier nodes under `root`, optionally within a range, found by a tree-sitter query
+    (in C: walking every node in Python is what made mining slow)."""
+    query = _QUERIES.get(spec.name)
+    if query is None:
+        pattern = " ".join(f"({t}) @id" for t in sorted(spec.identifier_types))
+        query = _QUERIES[spec.name] = Query(spec.load(), pattern)
+    cursor = QueryCursor(query)
+    if byte_range is not None:
+        cursor.set_byte_range(*byte_range)
+    if point_range is not None:
+        cursor.set_point_range(*point_range)
+    return cursor.captures(root).get("id", [])
 
 
 @dataclass
@@ -542,10 +708,19 @@ def _spread_through_helpers(ix: _Index, changes: _Changes) -> None:
 
 def _test_names(ix: _Index, test: DefNode) -> set[str]:
     """Names a test uses: in its own span, plus its classes' own code (bases, attributes)."""
-    names = ix.names_in(test)
+    names = set(ix.names_in(test))
     for a in test.ancestors():
         names |= ix.names_in(a, own_only=True)
     return names
+
+
+def _same(new_ix: _Index, new: DefNode, old_ix: _Index | None, old: DefNode) -> bool:
+    """Same definition text in both versions; byte equality first, as most tests did not move."""
+    if old_ix is None:
+        return False
+    if new_ix.source[new.outer.start_byte : new.outer.end_byte] == old_ix.source[old.outer.start_byte : old.outer.end_byte]:
+        return True
+    return new_ix.normalised(new) == old_ix.normalised(old)
 
 
 def touched_tests(
@@ -570,7 +745,7 @@ def touched_tests(
     changes = _Changes(set(), set(), set())
     before = _last_by_qualname(old_ix.tests if old_ix else ())
     for t in new_ix.tests:
-        if t.parts not in before or new_ix.normalised(t) != old_ix.normalised(before[t.parts]):
+        if t.parts not in before or not _same(new_ix, t, old_ix, before[t.parts]):
             changes.tests.add(t.parts)
     for ix, lines in ((old_ix, removed_lines), (new_ix, added_lines)):
         for line in sorted(lines) if ix else ():
@@ -579,7 +754,7 @@ def touched_tests(
     old_helpers = _last_by_qualname(_helpers(old_ix) if old_ix else ())
     for h in _helpers(new_ix):
         prior = old_helpers.get(h.parts)
-        if prior is not None and new_ix.normalised(h) != old_ix.normalised(prior):
+        if prior is not None and not _same(new_ix, h, old_ix, prior):
             changes.helper(new_ix, h)
     _spread_through_helpers(new_ix, changes)
     hit = {
@@ -587,6 +762,68 @@ def touched_tests(
         for t in new_ix.tests
         if t.parts in changes.tests
         or any(t.parts[: len(s)] == s for s in changes.scopes)
-        or _test_names(new_ix, t) & changes.names
+        or (changes.names and _test_names(new_ix, t) & changes.names)
+    }
+    return sorted(hit)
+
+
+# ---------------------------------------------------------------------------------------------
+# One-parse facts for mining: only the fixed version of a file is parsed. Removed lines are
+# placed where they were in the new file (`removed_at`), and definitions a change deleted are
+# recognised from the removed text, so mining a long history parses each touched file once.
+
+_DEF_HEADER = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)")
+
+
+@dataclass(frozen=True)
+class ChangeFacts:
+    """What one file's change touches, from the fixed version alone."""
+
+    touched_tests: tuple[str, ...]
+    changed: tuple[str, ...]
+    added: tuple[str, ...]
+    referenced: frozenset[str]
+
+
+def change_facts(
+    path: str, new: bytes | None, added_lines: set[int], removed_at: set[int], removed_text: Sequence[str]
+) -> ChangeFacts:
+    """Touched tests, changed and added definitions, and names used on added lines, for one file.
+
+    `removed_at` holds, in new-file numbering, the lines next to which lines were removed.
+    """
+    ix = _index(path, new)
+    removed_defs = {m[1] for m in map(_DEF_HEADER.match, removed_text) if m}
+    if ix is None:
+        return ChangeFacts((), tuple(sorted(removed_defs)), (), frozenset())
+    lines = {line for line in added_lines | removed_at if not ix.is_blank(line)}
+    changed = {d.qualname for d in map(ix.innermost, lines) if d is not None}
+    added = {
+        d.qualname for d in ix.defs if d.node.start_point.row + 1 in added_lines and d.parts[-1] not in removed_defs
+    }
+    present = {d.parts[-1] for d in ix.defs}
+    changed |= {name for name in removed_defs if name not in present}
+    return ChangeFacts(
+        touched_tests=tuple(_touched_in_new(ix, path, lines)),
+        changed=tuple(sorted(changed - added)),
+        added=tuple(sorted(added)),
+        referenced=frozenset(referenced_names(path, new, added_lines)) if added_lines else frozenset(),
+    )
+
+
+def _touched_in_new(ix: _Index, path: str, lines: set[int]) -> list[str]:
+    if not ix.tests:
+        return []
+    changes = _Changes(set(), set(), set())
+    for line in sorted(lines):
+        changes.line(ix, line)
+    if changes.names:
+        _spread_through_helpers(ix, changes)
+    hit = {
+        ix.spec.node_id(path, t.parts)
+        for t in ix.tests
+        if t.parts in changes.tests
+        or any(t.parts[: len(s)] == s for s in changes.scopes)
+        or (changes.names and _test_names(ix, t) & changes.names)
     }
     return sorted(hit)

@@ -9,6 +9,7 @@ arrived in a separate commit of the branch.
 
 from __future__ import annotations
 
+import bisect
 import re
 import subprocess
 import threading
@@ -324,10 +325,27 @@ def patch_ids(repo: Path, pairs: list[tuple[str, str]]) -> dict[str, str]:
     return result
 
 
-def nearest_tag(repo: Path, commit: str) -> str | None:
-    """The newest tag reachable from `commit`, used as the task's version."""
-    out = git(repo, "describe", "--tags", "--abbrev=0", commit, check=False).strip()
-    return out or None
+class TagTimeline:
+    """Tags by the time of the commit they point at, to name the version a commit belongs to.
+
+    One git call for the whole run; "the newest tag made before the commit" is what a task's
+    version means in practice, without an ancestry query per task.
+    """
+
+    def __init__(self, repo: Path) -> None:
+        out = git(repo, "for-each-ref", "refs/tags", "--format=%(*committerdate:unix)%(committerdate:unix) %(refname:short)")
+        pairs = []
+        for line in out.splitlines():
+            stamp, _, name = line.partition(" ")
+            if stamp.isdigit():
+                pairs.append((int(stamp), name))
+        pairs.sort()
+        self._times = [t for t, _ in pairs]
+        self._names = [n for _, n in pairs]
+
+    def version_at(self, commit_time: int) -> str | None:
+        index = bisect.bisect_right(self._times, commit_time)
+        return self._names[index - 1] if index else None
 
 
 def remote_name(repo: Path) -> str | None:

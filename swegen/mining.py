@@ -11,12 +11,14 @@ every kept one gets a folder with task.json, gold.patch, test.patch and problem_
 from __future__ import annotations
 
 import collections
+import concurrent.futures
+import os
 import datetime as dt
 import re
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from swegen import __version__, codeindex
 from swegen.classify import Evidence, score_bugfix
@@ -28,7 +30,7 @@ from swegen.history import (
     branch_commits,
     diffs,
     first_parent_line,
-    nearest_tag,
+    TagTimeline,
     main_line_ref,
     open_repo,
     reachable,
@@ -36,7 +38,7 @@ from swegen.history import (
     remote_name,
     walk,
 )
-from swegen.records import append_line, to_json_line, write_atomic, write_json
+from swegen.records import append_line, to_dict, to_json_line, write_json
 from swegen.split import DiffError, Split, SplitRules, matches, parse_diff, split_diff
 from swegen.statements import FixContext, IssueIndex, build_statement, issue_refs, rewrite_statement
 
@@ -80,6 +82,8 @@ class MineConfig:
     rewrite_api_key: str | None = None
     #: How files are sorted into source, tests and other.
     rules: SplitRules = field(default_factory=SplitRules)
+    #: Processes that analyse candidates (tree-sitter, statements) in parallel.
+    workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -232,22 +236,54 @@ def mine(config: MineConfig, progress: Progress = lambda stage, done, total: Non
             rejected = _rejected(commit, slug, ["duplicate"], roles, rules)
             _record(out, funnel, replace(rejected, duplicate_of=instance_id(slug, duplicates[commit.sha])))
 
-    context = _Context(config, slug, rules, issues, out)
+    context = _Context(config, slug, rules, issues, out, TagTimeline(config.repo), {c.sha: c.commit_time for c in commits})
     fresh.reverse()  # newest first, so --max-candidates keeps the most recent fixes
-    with BlobReader(config.repo) as blobs:
-        pairs = [(c.sha, c.base or "") for c in fresh]
-        by_sha = {c.sha: c for c in fresh}
-        for done, (sha, raw) in enumerate(diffs(config.repo, pairs), 1):
-            progress("analysing candidates", done, len(fresh))
-            commit = by_sha[sha]
-            if config.max_candidates is not None and funnel.kept >= config.max_candidates:
-                _record(out, funnel, _rejected(commit, slug, ["over-limit"], [rules.role(f.path) for f in commit.files], rules))
-                continue
-            candidate, task = _analyse(commit, raw, blobs, context)
-            _record(out, funnel, candidate)
-            if task is not None:
-                _write_task(out, task)
+    by_sha = {c.sha: c for c in fresh}
+    jobs = ((by_sha[sha], raw) for sha, raw in diffs(config.repo, [(c.sha, c.base or "") for c in fresh]))
+    for done, (commit, result) in enumerate(_analyse_all(jobs, context, config.workers), 1):
+        progress("analysing candidates", done, len(fresh))
+        candidate, task = result
+        if config.max_candidates is not None and funnel.kept >= config.max_candidates:
+            candidate, task = _rejected(commit, slug, ["over-limit"], [rules.role(f.path) for f in commit.files], rules), None
+        _record(out, funnel, candidate)
+        if task is not None:
+            _write_task(out, task)
     return funnel
+
+
+# -- analysis, in worker processes when there is more than one core ------------------------------
+
+_worker: dict[str, object] = {}
+
+
+def _init_worker(ctx: "_Context") -> None:
+    _worker["ctx"] = ctx
+    _worker["blobs"] = BlobReader(ctx.config.repo)
+
+
+def _analyse_job(job: tuple[Commit, bytes]) -> tuple[Candidate, "Task | None"]:
+    commit, raw = job
+    return _analyse(commit, raw, _worker["blobs"], _worker["ctx"])  # type: ignore[arg-type]
+
+
+def _analyse_all(jobs: Iterable[tuple[Commit, bytes]], ctx: "_Context", workers: int) -> Iterator[tuple[Commit, tuple]]:
+    """Analyse candidates in order; with workers > 1, in a process pool with a bounded window
+    (so a huge history never holds all its diffs in memory)."""
+    if workers <= 1:
+        with BlobReader(ctx.config.repo) as blobs:
+            for commit, raw in jobs:
+                yield commit, _analyse(commit, raw, blobs, ctx)
+        return
+    window: collections.deque = collections.deque()
+    with concurrent.futures.ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(ctx,)) as pool:
+        for job in jobs:
+            window.append((job[0], pool.submit(_analyse_job, job)))
+            if len(window) >= 8 * workers:
+                commit, future = window.popleft()
+                yield commit, future.result()
+        while window:
+            commit, future = window.popleft()
+            yield commit, future.result()
 
 
 @dataclass(frozen=True)
@@ -257,6 +293,8 @@ class _Context:
     rules: SplitRules
     issues: IssueIndex | None
     out: Path
+    tags: TagTimeline
+    commit_times: dict[str, int]
 
 
 def _warnings(info: RepoInfo) -> list[str]:
@@ -398,38 +436,41 @@ class _CodeFacts:
     added: list[str]
     tests_use_new_api: list[str]
     tests_use_existing: bool
-    base_identifiers: set[str]
 
 
 def _code_facts(commit: Commit, split: Split, blobs: BlobReader) -> _CodeFacts:
-    """tree-sitter over the base and fixed versions of every touched file."""
-    base, fix = commit.base or "", commit.sha
-    changed, added, base_ids, existing_names = [], [], set(), set()
+    """tree-sitter over the fixed version of every touched file (one parse per file)."""
+    changed, added, touched, referenced = [], [], [], set()
     for item in split.source:
-        old = blobs.read(base, item.old_path or item.path) if item.status != "added" else None
-        new = blobs.read(fix, item.path) if item.status != "deleted" else None
-        changed += codeindex.changed_definitions(item.path, old, new, set(item.added_lines), set(item.removed_lines))
-        added += codeindex.added_definitions(item.path, old, new)
-        if old:
-            base_ids |= set(IDENTIFIER.findall(old.decode("utf-8", errors="replace")))
-            existing_names |= {d.qualname.rsplit(".", 1)[-1] for d in codeindex.definitions(item.path, old)}
-    changed_existing = [name for name in changed if name not in added]
-    touched, referenced = [], set()
+        new = blobs.read(commit.sha, item.path) if item.status != "deleted" else None
+        facts = codeindex.change_facts(item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text)
+        changed += facts.changed
+        added += facts.added
     for item in split.tests:
-        old = blobs.read(base, item.old_path or item.path) if item.status != "added" else None
-        new = blobs.read(fix, item.path) if item.status != "deleted" else None
-        touched += codeindex.touched_tests(item.path, old, new, set(item.added_lines), set(item.removed_lines))
-        if new:
-            referenced |= codeindex.referenced_names(item.path, new, set(item.added_lines))
+        new = blobs.read(commit.sha, item.path) if item.status != "deleted" else None
+        facts = codeindex.change_facts(item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text)
+        touched += facts.touched_tests
+        referenced |= facts.referenced
     new_api = sorted({a.rsplit(".", 1)[-1] for a in added} & referenced)
+    existing = {c.rsplit(".", 1)[-1] for c in changed}
     return _CodeFacts(
         touched_tests=sorted(set(touched)),
-        changed=sorted(set(changed_existing)),
+        changed=sorted(set(changed)),
         added=sorted(set(added)),
         tests_use_new_api=new_api,
-        tests_use_existing=bool(referenced & existing_names),
-        base_identifiers=base_ids,
+        tests_use_existing=bool(referenced & existing),
     )
+
+
+def _base_identifiers(commit: Commit, split: Split, blobs: BlobReader) -> set[str]:
+    """Identifiers already in the base versions of the touched source files (for leakage)."""
+    names: set[str] = set()
+    for item in split.source:
+        if item.status != "added" and commit.base:
+            old = blobs.read(commit.base, item.old_path or item.path)
+            if old:
+                names |= set(IDENTIFIER.findall(old.decode("utf-8", errors="replace")))
+    return names
 
 
 def _analyse(commit: Commit, raw: bytes, blobs: BlobReader, ctx: _Context) -> tuple[Candidate, Task | None]:
@@ -483,18 +524,18 @@ def _analyse(commit: Commit, raw: bytes, blobs: BlobReader, ctx: _Context) -> tu
     )
     if reasons:
         return candidate, None
-    statement = _statement(commit, split, facts, messages, ctx)
+    statement = _statement(commit, split, _base_identifiers(commit, split, blobs), messages, ctx)
     return candidate, _task(commit, split, facts, statement, verdict.score, list(verdict.reasons), branch, ctx)
 
 
-def _statement(commit: Commit, split: Split, facts: _CodeFacts, messages: list[str], ctx: _Context):
+def _statement(commit: Commit, split: Split, base_identifiers: set[str], messages: list[str], ctx: _Context):
     fix_ctx = FixContext(
         repo=ctx.slug,
         fix_commit=commit.sha,
         messages=messages,
         added_lines=[line for f in split.source for line in f.added_text],
         removed_lines=[line for f in split.source for line in f.removed_text],
-        base_identifiers=facts.base_identifiers,
+        base_identifiers=base_identifiers,
     )
     statement = build_statement(fix_ctx, ctx.issues, ctx.config.statement_template)
     if ctx.config.rewrite_with:
@@ -519,7 +560,7 @@ def _task(commit, split, facts, statement, score, score_reasons, branch, ctx: _C
         problem_statement=statement.text,
         hints_text=statement.hints_text,
         created_at=_iso(commit.commit_time),
-        version=nearest_tag(ctx.config.repo, base) or "0.0",
+        version=ctx.tags.version_at(ctx.commit_times.get(base, commit.commit_time)) or "0.0",
         environment_setup_commit=base,
         FAIL_TO_PASS=[],
         PASS_TO_PASS=[],
@@ -544,11 +585,10 @@ def _task(commit, split, facts, statement, score, score_reasons, branch, ctx: _C
 def _write_task(out: Path, task: Task) -> None:
     folder = out / task.instance_id
     folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / "gold.patch", task.patch)
-    write_atomic(folder / "test.patch", task.test_patch)
-    write_atomic(folder / "problem_statement.md", task.problem_statement)
-    from swegen.records import to_dict
-
+    # The plain files first; task.json last and atomically, so a folder with task.json is whole.
+    (folder / "gold.patch").write_text(task.patch, encoding="utf-8")
+    (folder / "test.patch").write_text(task.test_patch, encoding="utf-8")
+    (folder / "problem_statement.md").write_text(task.problem_statement, encoding="utf-8")
     write_json(folder / "task.json", to_dict(task))
 
 

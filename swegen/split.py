@@ -104,6 +104,8 @@ class FileDiff:
     text: str
     added_lines: frozenset[int] = frozenset()
     removed_lines: frozenset[int] = frozenset()
+    #: New-file line numbers next to which lines were removed (where a deletion sits in the fix).
+    removed_at: frozenset[int] = frozenset()
     added_text: tuple[str, ...] = ()
     removed_text: tuple[str, ...] = ()
     submodule: bool = False
@@ -154,14 +156,18 @@ def _parse_section(text: str) -> FileDiff:
         status = "mode"
     else:
         status = "modified"
-    added, removed, added_text, removed_text = set(), set(), [], []
+    added, removed, removed_at, added_text, removed_text = set(), set(), set(), [], []
     for hunk in patched:
+        last_target = hunk.target_start - 1
         for line in hunk:
+            if line.target_line_no is not None:
+                last_target = line.target_line_no
             if line.is_added:
                 added.add(line.target_line_no)
                 added_text.append(line.value.rstrip("\n"))
             elif line.is_removed:
                 removed.add(line.source_line_no)
+                removed_at.add(max(last_target, 1))
                 removed_text.append(line.value.rstrip("\n"))
     path = target if status != "deleted" else source
     return FileDiff(
@@ -172,6 +178,7 @@ def _parse_section(text: str) -> FileDiff:
         text=text if text.endswith("\n") else text + "\n",
         added_lines=frozenset(added),
         removed_lines=frozenset(removed),
+        removed_at=frozenset(removed_at),
         added_text=tuple(added_text),
         removed_text=tuple(removed_text),
         submodule="160000" in header.split("\n@@")[0] and ("Subproject commit" in text),
