@@ -15,6 +15,12 @@ FEATURE_WORDS = re.compile(
     re.IGNORECASE,
 )
 REVERT = re.compile(r"^revert\b", re.IGNORECASE)
+CHORE_WORDS = re.compile(
+    r"^(?:refactor\w*|clean ?up\w*|tidy|style|format\w*|lint\w*|typos?|spelling|rename[sd]?|move[sd]?|bump\w*|"
+    r"chore[:(]|docs?[:(]|test[s]?[:(]|ci[:(]|build[:(]|perf[:(]|update (?:dependencies|deps|requirements))",
+    re.IGNORECASE,
+)
+TYPO = re.compile(r"\b(typos?|spelling|misspell\w*)\b", re.IGNORECASE)
 BOILERPLATE = re.compile(r"^(Merge (pull request|branch|remote-tracking branch)\b.*)$", re.IGNORECASE)
 
 #: Source lines changed above which a change is unlikely to be one focused fix.
@@ -62,6 +68,12 @@ def score_bugfix(ev: Evidence) -> Verdict:
     if any(REVERT.match(s) for s in subjects):
         score += 0.15
         reasons.append("reverts a change")
+    chore_hit = next((s for s in subjects if CHORE_WORDS.match(s)), None) or (
+        next((s for s in subjects if TYPO.search(s)), None)
+    )
+    if chore_hit:
+        score -= 0.3
+        reasons.append(f"message announces a refactor or chore: '{chore_hit[:60]}'")
     if feature_hit and not fix_hit:
         score -= 0.3
         reasons.append(f"message announces a feature: '{feature_hit[:60]}'")

@@ -88,6 +88,7 @@ for _stage in PENDING:
 @option("--max-candidates", env="MAX_CANDIDATES", type=click.IntRange(min=1), default=None, help="Keep at most this many, newest first.")
 @option("--include-features", env="INCLUDE_FEATURES", is_flag=True, help="Keep changes that look like features, not fixes.")
 @option("--max-source-lines", env="MAX_SOURCE_LINES", type=click.IntRange(min=1), default=1000, show_default=True, help="Reject fixes changing more source lines.")
+@option("--min-score", env="MIN_SCORE", type=click.FloatRange(0, 1), default=0.3, show_default=True, help="Reject candidates whose bug-fix score is lower.")
 @option("--repo-name", env="REPO_NAME", default=None, help="owner/name for task records (default: from the origin remote).")
 @option("--issues", env="ISSUES", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Issues export (gh issue list --json ..., GitLab or Jira JSON) to link statements to.")
 @option("--statement-template", env="STATEMENT_TEMPLATE", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Jinja2 template replacing the built-in problem statement template.")
@@ -96,7 +97,7 @@ for _stage in PENDING:
 @option("--no-validate", env="NO_VALIDATE", is_flag=True, help="Skip validation (validation is not built yet, so it is always skipped).")
 def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | None, until: str | None, paths: tuple[str, ...],
          exclude: tuple[str, ...], max_candidates: int | None, include_features: bool, max_source_lines: int,
-         repo_name: str | None, issues: Path | None, statement_template: Path | None, rewrite_with: str | None,
+         min_score: float, repo_name: str | None, issues: Path | None, statement_template: Path | None, rewrite_with: str | None,
          rewrite_model: str, no_validate: bool) -> None:
     """Find the bug fixes in REPO's whole history and write them as SWE-bench-style task candidates."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -107,7 +108,7 @@ def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | No
     config = MineConfig(
         repo=repo, output=output, refs=refs, since=since, until=until, paths=paths, exclude=exclude,
         max_candidates=max_candidates, include_features=include_features, max_source_lines=max_source_lines,
-        repo_name=repo_name, issues=issues, statement_template=statement_template, rewrite_with=rewrite_with,
+        min_score=min_score, repo_name=repo_name, issues=issues, statement_template=statement_template, rewrite_with=rewrite_with,
         rewrite_model=rewrite_model,
         rewrite_api_key=os.environ.get("SWEGEN_REWRITE_API_KEY") or os.environ.get("OPENAI_API_KEY"),
     )

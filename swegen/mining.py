@@ -43,6 +43,10 @@ from swegen.split import DiffError, Split, SplitRules, matches, parse_diff, spli
 from swegen.statements import FixContext, IssueIndex, build_statement, issue_refs, rewrite_statement
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Merges that bring a main branch's other copy in ("git pull" merges), not a pull request.
+SYNC_SUBJECT = re.compile(
+    r"^Merge (?:remote-tracking )?branch '(?:[\w.-]+/)?(?:master|main|develop|dev|trunk)'(?: of \S+)?(?: into \S+)?$"
+)
 #: Every branch (local and remote-tracking) and tag; not refs/pull/* and other hosting refs.
 DEFAULT_REFS = ("--branches", "--tags", "--remotes")
 
@@ -70,6 +74,8 @@ class MineConfig:
     include_features: bool = False
     #: Source lines changed above which a candidate is rejected as too large.
     max_source_lines: int = 1000
+    #: Bug-fix score below which a candidate is rejected as an unlikely fix.
+    min_score: float = 0.3
     #: The `owner/name` to put in task records; default from the origin remote or the folder name.
     repo_name: str | None = None
     #: An issues (and pull requests) export to link statements to.
@@ -359,6 +365,8 @@ def _cheap_reasons(commit: Commit, roles: list[str], mainline: set[str], config:
         return ["root-commit"]
     if commit.is_merge and commit.parents[1] in mainline and commit.sha not in mainline:
         return ["sync-merge"]
+    if commit.is_merge and SYNC_SUBJECT.match(commit.subject):
+        return ["sync-merge: merges a copy of a main branch, not a pull request"]
     source_lines = sum(f.added + f.deleted for f, role in zip(commit.files, roles) if role == "source")
     if source_lines > config.max_source_lines:
         return [f"too-large: {source_lines} source lines changed (limit {config.max_source_lines})"]
@@ -502,6 +510,8 @@ def _analyse(commit: Commit, raw: bytes, blobs: BlobReader, ctx: _Context) -> tu
         reasons.append("no-tests")
     if verdict.is_feature and not ctx.config.include_features:
         reasons.append("feature: " + "; ".join(r for r in verdict.reasons if "feature" in r or "new API" in r))
+    if verdict.score < ctx.config.min_score and not reasons:
+        reasons.append(f"unlikely-fix: score {verdict.score} below {ctx.config.min_score}")
     if split.tests and not facts.touched_tests and not reasons:
         reasons.append("no-touched-tests: the test changes touch no test function")
     candidate = Candidate(

@@ -295,3 +295,20 @@ def test_cli_prints_the_funnel(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for label in ("commits scanned", "with test changes", "kept", "top rejection reasons"):
         assert label in proc.stdout
+
+
+def test_a_pull_merge_of_the_main_branch_and_a_refactor_are_rejected(tmp_path):
+    repo = base_repo(tmp_path)
+    base = repo.head()
+    repo.branch("upstream")
+    repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    repo.checkout("main")
+    repo.commit("Local docs", {"README.md": "# lib\nlocal\n"})
+    pull = repo.merge("upstream", "Merge branch 'main' of github.com:acme/lib")
+    refactor = repo.commit("Refactor the total helper", {"lib.py": LIB_FIXED.replace("s = 0", "s = 0  # running sum"), "tests/test_lib.py": TEST + "\n"})
+    out = run(repo, tmp_path)
+    by_sha = {c["fix_commit"]: c for c in candidates(out)}
+    assert by_sha[pull]["reasons"][0].startswith("sync-merge")
+    assert by_sha[refactor]["reasons"][0].startswith("unlikely-fix")
+    assert any("refactor" in r for r in by_sha[refactor]["score_reasons"])
+    assert base
