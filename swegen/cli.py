@@ -131,7 +131,7 @@ def print_funnel(funnel: Any, output: Path) -> None:
     table = Table(title="mining funnel", show_header=False)
     table.add_column("step")
     table.add_column("count", justify="right")
-    for label, value in (("commits scanned", funnel.scanned), ("branch commits inside merges", funnel.inside_merges),
+    for label, value in (("commits scanned", funnel.scanned), ("commits of merged branches (skipped)", funnel.inside_merges),
                          ("with test changes", funnel.with_tests),
                          ("candidates (source + tests)", funnel.candidates), ("kept", funnel.kept)):
         table.add_row(label, str(value))

@@ -7,10 +7,7 @@ head of main.
 
 from __future__ import annotations
 
-import io
-import json
 import subprocess
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable

@@ -46,6 +46,9 @@ class Commit:
     commit_time: int
     message: str
     files: tuple[FileStat, ...]
+    #: Filled in by the miner: is the commit on the main line, and is its second parent?
+    on_main_line: bool = False
+    second_parent_on_main_line: bool = False
 
     @property
     def is_merge(self) -> bool:
@@ -351,5 +354,9 @@ class TagTimeline:
 def remote_name(repo: Path) -> str | None:
     """owner/name from the origin remote's URL, when there is one."""
     url = git(repo, "config", "--get", "remote.origin.url", check=False).strip()
+    if "://" not in url and not re.match(r"^[\w.-]+@[\w.-]+:", url):
+        return None  # a local path is no hosting name; the folder name serves better
+    if url.startswith("file://"):
+        return None
     match = re.search(r"[:/]([^/:]+)/([^/]+?)(?:\.git)?/?$", url)
     return f"{match[1]}/{match[2]}" if match else None

@@ -38,8 +38,8 @@ from swegen.history import (
     remote_name,
     walk,
 )
-from swegen.records import append_line, to_dict, to_json_line, write_json
-from swegen.split import DiffError, Split, SplitRules, matches, parse_diff, split_diff
+from swegen.records import JsonlWriter, to_dict, write_json
+from swegen.split import DiffError, Split, SplitRules, parse_diff, split_diff
 from swegen.statements import FixContext, IssueIndex, build_statement, issue_refs, rewrite_statement
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -201,60 +201,80 @@ def mine(config: MineConfig, progress: Progress = lambda stage, done, total: Non
     slug = repo_slug(info, config.repo_name)
     issues = IssueIndex.load(config.issues) if config.issues else None
     funnel = Funnel(warnings=_warnings(info))
-    out = config.output
-    _prepare_output(out)
-    write_json(out / "run.json", _run_record(config, info, slug))
+    _prepare_output(config.output)
+    write_json(config.output / "run.json", _run_record(config, info, slug))
     rules = replace(config.rules, exclude_globs=config.rules.exclude_globs + config.exclude)
+    commits = _scan(config, info, funnel, progress)
+    ctx = _Context(config, slug, rules, issues, config.output, TagTimeline(config.repo), {c.sha: c.commit_time for c in commits})
+    with JsonlWriter(config.output / "candidates.jsonl") as sink:
+        survivors = _cheap_filter(commits, ctx, funnel, sink)
+        fresh = _drop_duplicates(survivors, ctx, funnel, sink)
+        _analyse_fresh(fresh, ctx, funnel, sink, progress)
+    return funnel
+
+
+def _scan(config: MineConfig, info: RepoInfo, funnel: Funnel, progress: Progress) -> list[Commit]:
+    """Pass one: the commits to consider, oldest first."""
     main_ref = main_line_ref(config.repo)
     mainline = first_parent_line(config.repo, main_ref) if main_ref else set()
     # Commits of branches already merged into the main line are part of their merge (the pull
     # request is the unit); only the first-parent line of the main line and unmerged work count.
     merged = reachable(config.repo, main_ref) - mainline if main_ref else set()
-
     commits = []
     for commit in walk(config.repo, config.refs or DEFAULT_REFS, config.since, config.until, config.paths):
         if commit.sha in merged:
             funnel.inside_merges += 1
             continue
-        commits.append(commit)
+        on_main = commit.sha in mainline
+        second_on_main = commit.is_merge and commit.parents[1] in mainline
+        commits.append(replace(commit, on_main_line=on_main, second_parent_on_main_line=second_on_main))
         funnel.scanned += 1
         if funnel.scanned % 200 == 0:
             progress("scanning history", funnel.scanned, info.commit_count)
     progress("scanning history", funnel.scanned, funnel.scanned)
     commits.sort(key=lambda c: (c.commit_time, c.author_time))
+    return commits
 
-    survivors: list[Commit] = []
+
+def _cheap_filter(commits: list[Commit], ctx: "_Context", funnel: Funnel, sink: JsonlWriter) -> list[Commit]:
+    """What the file lists alone can reject is recorded; the rest goes on."""
+    survivors = []
     for commit in commits:
-        roles = [rules.role(f.path) for f in commit.files]
+        roles = [ctx.rules.role(f.path) for f in commit.files]
         funnel.with_tests += "test" in roles
-        reasons = _cheap_reasons(commit, roles, mainline, config)
+        reasons = _cheap_reasons(commit, roles, ctx.config)
         if reasons:
-            _record(out, funnel, _rejected(commit, slug, reasons, roles, rules))
+            _record(sink, funnel, _rejected(commit, ctx.slug, reasons, roles))
         else:
             survivors.append(commit)
     funnel.candidates = len(survivors)
+    return survivors
 
-    duplicates = _duplicates(config.repo, survivors)
-    fresh = [c for c in survivors if c.sha not in duplicates]
+
+def _drop_duplicates(survivors: list[Commit], ctx: "_Context", funnel: Funnel, sink: JsonlWriter) -> list[Commit]:
+    duplicates = _duplicates(ctx.config.repo, survivors)
     for commit in survivors:
         if commit.sha in duplicates:
-            roles = [rules.role(f.path) for f in commit.files]
-            rejected = _rejected(commit, slug, ["duplicate"], roles, rules)
-            _record(out, funnel, replace(rejected, duplicate_of=instance_id(slug, duplicates[commit.sha])))
+            rejected = _rejected(commit, ctx.slug, ["duplicate"], [ctx.rules.role(f.path) for f in commit.files])
+            _record(sink, funnel, replace(rejected, duplicate_of=instance_id(ctx.slug, duplicates[commit.sha])))
+    return [c for c in survivors if c.sha not in duplicates]
 
-    context = _Context(config, slug, rules, issues, out, TagTimeline(config.repo), {c.sha: c.commit_time for c in commits})
-    fresh.reverse()  # newest first, so --max-candidates keeps the most recent fixes
+
+def _analyse_fresh(fresh: list[Commit], ctx: "_Context", funnel: Funnel, sink: JsonlWriter, progress: Progress) -> None:
+    """Pass two: full diffs, tree-sitter and statements, newest first (so --max-candidates keeps
+    the most recent fixes)."""
+    fresh = fresh[::-1]
     by_sha = {c.sha: c for c in fresh}
-    jobs = ((by_sha[sha], raw) for sha, raw in diffs(config.repo, [(c.sha, c.base or "") for c in fresh]))
-    for done, (commit, result) in enumerate(_analyse_all(jobs, context, config.workers), 1):
+    jobs = ((by_sha[sha], raw) for sha, raw in diffs(ctx.config.repo, [(c.sha, c.base or "") for c in fresh]))
+    limit = ctx.config.max_candidates
+    for done, (commit, (candidate, task)) in enumerate(_analyse_all(jobs, ctx, ctx.config.workers), 1):
         progress("analysing candidates", done, len(fresh))
-        candidate, task = result
-        if config.max_candidates is not None and funnel.kept >= config.max_candidates:
-            candidate, task = _rejected(commit, slug, ["over-limit"], [rules.role(f.path) for f in commit.files], rules), None
-        _record(out, funnel, candidate)
+        if limit is not None and funnel.kept >= limit:
+            roles = [ctx.rules.role(f.path) for f in commit.files]
+            candidate, task = _rejected(commit, ctx.slug, ["over-limit"], roles), None
+        _record(sink, funnel, candidate)
         if task is not None:
-            _write_task(out, task)
-    return funnel
+            _write_task(ctx.out, task)
 
 
 # -- analysis, in worker processes when there is more than one core ------------------------------
@@ -352,7 +372,7 @@ def _run_record(config: MineConfig, info: RepoInfo, slug: str) -> dict[str, obje
     }
 
 
-def _cheap_reasons(commit: Commit, roles: list[str], mainline: set[str], config: MineConfig) -> list[str]:
+def _cheap_reasons(commit: Commit, roles: list[str], config: MineConfig) -> list[str]:
     """Reasons to reject a commit that its file list alone gives; [] when it goes on."""
     reasons = []
     if "test" not in roles:
@@ -363,7 +383,7 @@ def _cheap_reasons(commit: Commit, roles: list[str], mainline: set[str], config:
         return reasons
     if commit.base is None:
         return ["root-commit"]
-    if commit.is_merge and commit.parents[1] in mainline and commit.sha not in mainline:
+    if commit.is_merge and commit.second_parent_on_main_line and not commit.on_main_line:
         return ["sync-merge"]
     if commit.is_merge and SYNC_SUBJECT.match(commit.subject):
         return ["sync-merge: merges a copy of a main branch, not a pull request"]
@@ -389,15 +409,15 @@ def _duplicates(repo: Path, survivors: list[Commit]) -> dict[str, str]:
     return duplicates
 
 
-def _record(out: Path, funnel: Funnel, candidate: Candidate) -> None:
-    append_line(out / "candidates.jsonl", to_json_line(candidate))
+def _record(sink: JsonlWriter, funnel: Funnel, candidate: Candidate) -> None:
+    sink.write(candidate)
     if candidate.kept:
         funnel.kept += 1
     else:
         funnel.reasons[candidate.reasons[0].split(":")[0]] += 1
 
 
-def _rejected(commit: Commit, slug: str, reasons: list[str], roles: list[str], rules: SplitRules) -> Candidate:
+def _rejected(commit: Commit, slug: str, reasons: list[str], roles: list[str]) -> Candidate:
     by_role: dict[str, list[str]] = {"source": [], "test": [], "other": []}
     lines = collections.Counter[str]()
     for stat, role in zip(commit.files, roles):
@@ -487,7 +507,7 @@ def _analyse(commit: Commit, raw: bytes, blobs: BlobReader, ctx: _Context) -> tu
         split = split_diff(parse_diff(raw), ctx.rules)
     except DiffError as exc:
         reason = "non-utf8" if "non-UTF-8" in str(exc) else "unreadable-diff"
-        return _rejected(commit, ctx.slug, [f"{reason}: {exc}"], roles, ctx.rules), None
+        return _rejected(commit, ctx.slug, [f"{reason}: {exc}"], roles), None
     branch = branch_commits(ctx.config.repo, commit)
     messages = [commit.message] + [message for _, message in branch]
     facts = _code_facts(commit, split, blobs)

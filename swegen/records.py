@@ -75,3 +75,27 @@ def read_lines(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(raw)
             except json.JSONDecodeError:
                 continue
+
+
+class JsonlWriter:
+    """An open JSONL file that appends one whole line per record and flushes it at once.
+
+    For stages that write thousands of lines: one open file instead of one open per line.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(path, "a", encoding="utf-8")
+
+    def write(self, record: Any) -> None:
+        self._handle.write(to_json_line(record) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "JsonlWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -7,7 +7,6 @@ import dataclasses
 import pytest
 
 from swegen.images import (
-    BaseImageRecipe,
     EnvRecipe,
     base_recipe,
     build_env_image,

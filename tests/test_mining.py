@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_cli
 from gitrepo import GitRepo
-from swegen.errors import NotAGitRepository, SwegenError
+from swegen.errors import NotAGitRepository
 from swegen.example import create_example, load_manifest
 from swegen.mining import MineConfig, mine
 
@@ -312,3 +312,20 @@ def test_a_pull_merge_of_the_main_branch_and_a_refactor_are_rejected(tmp_path):
     assert by_sha[refactor]["reasons"][0].startswith("unlikely-fix")
     assert any("refactor" in r for r in by_sha[refactor]["score_reasons"])
     assert base
+
+
+def test_submodules_warn_and_lfs_pointers_are_rejected(tmp_path):
+    sub = GitRepo(tmp_path / "sub")
+    sub.commit("Sub", {"x.py": "X = 1\n"})
+    repo = base_repo(tmp_path)
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub.path), "vendor/sub")
+    repo.commit("Add a submodule")
+    pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 12\n"
+    repo.write({".gitattributes": "*.bin filter=lfs diff=lfs merge=lfs -text\n"})
+    lfs = repo.commit("Fix total with recorded data", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST, "tests/data/big.bin": pointer})
+    proc = run_cli("mine", str(repo.path), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    warnings = proc.stderr.replace("\n", " ")
+    assert "submodules" in warnings and "Git LFS" in warnings
+    (row,) = [c for c in candidates(tmp_path / "out") if c["fix_commit"] == lfs]
+    assert row["reasons"][0].startswith("lfs-pointer")
