@@ -287,9 +287,10 @@ def _init_worker(ctx: "_Context") -> None:
     _worker["blobs"] = BlobReader(ctx.config.repo)
 
 
-def _analyse_job(job: tuple[Commit, bytes]) -> tuple[Candidate, "Task | None"]:
-    commit, raw = job
-    return _analyse(commit, raw, _worker["blobs"], _worker["ctx"])  # type: ignore[arg-type]
+def _analyse_chunk(chunk: list[tuple[Commit, bytes]]) -> list[tuple[Candidate, "Task | None"]]:
+    # Consecutive candidates go to one worker together: they touch nearby versions of the same
+    # files, which tree-sitter then reparses incrementally.
+    return [_analyse(commit, raw, _worker["blobs"], _worker["ctx"]) for commit, raw in chunk]  # type: ignore[arg-type]
 
 
 def _analyse_all(jobs: Iterable[tuple[Commit, bytes]], ctx: "_Context", workers: int) -> Iterator[tuple[Commit, tuple]]:
@@ -302,14 +303,31 @@ def _analyse_all(jobs: Iterable[tuple[Commit, bytes]], ctx: "_Context", workers:
         return
     window: collections.deque = collections.deque()
     with concurrent.futures.ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(ctx,)) as pool:
-        for job in jobs:
-            window.append((job[0], pool.submit(_analyse_job, job)))
-            if len(window) >= 8 * workers:
-                commit, future = window.popleft()
-                yield commit, future.result()
+        for chunk in _chunks(jobs, CHUNK):
+            window.append(([commit for commit, _ in chunk], pool.submit(_analyse_chunk, chunk)))
+            if len(window) >= 3 * workers:
+                yield from _drain(window.popleft())
         while window:
-            commit, future = window.popleft()
-            yield commit, future.result()
+            yield from _drain(window.popleft())
+
+
+CHUNK = 6
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _drain(entry: tuple[list[Commit], concurrent.futures.Future]) -> Iterator[tuple[Commit, tuple]]:
+    commits, future = entry
+    yield from zip(commits, future.result())
 
 
 @dataclass(frozen=True)
@@ -504,7 +522,7 @@ def _base_identifiers(commit: Commit, split: Split, blobs: BlobReader) -> set[st
 def _analyse(commit: Commit, raw: bytes, blobs: BlobReader, ctx: _Context) -> tuple[Candidate, Task | None]:
     roles = [ctx.rules.role(f.path) for f in commit.files]
     try:
-        split = split_diff(parse_diff(raw), ctx.rules)
+        split = split_diff(parse_diff(raw, skip=lambda path: ctx.rules.role(path) == "other"), ctx.rules)
     except DiffError as exc:
         reason = "non-utf8" if "non-UTF-8" in str(exc) else "unreadable-diff"
         return _rejected(commit, ctx.slug, [f"{reason}: {exc}"], roles), None

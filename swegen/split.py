@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable
+from typing import Callable, Iterable
 
 import unidiff
 
@@ -123,12 +123,21 @@ class DiffError(ValueError):
 SECTION = re.compile(rb"^diff --git ", re.MULTILINE)
 
 
-def parse_diff(raw: bytes) -> list[FileDiff]:
-    """Per-file sections of a git diff; DiffError for non-UTF-8 text or a diff unidiff cannot read."""
+def parse_diff(raw: bytes, skip: Callable[[str], bool] | None = None) -> list[FileDiff]:
+    """Per-file sections of a git diff; DiffError for non-UTF-8 text or a diff unidiff cannot read.
+
+    Sections whose path `skip` accepts (files that will be left out anyway: docs, changelogs)
+    are listed by path only, without parsing; their encoding does not matter.
+    """
     starts = [m.start() for m in SECTION.finditer(raw)]
     files = []
     for begin, end in zip(starts, starts[1:] + [len(raw)]):
         chunk = raw[begin:end]
+        header = chunk.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+        path = header.rpartition(" b/")[2].strip('"')
+        if skip is not None and skip(path):
+            files.append(FileDiff(path=path, old_path=None, status="modified", binary=False, text=""))
+            continue
         try:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError as exc:
