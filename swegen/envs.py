@@ -1,0 +1,380 @@
+"""Environment recipes: how to install a repository at a base commit, and which Python to use.
+
+Everything is read from the repository at the base commit (never from the work tree). The image
+holds the dependencies only, resolved as they were on the date of the last change to the
+dependency specifications (uv's --exclude-newer), so every task with the same specifications
+shares one image; the project itself is installed from the task's own source at run time,
+offline. Each part of a recipe records why it was chosen.
+"""
+
+from __future__ import annotations
+
+import configparser
+import datetime as dt
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+
+from swegen.history import git
+from swegen.images import BASE_REPOSITORY, DEBIAN_SUITES, EnvRecipe, base_tag
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+#: Extras and dependency groups that hold test requirements; the dev ones only when no test one exists.
+TEST_EXTRAS = ("test", "tests", "testing")
+DEV_EXTRAS = ("dev", "develop", "development")
+#: Files whose change can change the dependencies.
+SPEC_FILES = (
+    "pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "Pipfile",
+    "requirements*.txt", "requirements/*.txt", "*requirements*.txt", "test-requirements.txt",
+)
+#: When each Python that a base image can carry was released: old code wants an old Python.
+PYTHON_RELEASED = {"3.9": "2020-10-05", "3.11": "2022-10-24", "3.13": "2024-10-07"}
+VENV_PYTHON = "/opt/swegen/venv/bin/python"
+
+
+@dataclass(frozen=True)
+class EnvPlan:
+    """How to build, install and test one repository at one commit."""
+
+    recipe: EnvRecipe
+    python: str
+    #: Date the dependencies are resolved as of (ISO 8601).
+    exclude_newer: str
+    #: Import name of the package under test, checked to come from the checkout.
+    package: str | None
+    #: Version handed to setuptools_scm / hatch-vcs, which cannot read it without .git.
+    pretend_version: str
+    #: Environment for test runs.
+    test_env: tuple[tuple[str, str], ...]
+    #: Why each part was chosen: (part, reason).
+    reasons: tuple[tuple[str, str], ...] = field(default=())
+
+
+class _Reader:
+    """Files of the repository at one commit."""
+
+    def __init__(self, repo: Path, commit: str) -> None:
+        self.repo, self.commit = repo, commit
+        self.names = set(git(repo, "ls-tree", "-r", "--name-only", commit).splitlines())
+
+    def read(self, path: str) -> str | None:
+        if path not in self.names:
+            return None
+        return git(self.repo, "show", f"{self.commit}:{path}")
+
+    def glob(self, pattern: str) -> list[str]:
+        regex = re.compile("^" + re.escape(pattern).replace(r"\*", "[^/]*") + "$")
+        return sorted(n for n in self.names if regex.match(n))
+
+
+def plan_environment(
+    repo: Path,
+    commit: str,
+    available_pythons: list[str],
+    *,
+    python: str | None = None,
+    base_image: str | None = None,
+) -> EnvPlan:
+    """The recipe for `repo` at `commit`; `available_pythons` are the base images present."""
+    files = _Reader(repo, commit)
+    reasons: list[tuple[str, str]] = []
+    pyproject = _toml(files.read("pyproject.toml"))
+    deps, extras = _dependencies(files, pyproject, reasons)
+    build = _build_requires(pyproject, files, reasons)
+    chosen = python or _choose_python(pyproject, files, repo, commit, available_pythons, reasons)
+    if python:
+        reasons.append(("python", f"{python}: given on the command line"))
+    date = _spec_date(repo, commit)
+    reasons.append(("dependencies as of", f"{date}: the last change to the dependency files before the base commit"))
+    requirements = sorted({*build, *deps, *_test_runner(deps, reasons)}, key=str.lower)
+    image = base_image or base_tag(chosen)
+    recipe = EnvRecipe(
+        base_image=image,
+        pre_install=("pip install --no-cache-dir uv",),
+        install=(
+            f"UV_NATIVE_TLS=1 uv pip install --python {VENV_PYTHON} --exclude-newer {date} "
+            "-r /opt/swegen/deps/requirements.txt",
+        ),
+        files=(("requirements.txt", "".join(r + "\n" for r in requirements)),),
+    )
+    reasons.append(("image", f"{image}; extras used: {', '.join(extras) or 'none'}"))
+    package = _package_name(files, pyproject)
+    test_env = [("PYTHONDONTWRITEBYTECODE", "1")]
+    if any(n.startswith("src/") for n in files.names):
+        test_env.append(("PYTHONPATH", "/testbed/src"))
+    version = _pretend_version(repo, commit)
+    return EnvPlan(recipe, chosen, date, package, version, tuple(test_env), tuple(reasons))
+
+
+def _toml(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return {}
+
+
+def _clean(items: list[str], own: str | None) -> list[str]:
+    """Valid requirement strings, without the project itself."""
+    out = []
+    for item in items:
+        item = item.split("#", 1)[0].strip()
+        if not item or item.startswith(("-", ".", "/", "git+", "http")):
+            continue
+        try:
+            req = Requirement(item)
+        except InvalidRequirement:
+            continue
+        if own and canonicalize_name(req.name) == own:
+            continue
+        out.append(str(req))
+    return out
+
+
+def _dependencies(files: _Reader, pyproject: dict, reasons: list) -> tuple[list[str], list[str]]:
+    project = pyproject.get("project", {})
+    own = canonicalize_name(project["name"]) if project.get("name") else None
+    deps: list[str] = list(project.get("dependencies", []))
+    extras: list[str] = []
+    optional = project.get("optional-dependencies", {})
+    groups = pyproject.get("dependency-groups", {})
+    wanted = TEST_EXTRAS if any(n in optional or n in groups for n in TEST_EXTRAS) else DEV_EXTRAS
+    for name in wanted:
+        if name in optional:
+            deps += _expand(optional[name], optional, own)
+            extras.append(f"[{name}]")
+        if name in groups:
+            deps += [g for g in groups[name] if isinstance(g, str)]
+            extras.append(f"group {name}")
+    if project:
+        reasons.append(("install", "pyproject.toml [project] (PEP 621)"))
+    deps += _poetry(pyproject, reasons)
+    deps += _setup_cfg(files, reasons)
+    deps += _setup_py(files, reasons)
+    deps += _requirement_files(files, reasons)
+    deps += _tox(files, reasons)
+    return _clean(deps, own), extras
+
+
+def _expand(items: list[str], optional: dict, own: str | None) -> list[str]:
+    """An extra may name the project's own other extras: `project[a,b]`."""
+    out = []
+    for item in items:
+        try:
+            req = Requirement(item)
+        except InvalidRequirement:
+            continue
+        if own and canonicalize_name(req.name) == own:
+            for extra in req.extras:
+                out += [i for i in optional.get(extra, []) if not i.replace(" ", "").lower().startswith(own)]
+        else:
+            out.append(item)
+    return out
+
+
+def _poetry(pyproject: dict, reasons: list) -> list[str]:
+    poetry = pyproject.get("tool", {}).get("poetry", {})
+    if not poetry:
+        return []
+    reasons.append(("install", "poetry dependencies from [tool.poetry]"))
+    tables = [poetry.get("dependencies", {}), poetry.get("dev-dependencies", {})]
+    tables += [g.get("dependencies", {}) for g in poetry.get("group", {}).values()]
+    out = []
+    for table in tables:
+        for name, spec in table.items():
+            if name.lower() == "python":
+                continue
+            version = spec.get("version", "*") if isinstance(spec, dict) else str(spec)
+            out.append(name + _poetry_spec(version))
+    return out
+
+
+def _poetry_spec(version: str) -> str:
+    """Poetry's ^ and ~ constraints as lower bounds (an upper bound adds nothing as of a date)."""
+    version = version.strip()
+    if version in ("*", ""):
+        return ""
+    if version[0] in "^~":
+        return ">=" + version.lstrip("^~=")
+    return version if version[0] in "<>=!" else "==" + version
+
+
+def _setup_cfg(files: _Reader, reasons: list) -> list[str]:
+    text = files.read("setup.cfg")
+    if not text:
+        return []
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    out = []
+    if parser.has_option("options", "install_requires"):
+        out += parser.get("options", "install_requires").splitlines()
+        reasons.append(("install", "setup.cfg [options] install_requires"))
+    if parser.has_section("options.extras_require"):
+        for name in TEST_EXTRAS + DEV_EXTRAS:
+            if parser.has_option("options.extras_require", name):
+                out += parser.get("options.extras_require", name).splitlines()
+    return out
+
+
+LIST_LITERAL = r"\[([^\]]*)\]"
+
+
+def _setup_py(files: _Reader, reasons: list) -> list[str]:
+    """install_requires, tests_require and test extras written as literal lists in setup.py."""
+    text = files.read("setup.py")
+    if not text:
+        return []
+    out = []
+    for key in ("install_requires", "tests_require"):
+        match = re.search(key + r"\s*=\s*" + LIST_LITERAL, text)
+        if match:
+            out += re.findall(r"['\"]([^'\"]+)['\"]", match[1])
+    for name in TEST_EXTRAS + DEV_EXTRAS:
+        match = re.search(r"['\"]" + name + r"['\"]\s*:\s*" + LIST_LITERAL, text)
+        if match:
+            out += re.findall(r"['\"]([^'\"]+)['\"]", match[1])
+    if out:
+        reasons.append(("install", "literal requirement lists in setup.py"))
+    return out
+
+
+def _requirement_files(files: _Reader, reasons: list, seen: set[str] | None = None) -> list[str]:
+    names = [n for pattern in ("requirements*.txt", "requirements/*.txt", "*requirements*.txt") for n in files.glob(pattern)]
+    names = [n for n in dict.fromkeys(names) if not re.search(r"docs?|doc-|lint|release|publish", n)]
+    out = []
+    for name in names:
+        out += _requirement_lines(files, name, seen if seen is not None else set())
+    if names:
+        reasons.append(("install", "requirement files: " + ", ".join(names)))
+    return out
+
+
+def _requirement_lines(files: _Reader, name: str, seen: set[str]) -> list[str]:
+    if name in seen:
+        return []
+    seen.add(name)
+    lines = []
+    for line in (files.read(name) or "").splitlines():
+        line = line.strip()
+        if line.startswith(("-r ", "--requirement ")):
+            include = str(Path(name).parent / line.split(None, 1)[1]).removeprefix("./")
+            lines += _requirement_lines(files, include, seen)
+        elif line and not line.startswith("-"):
+            lines.append(line)
+    return lines
+
+
+def _tox(files: _Reader, reasons: list) -> list[str]:
+    text = files.read("tox.ini")
+    if not text:
+        return []
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    if not parser.has_option("testenv", "deps"):
+        return []
+    reasons.append(("install", "tox.ini [testenv] deps"))
+    return [line for line in parser.get("testenv", "deps").splitlines() if not line.strip().startswith(("-", "{"))]
+
+
+def _build_requires(pyproject: dict, files: _Reader, reasons: list) -> list[str]:
+    """The build backend goes into the image: the project is installed offline, without isolation."""
+    system = pyproject.get("build-system", {})
+    requires = system.get("requires") or ["setuptools>=40.8", "wheel"]
+    reasons.append(("build", f"{system.get('build-backend', 'setuptools (legacy)')}: {', '.join(requires)}"))
+    return _clean(list(requires) + ["pip"], None)
+
+
+def _test_runner(deps: list[str], reasons: list) -> list[str]:
+    names = {canonicalize_name(Requirement(d).name) for d in deps}
+    if "pytest" in names:
+        reasons.append(("test runner", "pytest, as the project's test requirements pin it"))
+        return []
+    reasons.append(("test runner", "pytest added (unittest suites run under pytest), as of the same date"))
+    return ["pytest"]
+
+
+def _choose_python(pyproject: dict, files: _Reader, repo: Path, commit: str, available: list[str], reasons: list) -> str:
+    """The newest available Python that the project allows and that existed at the base date."""
+    spec_text = pyproject.get("project", {}).get("requires-python") or _setup_python_requires(files)
+    try:
+        spec = SpecifierSet(spec_text or "")
+    except InvalidSpecifier:
+        spec = SpecifierSet()
+    allowed = [v for v in available if spec.contains(v + ".0", prereleases=True)] or list(available)
+    date = git(repo, "show", "-s", "--format=%cs", commit).strip()
+    released = [v for v in allowed if PYTHON_RELEASED.get(v, "0") <= date] or allowed
+    chosen = sorted(released, key=lambda v: tuple(map(int, v.split("."))))[-1]
+    why = f"requires-python {spec_text!r}" if spec_text else "no requires-python"
+    reasons.append(("python", f"{chosen}: {why}, base commit of {date}, base images for {', '.join(available)}"))
+    return chosen
+
+
+def _setup_python_requires(files: _Reader) -> str | None:
+    for name in ("setup.cfg", "setup.py"):
+        match = re.search(r"python_requires\s*=\s*['\"]?([^'\"\n]+)", files.read(name) or "")
+        if match:
+            return match[1].strip()
+    return None
+
+
+def _spec_date(repo: Path, commit: str) -> str:
+    """When the dependency specifications last changed, as of `commit` (UTC, ISO 8601)."""
+    out = git(repo, "log", "-1", "--format=%ct", commit, "--", *SPEC_FILES).strip() or git(
+        repo, "show", "-s", "--format=%ct", commit
+    ).strip()
+    moment = dt.datetime.fromtimestamp(int(out), dt.timezone.utc) + dt.timedelta(days=1)
+    return moment.strftime("%Y-%m-%dT00:00:00Z")
+
+
+def _package_name(files: _Reader, pyproject: dict) -> str | None:
+    """The import name under test: a top-level package in src/ or at the root."""
+    candidates = sorted(
+        {n.split("/")[1] for n in files.names if n.startswith("src/") and n.count("/") == 2 and n.endswith("/__init__.py")}
+        | {n.split("/")[0] for n in files.names if n.count("/") == 1 and n.endswith("/__init__.py")}
+    )
+    candidates = [c for c in candidates if c not in ("tests", "test", "docs", "doc", "examples", "benchmarks")]
+    name = pyproject.get("project", {}).get("name", "")
+    wanted = name.replace("-", "_").lower()
+    return next((c for c in candidates if c.lower() == wanted), candidates[0] if candidates else None)
+
+
+def _pretend_version(repo: Path, commit: str) -> str:
+    """A version for setuptools_scm / hatch-vcs / versioneer, from the nearest tag before `commit`."""
+    tag = git(repo, "describe", "--tags", "--abbrev=0", commit, check=False).strip()
+    match = re.search(r"\d+(\.\d+)*", tag)
+    return match[0] if match else "0.0.0"
+
+
+def available_pythons() -> list[str]:
+    """Python versions whose swegen base image is present."""
+    from swegen.images import image_labels
+
+    return [v for v in DEBIAN_SUITES if image_labels(base_tag(v)) is not None]
+
+
+def describe(plan: EnvPlan) -> str:
+    """The plan as text for `swegen env show`."""
+    lines = [f"image base: {plan.recipe.base_image}", f"python: {plan.python}", f"dependencies as of: {plan.exclude_newer}"]
+    lines += [f"package under test: {plan.package or '(none found)'}", f"pretend version: {plan.pretend_version}"]
+    lines += ["requirements:"] + ["  " + r for r in plan.recipe.files[0][1].splitlines()]
+    lines += ["why:"] + [f"  {part}: {why}" for part, why in plan.reasons]
+    return "\n".join(lines)
+
+
+__all__ = ["EnvPlan", "plan_environment", "available_pythons", "describe", "BASE_REPOSITORY"]

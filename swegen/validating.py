@@ -1,0 +1,412 @@
+"""Validation: keep a mined candidate only when running its tests in Docker proves it.
+
+For each candidate: the tests the test patch touches run at the base commit with the test
+patch applied (twice by default), then with the gold patch under it too (three times). Tests
+that fail before and pass after, every time, are FAIL_TO_PASS; tests that pass every time are
+PASS_TO_PASS; a test whose outcome flips is flaky and dropped. Every kept task then passes its
+controls, graded as evaluation grades: the gold patch resolves it and the empty patch does not.
+
+Each unit of work is a plain `Job` record that a worker process runs with no shared state;
+results are appended to validation.jsonl as they come, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from swegen import __version__
+from swegen.docker_sandbox import DockerSandbox
+from swegen.envs import EnvPlan, available_pythons, plan_environment
+from swegen.errors import BadInput, SwegenError
+from swegen.grading import grade, passed
+from swegen.images import build_env_image, env_tag
+from swegen.records import JsonlWriter, read_lines, to_dict, write_atomic, write_json
+from swegen.resources import sandbox_file
+from swegen.runner import TestRun, run_pytest
+from swegen.sandbox import Limits, SandboxSpec
+
+#: Funnel steps, in order: a rejected candidate stops at the step it failed.
+STEPS = ("candidates", "environment built", "patches apply", "has FAIL_TO_PASS", "stable", "controls pass", "kept")
+
+
+@dataclass(frozen=True)
+class ValidateConfig:
+    """How to validate a run folder."""
+
+    #: The run folder written by `swegen mine`.
+    run_dir: Path
+    #: The repository; default: the one recorded in run.json.
+    repo: Path | None = None
+    #: Candidates validated in parallel.
+    workers: int = 1
+    #: Runs without the fix, and with it; a test whose outcome flips is flaky.
+    before_runs: int = 2
+    after_runs: int = 3
+    #: "files": run the test files the test patch touches; "full": the whole suite.
+    p2p: str = "files"
+    #: Seconds one test run may take.
+    timeout: float = 1800
+    #: Force a Python version or a base image instead of detecting one.
+    python: str | None = None
+    base_image: str | None = None
+    #: CA bundle injected into environment images.
+    ca_bundle: Path | None = None
+    #: Resource limits of every test container.
+    limits: Limits = field(default_factory=lambda: Limits(memory="4g", cpus=2.0, pids=2048))
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one worker needs to validate one candidate: a plain record, no shared state."""
+
+    instance_id: str
+    repo: str
+    base_commit: str
+    task_dir: str
+    image: str
+    targets: list[str]
+    package: str | None
+    pretend_version: str
+    test_env: dict[str, str]
+    before_runs: int
+    after_runs: int
+    timeout: float
+    limits: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Validation:
+    """One line of validation.jsonl: the verdict on one candidate."""
+
+    instance_id: str
+    kept: bool
+    reason: str | None
+    #: The last funnel step the candidate reached.
+    step: str
+    FAIL_TO_PASS: list[str] = field(default_factory=list)
+    PASS_TO_PASS: list[str] = field(default_factory=list)
+    flaky: list[str] = field(default_factory=list)
+    #: FAIL_TO_PASS tests whose file could not even import before the fix (the fix adds API).
+    fail_to_pass_import_errors: list[str] = field(default_factory=list)
+    env_image: str = ""
+    install: str = ""
+    infra_error: bool = False
+    seconds: float = 0.0
+
+
+# -- the stage ---------------------------------------------------------------------------------
+
+
+Progress = Callable[[str, int, int | None], None]
+
+
+def validate(config: ValidateConfig, progress: Progress = lambda stage, done, total: None) -> dict[str, object]:
+    """Validate every kept candidate of `config.run_dir`; returns the funnel summary."""
+    run_dir = config.run_dir
+    tasks = _load_tasks(run_dir)
+    repo = config.repo or _recorded_repo(run_dir)
+    done = {row["instance_id"]: row for row in read_lines(run_dir / "validation.jsonl")}
+    pending = [t for t in tasks if t["instance_id"] not in done]
+    jobs, failed = _plan_jobs(pending, repo, config, progress)
+    with JsonlWriter(run_dir / "validation.jsonl") as sink:
+        for result in failed:
+            sink.write(result)
+        _run_jobs(jobs, config.workers, sink, progress, len(done) + len(failed), len(tasks))
+    return finish(run_dir)
+
+
+def _load_tasks(run_dir: Path) -> list[dict]:
+    if not (run_dir / "candidates.jsonl").exists():
+        raise BadInput(f"{run_dir} is not a mined run folder", hint="run `swegen mine REPO -o RUN_DIR` first")
+    kept = [row for row in read_lines(run_dir / "candidates.jsonl") if row.get("kept")]
+    tasks = []
+    for row in kept:
+        path = run_dir / row["instance_id"] / "task.json"
+        if path.exists():
+            tasks.append(json.loads(path.read_text(encoding="utf-8")))
+    return sorted(tasks, key=lambda t: t["instance_id"])
+
+
+def _recorded_repo(run_dir: Path) -> Path:
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    repo = Path(run.get("repo_path", ""))
+    if not repo.exists():
+        raise BadInput(f"the repository {repo} recorded in run.json is gone", hint="pass --repo PATH")
+    return repo
+
+
+def _plan_jobs(tasks: list[dict], repo: Path, config: ValidateConfig, progress: Progress) -> tuple[list[Job], list[Validation]]:
+    """Plan and build every environment (once per fingerprint) before any test runs."""
+    pythons = available_pythons() if not config.base_image else []
+    if not pythons and not config.base_image:
+        raise SwegenError("no base image is present", hint="run `swegen images build-base --python 3.11`")
+    jobs, failed, built = [], [], {}
+    for index, task in enumerate(tasks, 1):
+        progress("building environments", index, len(tasks))
+        plan = plan_environment(repo, task["base_commit"], pythons, python=config.python, base_image=config.base_image)
+        image, error = _environment(plan, config, built)
+        if error:
+            failed.append(Validation(task["instance_id"], False, error, "candidates"))
+            continue
+        jobs.append(_job(task, repo, plan, image, config))
+    return jobs, failed
+
+
+def _environment(plan: EnvPlan, config: ValidateConfig, built: dict[str, tuple[str, str | None]]) -> tuple[str, str | None]:
+    """(image, error): build once per recipe; a failure is recorded once and reused."""
+    key = json.dumps(to_dict(plan.recipe), sort_keys=True)
+    if key not in built:
+        envs = config.run_dir / "envs"
+        try:
+            from swegen.images import base_image_id, env_fingerprint
+
+            ca = config.ca_bundle.read_bytes() if config.ca_bundle else None
+            fingerprint = env_fingerprint(plan.recipe, base_image_id(plan.recipe.base_image), ca)
+            failure = envs / f"{fingerprint[:16]}.failed"
+            if failure.exists():
+                built[key] = (env_tag(fingerprint), failure.read_text(encoding="utf-8"))
+            else:
+                tag, _ = build_env_image(plan.recipe, ca_bundle=config.ca_bundle, log_path=envs / f"{fingerprint[:16]}.log")
+                built[key] = (tag, None)
+        except SwegenError as exc:
+            reason = f"env-build-failed: {exc.message}"
+            if "fingerprint" in locals():
+                write_atomic(envs / f"{fingerprint[:16]}.failed", reason)
+            built[key] = ("", reason)
+    return built[key]
+
+
+def _job(task: dict, repo: Path, plan: EnvPlan, image: str, config: ValidateConfig) -> Job:
+    targets = [path for path in task.get("test_files", []) if path.endswith(".py")]
+    if config.p2p == "full" or not targets:
+        targets = []
+    return Job(
+        instance_id=task["instance_id"],
+        repo=str(repo),
+        base_commit=task["base_commit"],
+        task_dir=str(config.run_dir / task["instance_id"]),
+        image=image,
+        targets=targets,
+        package=plan.package,
+        pretend_version=plan.pretend_version,
+        test_env=dict(plan.test_env),
+        before_runs=config.before_runs,
+        after_runs=config.after_runs,
+        timeout=config.timeout,
+        limits=dataclasses.asdict(config.limits),
+    )
+
+
+def _run_jobs(jobs: list[Job], workers: int, sink: JsonlWriter, progress: Progress, done: int, total: int) -> None:
+    progress("validating", done, total)
+    if workers <= 1:
+        for job in jobs:
+            sink.write(run_job(job))
+            done += 1
+            progress("validating", done, total)
+        return
+    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+        futures = [pool.submit(run_job, job) for job in jobs]
+        for future in concurrent.futures.as_completed(futures):
+            sink.write(future.result())
+            done += 1
+            progress("validating", done, total)
+
+
+# -- one candidate -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Phase:
+    """One container's worth of work: patches applied, project installed, tests run N times."""
+
+    runs: list[TestRun] = field(default_factory=list)
+    apply_error: str | None = None
+    install: str = ""
+    import_error: str | None = None
+
+
+def run_job(job: Job) -> Validation:
+    """Validate one candidate. Never raises for a problem of the candidate: that is a verdict."""
+    import time
+
+    started = time.monotonic()
+    try:
+        verdict = _validate(job)
+    except SwegenError as exc:
+        verdict = Validation(job.instance_id, False, f"infra-error: {exc.one_line()}", "environment built", infra_error=True)
+    return dataclasses.replace(verdict, seconds=round(time.monotonic() - started, 1))
+
+
+def _read(job: Job, name: str) -> str:
+    return (Path(job.task_dir) / name).read_text(encoding="utf-8")
+
+
+def _validate(job: Job) -> Validation:
+    archive = _archive(job)
+    test_patch, gold_patch = _read(job, "test.patch"), _read(job, "gold.patch")
+    before = _phase(job, archive, [("test.patch", test_patch)], job.before_runs, "before", job.targets)
+    after = _phase(job, archive, [("gold.patch", gold_patch), ("test.patch", test_patch)], job.after_runs, "after", job.targets)
+    base = dict(instance_id=job.instance_id, env_image=job.image, install=after.install)
+    problem = _phase_problem(before, after)
+    if problem:
+        reason, step, infra = problem
+        return Validation(**base, kept=False, reason=reason, step=step, infra_error=infra)
+    f2p, p2p, flaky = classify([r.statuses for r in before.runs], [r.statuses for r in after.runs])
+    import_errors = sorted(t for t in f2p if t.split("::")[0] in before.runs[0].collection_errors)
+    result = dict(base, FAIL_TO_PASS=f2p, PASS_TO_PASS=p2p, flaky=flaky, fail_to_pass_import_errors=import_errors)
+    if not f2p:
+        why = "only flaky tests changed outcome" if flaky else "no test fails before the fix and passes after it"
+        step = "patches apply"
+        return Validation(**result, kept=False, reason=f"no-fail-to-pass: {why}", step=step)
+    controls = _controls(job, archive, test_patch, gold_patch, f2p, p2p)
+    if controls:
+        return Validation(**result, kept=False, reason=controls, step="stable")
+    return Validation(**result, kept=True, reason=None, step="kept")
+
+
+def _archive(job: Job) -> bytes:
+    from swegen.demo import git_archive
+
+    return git_archive(Path(job.repo), job.base_commit)
+
+
+def _phase(job: Job, archive: bytes, patches: list[tuple[str, str]], runs: int, label: str, targets: list[str]) -> _Phase:
+    """A fresh container from the environment image with the source at the base commit (no
+    history), the patches applied, the project installed, then the tests run `runs` times."""
+    logs = Path(job.task_dir) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    limits = Limits(**job.limits)  # type: ignore[arg-type]
+    spec = SandboxSpec(image=job.image, limits=limits, labels={"swegen.stage": "validate", "swegen.instance": job.instance_id})
+    phase = _Phase()
+    with DockerSandbox(spec) as box:
+        box.put_archive("/testbed", archive)
+        for name, text in patches:
+            if not text.strip():
+                continue
+            box.put(f"/tmp/{name}", text.encode())
+            applied = box.exec(f"git apply --whitespace=nowarn /tmp/{name}", timeout=120)
+            if not applied.ok:
+                phase.apply_error = f"{name} does not apply: {applied.stderr.strip()[:300]}"
+                return phase
+        phase.install, phase.import_error = _install(box, job, logs / f"install-{label}.txt")
+        for index in range(1, runs + 1):
+            run = run_pytest(box, targets, job.timeout, env=job.test_env)
+            (logs / f"{label}-{index}.txt").write_text(run.output, encoding="utf-8")
+            phase.runs.append(run)
+    return phase
+
+
+def _install(box, job: Job, log: Path) -> tuple[str, str | None]:
+    box.put("/tmp/swegen-install.sh", sandbox_file("install_project.sh").read_bytes(), mode=0o755)
+    result = box.exec("sh /tmp/swegen-install.sh", timeout=900, env={"SWEGEN_PRETEND_VERSION": job.pretend_version})
+    log.write_text(result.stdout + result.stderr, encoding="utf-8")
+    mode = (result.stdout.strip().splitlines() or ["swegen-install: unknown"])[-1].removeprefix("swegen-install: ")
+    if not job.package:
+        return mode, None
+    probe = box.exec(
+        ["python", "-c", f"import {job.package}, os; print(os.path.realpath({job.package}.__file__))"],
+        timeout=120,
+        env=job.test_env,
+    )
+    location = probe.stdout.strip()
+    if not probe.ok:
+        return mode, f"the package {job.package} does not import: {probe.stderr.strip().splitlines()[-1:]}"
+    if not location.startswith("/testbed/"):
+        return mode, f"the package {job.package} is imported from {location}, not from the checkout"
+    return mode, None
+
+
+def _phase_problem(before: _Phase, after: _Phase) -> tuple[str, str, bool] | None:
+    """(reason, step reached, is infrastructure) when the runs cannot be classified."""
+    if before.apply_error:
+        return f"test-patch-does-not-apply: {before.apply_error}", "environment built", False
+    if after.apply_error:
+        return f"gold-patch-does-not-apply: {after.apply_error}", "environment built", False
+    for phase in (before, after):
+        if phase.import_error:
+            return f"install-failed: {phase.import_error}", "environment built", False
+    for phase in (before, after):
+        for run in phase.runs:
+            if run.infra_error:
+                return f"infra-error: {run.infra_error}", "patches apply", True
+    return None
+
+
+def classify(before: list[dict[str, str]], after: list[dict[str, str]]) -> tuple[list[str], list[str], list[str]]:
+    """(FAIL_TO_PASS, PASS_TO_PASS, flaky) from the statuses of repeated runs. Pure."""
+    tests = sorted({t for run in before + after for t in run})
+    f2p, p2p, flaky = [], [], []
+    for test in tests:
+        was = [passed(run.get(test)) for run in before]
+        now = [passed(run.get(test)) for run in after]
+        if len(set(was)) > 1 or len(set(now)) > 1:
+            flaky.append(test)
+        elif not any(was) and all(now):
+            f2p.append(test)
+        elif all(was) and all(now):
+            p2p.append(test)
+    return f2p, p2p, flaky
+
+
+def _controls(job: Job, archive: bytes, test_patch: str, gold_patch: str, f2p: list[str], p2p: list[str]) -> str | None:
+    """Run the task as evaluation will, with the gold patch and with the empty patch."""
+    targets = f2p + p2p
+    for name, patch, should_resolve in (("gold", gold_patch, True), ("empty", "", False)):
+        phase = _phase(job, archive, [(f"{name}.patch", patch), ("test.patch", test_patch)], 1, f"control-{name}", targets)
+        if phase.apply_error or phase.import_error:
+            return f"control-{name}-failed: {phase.apply_error or phase.import_error}"
+        run = phase.runs[0]
+        verdict = grade(run.statuses, f2p, p2p, run.infra_error)
+        if verdict.infra_error:
+            return f"control-{name}-failed: {verdict.infra_error}"
+        if verdict.resolved != should_resolve:
+            return f"control-{name}-{'unresolved' if should_resolve else 'resolved'}: graded as evaluation grades"
+    return None
+
+
+# -- outputs -----------------------------------------------------------------------------------
+
+
+def finish(run_dir: Path) -> dict[str, object]:
+    """Write tasks.jsonl (SWE-bench instances) and the funnel from validation.jsonl."""
+    results = {}
+    for row in read_lines(run_dir / "validation.jsonl"):
+        results[row["instance_id"]] = row  # a later line for the same id wins (a retried run)
+    lines = []
+    for instance_id in sorted(results):
+        row = results[instance_id]
+        if not row["kept"]:
+            continue
+        task = json.loads((run_dir / instance_id / "task.json").read_text(encoding="utf-8"))
+        task.update(FAIL_TO_PASS=row["FAIL_TO_PASS"], PASS_TO_PASS=row["PASS_TO_PASS"])
+        task.pop("schema_version", None)
+        lines.append(json.dumps(task, ensure_ascii=False))
+    write_atomic(run_dir / "tasks.jsonl", "".join(line + "\n" for line in lines))
+    summary = funnel(list(results.values()))
+    write_json(run_dir / "validation_summary.json", {"schema_version": 1, "swegen_version": __version__, **summary})
+    return summary
+
+
+def funnel(rows: Iterable[dict]) -> dict[str, object]:
+    """Counts per funnel step reached, and per rejection reason."""
+    rows = list(rows)
+    reached = collections.Counter()
+    for row in rows:
+        last = STEPS.index(row.get("step", "candidates")) if row.get("step") in STEPS else 0
+        for step in STEPS[: last + 1]:
+            reached[step] += 1
+    reasons = collections.Counter((row.get("reason") or "").split(":")[0] for row in rows if not row["kept"])
+    return {
+        "funnel": {step: reached[step] for step in STEPS},
+        "rejections": dict(reasons.most_common()),
+        "infra_errors": sum(1 for row in rows if row.get("infra_error")),
+        "flaky_tests": sum(len(row.get("flaky", [])) for row in rows),
+    }
+
