@@ -22,7 +22,6 @@ err = Console(stderr=True)
 
 #: Which issue brings each stage that is not built yet (so the message says where it stands).
 PENDING = {
-    "validate": "validation lands with issue #4",
     "solve": "solving lands with issue #5",
     "evaluate": "evaluation lands with issue #5",
     "report": "reporting lands with issue #6",
@@ -100,8 +99,6 @@ def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | No
          min_score: float, repo_name: str | None, issues: Path | None, statement_template: Path | None, rewrite_with: str | None,
          rewrite_model: str, no_validate: bool) -> None:
     """Find the bug fixes in REPO's whole history and write them as SWE-bench-style task candidates."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from swegen.mining import MineConfig, mine as run_mine
 
     output = output or Path("swegen-out") / (repo.resolve().name.removesuffix(".git") or "repo")
@@ -112,15 +109,7 @@ def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | No
         rewrite_model=rewrite_model,
         rewrite_api_key=os.environ.get("SWEGEN_REWRITE_API_KEY") or os.environ.get("OPENAI_API_KEY"),
     )
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with _progress() as progress:
         funnel = run_mine(config, progress)
     print_funnel(funnel, output)
 
@@ -145,6 +134,99 @@ def print_funnel(funnel: Any, output: Path) -> None:
         out.print(reasons)
     out.print(f"candidates: {output / 'candidates.jsonl'}")
     out.print(f"tasks: one folder per kept candidate under {output}")
+
+
+# -- validate ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@option("--repo", env="REPO", type=click.Path(path_type=Path, exists=True), default=None, help="The repository (default: the one run.json names).")
+@option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Candidates validated in parallel.")
+@option("--before-runs", env="BEFORE_RUNS", type=click.IntRange(min=1), default=2, show_default=True, help="Runs without the fix.")
+@option("--after-runs", env="AFTER_RUNS", type=click.IntRange(min=1), default=3, show_default=True, help="Runs with the fix.")
+@option("--p2p", env="P2P", type=click.Choice(["files", "full"]), default="files", show_default=True, help="Run the touched test files, or the whole suite.")
+@option("--timeout", env="TIMEOUT", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds one test run may take.")
+@option("--python", env="PYTHON", default=None, help="Force this Python version instead of detecting one.")
+@base_image_option
+@ca_bundle_option
+def validate(run_dir: Path, repo: Path | None, workers: int, before_runs: int, after_runs: int, p2p: str, timeout: float,
+             python: str | None, base_image: str | None, ca_bundle: str) -> None:
+    """Prove each mined candidate in Docker: FAIL_TO_PASS, PASS_TO_PASS, flaky tests dropped, controls."""
+    from swegen.images import resolve_ca_bundle
+    from swegen.validating import ValidateConfig, validate as run_validate
+
+    config = ValidateConfig(
+        run_dir=run_dir, repo=repo, workers=workers, before_runs=before_runs, after_runs=after_runs, p2p=p2p,
+        timeout=timeout, python=python, base_image=base_image, ca_bundle=resolve_ca_bundle(ca_bundle),
+    )
+    with _progress() as progress:
+        summary = run_validate(config, progress)
+    print_validation(summary, run_dir)
+
+
+def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
+    table = Table(title="validation funnel", show_header=False)
+    table.add_column("step")
+    table.add_column("count", justify="right")
+    for step, count in summary["funnel"].items():
+        table.add_row(step, str(count))
+    table.add_row("infrastructure errors (retry them)", str(summary["infra_errors"]))
+    table.add_row("flaky tests dropped", str(summary["flaky_tests"]))
+    out.print(table)
+    if summary["rejections"]:
+        reasons = Table()
+        reasons.add_column("rejection reasons")
+        reasons.add_column("count", justify="right")
+        for reason, count in summary["rejections"].items():
+            reasons.add_row(reason, str(count))
+        out.print(reasons)
+    out.print(f"tasks: {run_dir / 'tasks.jsonl'}; every verdict: {run_dir / 'validation.jsonl'}")
+
+
+@cli.group()
+def env() -> None:
+    """Environment recipes."""
+
+
+@env.command("show")
+@click.argument("task_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@option("--python", env="PYTHON", default=None, help="Force this Python version.")
+def env_show(task_dir: Path, python: str | None) -> None:
+    """Print the environment recipe of RUN_DIR/<instance_id> and why each part was chosen."""
+    from swegen.envs import available_pythons, describe, plan_environment
+    from swegen.errors import BadInput
+    from swegen.validating import _recorded_repo
+
+    task_file = task_dir / "task.json"
+    if not task_file.exists():
+        raise BadInput(f"{task_dir} holds no task.json", hint="pass a task folder, RUN_DIR/<instance_id>")
+    task = json.loads(task_file.read_text(encoding="utf-8"))
+    repo = _recorded_repo(task_dir.parent)
+    plan = plan_environment(repo, task["base_commit"], available_pythons() or ["3.11"], python=python)
+    out.print(describe(plan), markup=False, highlight=False)
+
+
+def _progress() -> Any:
+    """A progress display whose callback takes (stage, done, total)."""
+    import contextlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    @contextlib.contextmanager
+    def manager() -> Any:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err, transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(stage: str, done: int, total: int | None) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            yield progress
+
+    return manager()
 
 
 # -- doctor ------------------------------------------------------------------------------------
@@ -271,7 +353,8 @@ def clean(everything: bool, images: bool, dry_run: bool) -> None:
 @python_option
 @base_image_option
 @ca_bundle_option
-def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: str) -> None:
+@option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Candidates validated in parallel.")
+def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: str, workers: int) -> None:
     """Run every stage that exists on the bundled example repository."""
     import time
 
@@ -280,17 +363,12 @@ def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: st
 
     output = output or Path("swegen-out") / time.strftime("demo-%Y%m%d-%H%M%S")
 
-    config = DemoConfig(output.resolve(), python, base_image, resolve_ca_bundle(ca_bundle))
-    with err.status("starting") as status:
-        result = run_demo(config, step=lambda message: (status.update(message), err.print(f"- {message}")))
-    tests = result.tests
+    config = DemoConfig(output.resolve(), python, base_image, resolve_ca_bundle(ca_bundle), workers)
+    with _progress() as progress:
+        result = run_demo(config, step=lambda message: err.print(f"- {message}"), progress=progress)
     print_funnel(result.funnel, result.output)
+    print_validation(result.validation, result.output)
     out.print(f"example repository: {result.repo}")
-    out.print(f"environment image:  {result.env_image}")
-    out.print(
-        f"tests at main in the sandbox: {tests['passed']} passed, {tests['failed']} failed, "
-        f"{tests['error']} errors, {tests['skipped']} skipped (exit code {tests['exit_code']})"
-    )
     out.print(f"outputs in {result.output}")
     out.print(f"not built yet, so not run: {', '.join(PENDING_STAGES)}")
 

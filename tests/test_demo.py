@@ -1,29 +1,106 @@
-"""`swegen demo` runs every stage that exists on the example repository, end to end, for real."""
+"""`swegen demo` mines and validates the example end to end: exactly its real fixes become tasks."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
+from swegen.example import load_manifest
 
 pytestmark = pytest.mark.docker
 
 
-def test_demo_runs_end_to_end(base_image, tmp_path):
-    out = tmp_path / "demo"
-    proc = run_cli("demo", "-o", str(out))
+@pytest.fixture(scope="module")
+def demo_run(base_image, tmp_path_factory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo") / "run"
+    proc = run_cli("demo", "-o", str(out), "--workers", "2", timeout=1800)
     assert proc.returncode == 0, proc.stderr
-    assert f"outputs in {out}" in proc.stdout.replace("\n", "")
-    assert (out / "repo" / ".git").is_dir()
+    return out, proc.stdout
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def by_subject(out: Path) -> dict[str, dict]:
+    ids = {row["instance_id"]: row["subject"] for row in lines(out / "candidates.jsonl")}
+    return {ids[row["instance_id"]]: row for row in lines(out / "validation.jsonl")}
+
+
+def test_demo_prints_where_outputs_are(demo_run):
+    out, stdout = demo_run
+    assert f"outputs in {out}" in stdout.replace("\n", "")
+    assert "validation funnel" in stdout and "mining funnel" in stdout
     assert json.loads((out / "demo.json").read_text())["command"] == "demo"
-    assert json.loads((out / "run.json").read_text())["stage"] == "mine"
-    kept = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines() if json.loads(line)["kept"]]
-    assert len(kept) == 5, "four real fixes, and the fix whose test already passes (validation will reject it)"
-    assert all((out / row["instance_id"] / "task.json").is_file() for row in kept)
-    log = (out / "logs" / "tests-at-main.txt").read_text()
-    # The example's suite is 40 tests, one of them flaky: at least 39 pass in the sandbox.
-    assert " passed" in log
-    passed = int(proc.stdout.split("tests at main in the sandbox:")[1].split("passed")[0])
-    assert passed >= 39
+
+
+def test_demo_ends_with_exactly_the_real_fixes_and_their_fail_to_pass(demo_run):
+    out, _ = demo_run
+    manifest = [c for c in load_manifest()["changes"] if c["expected"] == "task"]
+    tasks = {t["instance_id"]: t for t in lines(out / "tasks.jsonl")}
+    verdicts = by_subject(out)
+    assert len(tasks) == len(manifest) == 4
+    for change in manifest:
+        verdict = verdicts[change["subject"]]
+        assert verdict["kept"], verdict["reason"]
+        assert sorted(verdict["FAIL_TO_PASS"]) == sorted(change["fail_to_pass"])
+        task = tasks[verdict["instance_id"]]
+        assert task["FAIL_TO_PASS"] == verdict["FAIL_TO_PASS"] and task["PASS_TO_PASS"] == verdict["PASS_TO_PASS"]
+
+
+def test_the_flaky_test_is_in_neither_list(demo_run):
+    out, _ = demo_run
+    flaky = {t for c in load_manifest()["changes"] for t in c.get("flaky_tests") or []}
+    assert flaky
+    for task in lines(out / "tasks.jsonl"):
+        assert not flaky & set(task["FAIL_TO_PASS"]) and not flaky & set(task["PASS_TO_PASS"])
+
+
+def test_the_fix_whose_test_already_passed_is_rejected_with_that_reason(demo_run):
+    out, _ = demo_run
+    (change,) = [c for c in load_manifest()["changes"] if c["expected"] == "reject:no-fail-to-pass"]
+    verdict = by_subject(out)[change["subject"]]
+    assert not verdict["kept"] and verdict["reason"].startswith("no-fail-to-pass")
+    summary = json.loads((out / "validation_summary.json").read_text())
+    assert summary["funnel"]["candidates"] == 5 and summary["funnel"]["kept"] == 4
+    assert summary["rejections"] == {"no-fail-to-pass": 1}
+
+
+def test_logs_of_every_run_are_kept(demo_run):
+    out, _ = demo_run
+    for task in lines(out / "tasks.jsonl"):
+        logs = out / task["instance_id"] / "logs"
+        names = {p.name for p in logs.iterdir()}
+        assert {"before-1.txt", "before-2.txt", "after-1.txt", "after-3.txt", "control-gold-1.txt", "control-empty-1.txt"} <= names
+    assert any((out / "envs").glob("*.log"))
+
+
+def test_a_killed_validation_resumes_to_the_same_tasks(demo_run, tmp_path):
+    out, _ = demo_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("validation.jsonl", "tasks.jsonl", "validation_summary.json", "logs"))
+    command = [sys.executable, "-m", "swegen", "validate", str(copy), "--repo", str(out / "repo")]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and not ((copy / "validation.jsonl").exists() and (copy / "validation.jsonl").read_text().strip()):
+        time.sleep(0.5)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    partial = lines(copy / "validation.jsonl")
+    assert 1 <= len(partial) < 5, "killed in the middle"
+    assert not (copy / "tasks.jsonl").exists()
+    assert run_cli("clean").returncode == 0  # the killed run could not remove its containers
+    resumed = run_cli("validate", str(copy), "--repo", str(out / "repo"), "--workers", "2", timeout=1800)
+    assert resumed.returncode == 0, resumed.stderr
+    rows = lines(copy / "validation.jsonl")
+    assert sorted(r["instance_id"] for r in rows) == sorted({r["instance_id"] for r in rows}), "no duplicates"
+    assert (copy / "tasks.jsonl").read_text() == (out / "tasks.jsonl").read_text()
