@@ -93,11 +93,12 @@ for _stage in PENDING:
 @option("--statement-template", env="STATEMENT_TEMPLATE", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Jinja2 template replacing the built-in problem statement template.")
 @option("--rewrite-with", env="REWRITE_WITH", default=None, help="Base URL of an OpenAI-compatible endpoint to rewrite statements (off by default).")
 @option("--rewrite-model", env="REWRITE_MODEL", default="gpt-4o-mini", show_default=True, help="Model name for --rewrite-with.")
-@option("--no-validate", env="NO_VALIDATE", is_flag=True, help="Skip validation (validation is not built yet, so it is always skipped).")
+@option("--no-validate", env="NO_VALIDATE", is_flag=True, help="Only mine; validate later with `swegen validate RUN_DIR`.")
+@option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Candidates validated in parallel.")
 def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | None, until: str | None, paths: tuple[str, ...],
          exclude: tuple[str, ...], max_candidates: int | None, include_features: bool, max_source_lines: int,
          min_score: float, repo_name: str | None, issues: Path | None, statement_template: Path | None, rewrite_with: str | None,
-         rewrite_model: str, no_validate: bool) -> None:
+         rewrite_model: str, no_validate: bool, workers: int) -> None:
     """Find the bug fixes in REPO's whole history and write them as SWE-bench-style task candidates."""
     from swegen.mining import MineConfig, mine as run_mine
 
@@ -112,6 +113,15 @@ def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | No
     with _progress() as progress:
         funnel = run_mine(config, progress)
     print_funnel(funnel, output)
+    if no_validate or funnel.kept == 0:
+        return
+    from swegen.images import resolve_ca_bundle
+    from swegen.validating import ValidateConfig, validate as run_validate
+
+    err.print("validating the kept candidates in Docker (--no-validate skips this)")
+    with _progress() as progress:
+        summary = run_validate(ValidateConfig(run_dir=output, workers=workers, ca_bundle=resolve_ca_bundle("auto")), progress)
+    print_validation(summary, output)
 
 
 def print_funnel(funnel: Any, output: Path) -> None:

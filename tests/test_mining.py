@@ -283,7 +283,7 @@ def test_shallow_clone_warns_how_much_is_missing(tmp_path):
         repo.commit(f"Docs {i}", {"README.md": f"# lib {i}\n"})
     shallow = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{repo.path}", str(shallow)], check=True)
-    proc = run_cli("mine", str(shallow), "-o", str(tmp_path / "out"))
+    proc = run_cli("mine", str(shallow), "-o", str(tmp_path / "out"), "--no-validate")
     assert proc.returncode == 0, proc.stderr
     assert "shallow clone: only 2 commits" in proc.stderr.replace("\n", " ")
 
@@ -291,7 +291,7 @@ def test_shallow_clone_warns_how_much_is_missing(tmp_path):
 def test_cli_prints_the_funnel(tmp_path):
     repo = base_repo(tmp_path)
     repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
-    proc = run_cli("mine", str(repo.path), "-o", str(tmp_path / "out"))
+    proc = run_cli("mine", str(repo.path), "-o", str(tmp_path / "out"), "--no-validate")
     assert proc.returncode == 0, proc.stderr
     for label in ("commits scanned", "with test changes", "kept", "top rejection reasons"):
         assert label in proc.stdout
@@ -323,7 +323,7 @@ def test_submodules_warn_and_lfs_pointers_are_rejected(tmp_path):
     pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 12\n"
     repo.write({".gitattributes": "*.bin filter=lfs diff=lfs merge=lfs -text\n"})
     lfs = repo.commit("Fix total with recorded data", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST, "tests/data/big.bin": pointer})
-    proc = run_cli("mine", str(repo.path), "-o", str(tmp_path / "out"))
+    proc = run_cli("mine", str(repo.path), "-o", str(tmp_path / "out"), "--no-validate")
     assert proc.returncode == 0, proc.stderr
     warnings = proc.stderr.replace("\n", " ")
     assert "submodules" in warnings and "Git LFS" in warnings
