@@ -194,6 +194,20 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
     out.print(f"tasks: {run_dir / 'tasks.jsonl'}; every verdict: {run_dir / 'validation.jsonl'}")
 
 
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@option("--format", "formats", env="EXPORT_FORMAT", type=click.Choice(["swebench"]), default="swebench", show_default=True, help="Dataset format.")
+@option("-o", "--output", env="EXPORT_OUTPUT", type=click.Path(path_type=Path), default=None, help="Output path without extension (default: RUN_DIR/export/swebench).")
+@option("--jsonl-only", env="JSONL_ONLY", is_flag=True, help="Write JSONL only (no parquet).")
+def export(run_dir: Path, formats: str, output: Path | None, jsonl_only: bool) -> None:
+    """Write the validated tasks as SWE-bench's dataset has them (JSONL and parquet)."""
+    from swegen.export import export as do_export
+
+    written = do_export(run_dir, output or run_dir / "export" / "swebench", ("jsonl",) if jsonl_only else ("jsonl", "parquet"))
+    for path in written:
+        out.print(f"wrote {path}")
+
+
 @cli.group()
 def env() -> None:
     """Environment recipes."""

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import run_cli
 
-COMMANDS = ["mine", "validate", "solve", "evaluate", "report", "doctor", "demo", "example", "images", "clean", "env"]
+COMMANDS = ["mine", "validate", "solve", "evaluate", "report", "doctor", "demo", "example", "images", "clean", "env", "export"]
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
 

@@ -104,3 +104,21 @@ def test_a_killed_validation_resumes_to_the_same_tasks(demo_run, tmp_path):
     rows = lines(copy / "validation.jsonl")
     assert sorted(r["instance_id"] for r in rows) == sorted({r["instance_id"] for r in rows}), "no duplicates"
     assert (copy / "tasks.jsonl").read_text() == (out / "tasks.jsonl").read_text()
+
+
+def test_export_writes_swebench_jsonl_and_parquet(demo_run, tmp_path):
+    import pyarrow.parquet as pq
+
+    out, _ = demo_run
+    proc = run_cli("export", str(out), "--format", "swebench", "-o", str(tmp_path / "ds"))
+    assert proc.returncode == 0, proc.stderr
+    rows = lines(tmp_path / "ds.jsonl")
+    table = pq.read_table(tmp_path / "ds.parquet").to_pylist()
+    assert rows == table and len(rows) == 4
+    fields = ["repo", "instance_id", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
+              "created_at", "version", "FAIL_TO_PASS", "PASS_TO_PASS", "environment_setup_commit"]
+    assert list(rows[0]) == fields
+    tasks = {t["instance_id"]: t for t in lines(out / "tasks.jsonl")}
+    for row in rows:
+        assert isinstance(row["FAIL_TO_PASS"], str) and json.loads(row["FAIL_TO_PASS"]) == tasks[row["instance_id"]]["FAIL_TO_PASS"]
+        assert row["repo"] == "swegen-example/ledger"
