@@ -101,7 +101,7 @@ def plan_environment(
         base_image=image,
         pre_install=("pip install --no-cache-dir uv",),
         install=(
-            f"UV_NATIVE_TLS=1 uv pip install --python {VENV_PYTHON} --exclude-newer {date} "
+            f"UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 uv pip install --python {VENV_PYTHON} --exclude-newer {date} "
             "-r /opt/swegen/deps/requirements.txt",
         ),
         files=(("requirements.txt", "".join(r + "\n" for r in requirements)),),
@@ -158,12 +158,20 @@ def _dependencies(files: _Reader, pyproject: dict, reasons: list) -> tuple[list[
             extras.append(f"group {name}")
     if project:
         reasons.append(("install", "pyproject.toml [project] (PEP 621)"))
-    deps += _poetry(pyproject, reasons)
-    deps += _setup_cfg(files, reasons)
-    deps += _setup_py(files, reasons)
-    deps += _requirement_files(files, reasons)
-    deps += _tox(files, reasons)
-    return _clean(deps, own), extras
+    # Earlier sources win when two name the same package: pinned test requirement files are
+    # the most specific statement of what the tests ran with.
+    sources = [_requirement_files(files, reasons), deps, _poetry(pyproject, reasons), _setup_cfg(files, reasons)]
+    sources += [_setup_py(files, reasons), _tox(files, reasons)]
+    return _first_per_name([r for source in sources for r in _clean(source, own)]), extras
+
+
+def _first_per_name(requirements: list[str]) -> list[str]:
+    """One requirement per package and marker: merged pins from several files would conflict."""
+    chosen: dict[tuple[str, str], str] = {}
+    for text in requirements:
+        req = Requirement(text)
+        chosen.setdefault((canonicalize_name(req.name), str(req.marker or "")), text)
+    return list(chosen.values())
 
 
 def _expand(items: list[str], optional: dict, own: str | None) -> list[str]:
@@ -252,8 +260,15 @@ def _setup_py(files: _Reader, reasons: list) -> list[str]:
 
 
 def _requirement_files(files: _Reader, reasons: list, seen: set[str] | None = None) -> list[str]:
+    """Requirement files for the tests: the test ones (with the runtime requirements.txt) when
+    there are any, else the dev ones, else all but docs, lint and release files."""
     names = [n for pattern in ("requirements*.txt", "requirements/*.txt", "*requirements*.txt") for n in files.glob(pattern)]
-    names = [n for n in dict.fromkeys(names) if not re.search(r"docs?|doc-|lint|release|publish", n)]
+    names = [n for n in dict.fromkeys(names) if not re.search(r"docs?|doc-|lint|release|publish|typing|mypy", n)]
+    # "tests-min.txt" and friends pin the oldest supported versions: the plain test file first.
+    tests = sorted((n for n in names if re.search(r"test", n)), key=lambda n: (bool(re.search(r"min|old|low", n)), n))
+    dev = [n for n in names if re.search(r"dev", n)]
+    base = [n for n in names if n in ("requirements.txt", "requirements/base.txt", "requirements/main.txt")]
+    names = tests + base if tests else dev + base if dev else names
     out = []
     for name in names:
         out += _requirement_lines(files, name, seen if seen is not None else set())
@@ -318,8 +333,11 @@ def _choose_python(pyproject: dict, files: _Reader, repo: Path, commit: str, ava
         spec = SpecifierSet()
     allowed = [v for v in available if spec.contains(v + ".0", prereleases=True)] or list(available)
     date = git(repo, "show", "-s", "--format=%cs", commit).strip()
-    released = [v for v in allowed if PYTHON_RELEASED.get(v, "0") <= date] or allowed
-    chosen = sorted(released, key=lambda v: tuple(map(int, v.split("."))))[-1]
+    by_version = sorted(allowed, key=lambda v: tuple(map(int, v.split("."))))
+    released = [v for v in by_version if PYTHON_RELEASED.get(v, "0") <= date]
+    # The newest Python the code could have been written for; when even the oldest image's Python
+    # is newer than the commit, the oldest is the nearest.
+    chosen = released[-1] if released else by_version[0]
     why = f"requires-python {spec_text!r}" if spec_text else "no requires-python"
     reasons.append(("python", f"{chosen}: {why}, base commit of {date}, base images for {', '.join(available)}"))
     return chosen

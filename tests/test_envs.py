@@ -1,0 +1,97 @@
+"""Environment plans read the repository at the base commit and pick dependencies, Python and date with reasons."""
+
+from __future__ import annotations
+
+import textwrap
+
+from gitrepo import GitRepo
+from swegen.envs import plan_environment
+
+
+def requirements(plan) -> list[str]:
+    return plan.recipe.files[0][1].splitlines()
+
+
+def reasons(plan) -> str:
+    return "\n".join(f"{part}: {why}" for part, why in plan.reasons)
+
+
+PYPROJECT = textwrap.dedent('''
+    [build-system]
+    requires = ["hatchling", "hatch-vcs"]
+    build-backend = "hatchling.build"
+    [project]
+    name = "acme-lib"
+    dynamic = ["version"]
+    requires-python = ">=3.10"
+    dependencies = ["requests>=2"]
+    [project.optional-dependencies]
+    tests = ["pytest>=7", "acme-lib[fast]"]
+    fast = ["orjson"]
+    docs = ["sphinx"]
+    [dependency-groups]
+    dev = ["ruff"]
+''')
+
+
+def test_pep621_extras_groups_and_build_backend(tmp_path):
+    repo = GitRepo(tmp_path / "r")
+    base = repo.commit("Init", {"pyproject.toml": PYPROJECT, "src/acme_lib/__init__.py": "", "tests/test_x.py": ""})
+    repo.git("tag", "v1.4.2")
+    plan = plan_environment(repo.path, base, ["3.9", "3.11", "3.13"])
+    reqs = requirements(plan)
+    assert {"requests>=2", "pytest>=7", "orjson", "hatchling", "hatch-vcs"} <= set(reqs)
+    assert "sphinx" not in reqs and "ruff" not in reqs, "docs extras and dev groups stay out when a test extra exists"
+    assert not any(r.startswith("acme") for r in reqs), "the project itself is installed from the checkout"
+    assert plan.package == "acme_lib" and ("PYTHONPATH", "/testbed/src") in plan.test_env
+    assert plan.pretend_version == "1.4.2"
+    assert plan.python == "3.11", "the newest allowed Python released before the 2024 base commit"
+    assert "requires-python '>=3.10'" in reasons(plan)
+    assert "--exclude-newer 2024-01-02T00:00:00Z" in plan.recipe.install[0]
+
+
+def test_pinned_test_requirements_win_over_conflicting_files(tmp_path):
+    repo = GitRepo(tmp_path / "r")
+    base = repo.commit("Init", {
+        "setup.py": "from setuptools import setup\nsetup(name='old', install_requires=['six>=1.0', 'attrs'])\n",
+        "requirements/tests.txt": "pytest==6.2.5\nsix==1.15.0\n",
+        "requirements/tests-min.txt": "pytest==6.0.0\nsix==1.10.0\n",
+        "requirements/docs.txt": "sphinx==3.0\n",
+        "old/__init__.py": "",
+    })
+    plan = plan_environment(repo.path, base, ["3.9", "3.11"])
+    reqs = requirements(plan)
+    assert "six==1.15.0" in reqs and "pytest==6.2.5" in reqs and "attrs" in reqs
+    assert not any(r.startswith("sphinx") for r in reqs)
+    assert sum(r.startswith("six") for r in reqs) == 1 and sum(r.startswith("pytest") for r in reqs) == 1
+    assert plan.package == "old"
+
+
+def test_old_code_gets_the_oldest_python_and_a_date_from_its_dependency_files(tmp_path):
+    repo = GitRepo(tmp_path / "r")
+    repo.commit("Init", {"setup.cfg": "[options]\ninstall_requires =\n    six\npython_requires = >=3.6\n", "pkg/__init__.py": ""})
+    base = repo.commit("Code only", {"pkg/core.py": "X = 1\n"})
+    plan = plan_environment(repo.path, base, ["3.11", "3.13"])
+    assert plan.python == "3.11", "3.13 came out after this 2024-01 commit"
+    assert "six" in requirements(plan) and "pytest" in requirements(plan)
+    spec_changed = repo.git("log", "-1", "--format=%cs", base + "~1")
+    assert plan.exclude_newer.startswith(spec_changed[:8])
+
+
+def test_poetry_constraints_become_lower_bounds(tmp_path):
+    repo = GitRepo(tmp_path / "r")
+    pyproject = textwrap.dedent('''
+        [tool.poetry]
+        name = "poet"
+        [tool.poetry.dependencies]
+        python = "^3.8"
+        click = "^8.0"
+        [tool.poetry.group.test.dependencies]
+        pytest = {version = "~7.1"}
+        [build-system]
+        requires = ["poetry-core>=1.0.0"]
+        build-backend = "poetry.core.masonry.api"
+    ''')
+    base = repo.commit("Init", {"pyproject.toml": pyproject, "poet/__init__.py": ""})
+    reqs = requirements(plan_environment(repo.path, base, ["3.11"]))
+    assert {"click>=8.0", "pytest>=7.1", "poetry-core>=1.0.0"} <= set(reqs)
