@@ -160,8 +160,9 @@ def print_funnel(funnel: Any, output: Path) -> None:
 @option("--python", env="PYTHON", default=None, help="Force this Python version instead of detecting one.")
 @base_image_option
 @ca_bundle_option
+@option("--config", "config_file", env="CONFIG", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="A swegen.toml that overrides the repository's own.")
 def validate(run_dir: Path, repo: Path | None, workers: int, before_runs: int, after_runs: int, p2p: str, timeout: float,
-             python: str | None, base_image: str | None, ca_bundle: str) -> None:
+             python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None) -> None:
     """Prove each mined candidate in Docker: FAIL_TO_PASS, PASS_TO_PASS, flaky tests dropped, controls."""
     from swegen.images import resolve_ca_bundle
     from swegen.validating import ValidateConfig, validate as run_validate
@@ -169,6 +170,7 @@ def validate(run_dir: Path, repo: Path | None, workers: int, before_runs: int, a
     config = ValidateConfig(
         run_dir=run_dir, repo=repo, workers=workers, before_runs=before_runs, after_runs=after_runs, p2p=p2p,
         timeout=timeout, python=python, base_image=base_image, ca_bundle=resolve_ca_bundle(ca_bundle),
+        config_file=config_file,
     )
     with _progress() as progress:
         summary = run_validate(config, progress)
@@ -216,7 +218,8 @@ def env() -> None:
 @env.command("show")
 @click.argument("task_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @option("--python", env="PYTHON", default=None, help="Force this Python version.")
-def env_show(task_dir: Path, python: str | None) -> None:
+@option("--config", "config_file", env="CONFIG", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="A swegen.toml that overrides the repository's own.")
+def env_show(task_dir: Path, python: str | None, config_file: Path | None) -> None:
     """Print the environment recipe of RUN_DIR/<instance_id> and why each part was chosen."""
     from swegen.envs import available_pythons, describe, plan_environment
     from swegen.errors import BadInput
@@ -227,7 +230,7 @@ def env_show(task_dir: Path, python: str | None) -> None:
         raise BadInput(f"{task_dir} holds no task.json", hint="pass a task folder, RUN_DIR/<instance_id>")
     task = json.loads(task_file.read_text(encoding="utf-8"))
     repo = _recorded_repo(task_dir.parent)
-    plan = plan_environment(repo, task["base_commit"], available_pythons() or ["3.11"], python=python)
+    plan = plan_environment(repo, task["base_commit"], available_pythons() or ["3.11"], python=python, config_file=config_file)
     out.print(describe(plan), markup=False, highlight=False)
 
 

@@ -20,6 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from swegen import config as project_config
 from swegen.history import git
 from swegen.images import BASE_REPOSITORY, DEBIAN_SUITES, EnvRecipe, base_tag
 
@@ -57,6 +58,8 @@ class EnvPlan:
     test_env: tuple[tuple[str, str], ...]
     #: Why each part was chosen: (part, reason).
     reasons: tuple[tuple[str, str], ...] = field(default=())
+    #: Extra pytest arguments (from swegen.toml).
+    pytest_args: tuple[str, ...] = ()
 
 
 class _Reader:
@@ -83,36 +86,55 @@ def plan_environment(
     *,
     python: str | None = None,
     base_image: str | None = None,
+    config_file: Path | None = None,
 ) -> EnvPlan:
-    """The recipe for `repo` at `commit`; `available_pythons` are the base images present."""
+    """The recipe for `repo` at `commit`; `available_pythons` are the base images present.
+
+    Layers: detection < the repository's swegen.toml at `commit` < `config_file` < `python` and
+    `base_image` given on the command line.
+    """
     files = _Reader(repo, commit)
+    settings = project_config.load(files.read(project_config.FILE_NAME), config_file)
     reasons: list[tuple[str, str]] = []
     pyproject = _toml(files.read("pyproject.toml"))
     deps, extras = _dependencies(files, pyproject, reasons)
     build = _build_requires(pyproject, files, reasons)
-    chosen = python or _choose_python(pyproject, files, repo, commit, available_pythons, reasons)
-    if python:
-        reasons.append(("python", f"{python}: given on the command line"))
+    chosen = _python(python, settings, pyproject, files, repo, commit, available_pythons, reasons)
     date = _spec_date(repo, commit)
     reasons.append(("dependencies as of", f"{date}: the last change to the dependency files before the base commit"))
-    requirements = sorted({*build, *deps, *_test_runner(deps, reasons)}, key=str.lower)
-    image = base_image or base_tag(chosen)
+    requirements = sorted({*build, *deps, *_test_runner(deps, reasons), *settings.requirements}, key=str.lower)
+    image = base_image or settings.base_image or base_tag(chosen)
     recipe = EnvRecipe(
         base_image=image,
-        pre_install=("pip install --no-cache-dir uv",),
-        install=(
+        system_packages=settings.system_packages,
+        pre_install=("pip install --no-cache-dir uv", *settings.pre_install),
+        install=settings.install
+        or (
             f"UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 uv pip install --python {VENV_PYTHON} --exclude-newer {date} "
             "-r /opt/swegen/deps/requirements.txt",
         ),
+        env=settings.env,
         files=(("requirements.txt", "".join(r + "\n" for r in requirements)),),
     )
     reasons.append(("image", f"{image}; extras used: {', '.join(extras) or 'none'}"))
-    package = _package_name(files, pyproject)
-    test_env = [("PYTHONDONTWRITEBYTECODE", "1")]
+    if settings.source:
+        reasons.append(("overrides", f"from {settings.source}"))
+    test_env = [("PYTHONDONTWRITEBYTECODE", "1"), *settings.env]
     if any(n.startswith("src/") for n in files.names):
         test_env.append(("PYTHONPATH", "/testbed/src"))
+    package = _package_name(files, pyproject)
     version = _pretend_version(repo, commit)
-    return EnvPlan(recipe, chosen, date, package, version, tuple(test_env), tuple(reasons))
+    return EnvPlan(recipe, chosen, date, package, version, tuple(test_env), tuple(reasons), settings.pytest_args)
+
+
+def _python(given, settings, pyproject, files, repo, commit, available, reasons) -> str:
+    if given:
+        reasons.append(("python", f"{given}: given on the command line"))
+        return given
+    if settings.python:
+        reasons.append(("python", f"{settings.python}: set in {settings.source}"))
+        return settings.python
+    return _choose_python(pyproject, files, repo, commit, available, reasons)
 
 
 def _toml(text: str | None) -> dict:

@@ -35,15 +35,13 @@ class TestRun:
     infra_error: str | None = None
 
 
-def pytest_command(targets: list[str], extra_args: str = "") -> str:
+def pytest_command(targets: list[str], extra_args: list[str] | None = None) -> str:
     """The shell command that runs pytest on `targets` with a JUnit report swegen can read."""
     args = [
         "python", "-m", "pytest", "-rA", "-p", "no:cacheprovider", "-o", "junit_family=xunit1",
         f"--junitxml={JUNIT_PATH}", "--tb=short", "-q", "--continue-on-collection-errors",
     ]
-    return " ".join(shlex.quote(a) for a in args) + (f" {extra_args}" if extra_args else "") + " " + " ".join(
-        shlex.quote(t) for t in targets
-    )
+    return " ".join(shlex.quote(a) for a in [*args, *(extra_args or []), *targets])
 
 
 def _node_id(case: ElementTree.Element) -> str:
@@ -101,10 +99,17 @@ def contradiction(exit_code: int, statuses: dict[str, str], collection_errors: d
     return None
 
 
-def run_pytest(box: Sandbox, targets: list[str], timeout: float, env: dict[str, str] | None = None, workdir: str = "/testbed") -> TestRun:
+def run_pytest(
+    box: Sandbox,
+    targets: list[str],
+    timeout: float,
+    env: dict[str, str] | None = None,
+    workdir: str = "/testbed",
+    extra_args: list[str] | None = None,
+) -> TestRun:
     """Run pytest on `targets` in `box` and read its report."""
     box.exec(f"rm -f {JUNIT_PATH}", timeout=30)
-    result = box.exec(pytest_command(targets), timeout=timeout, env=env or {}, workdir=workdir)
+    result = box.exec(pytest_command(targets, extra_args), timeout=timeout, env=env or {}, workdir=workdir)
     output = result.stdout + result.stderr
     if result.timed_out:
         return TestRun(result.exit_code, {}, {}, output, result.duration, True, f"the test run timed out after {timeout:.0f}s")

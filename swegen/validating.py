@@ -57,6 +57,8 @@ class ValidateConfig:
     base_image: str | None = None
     #: CA bundle injected into environment images.
     ca_bundle: Path | None = None
+    #: A swegen.toml whose settings override the repository's own.
+    config_file: Path | None = None
     #: Resource limits of every test container.
     limits: Limits = field(default_factory=lambda: Limits(memory="4g", cpus=2.0, pids=2048))
 
@@ -74,6 +76,7 @@ class Job:
     package: str | None
     pretend_version: str
     test_env: dict[str, str]
+    pytest_args: list[str]
     before_runs: int
     after_runs: int
     timeout: float
@@ -149,7 +152,9 @@ def _plan_jobs(tasks: list[dict], repo: Path, config: ValidateConfig, progress: 
     jobs, failed, built = [], [], {}
     for index, task in enumerate(tasks, 1):
         progress("building environments", index, len(tasks))
-        plan = plan_environment(repo, task["base_commit"], pythons, python=config.python, base_image=config.base_image)
+        plan = plan_environment(
+            repo, task["base_commit"], pythons, python=config.python, base_image=config.base_image, config_file=config.config_file
+        )
         image, error = _environment(plan, config, built)
         if error:
             failed.append(Validation(task["instance_id"], False, error, "candidates"))
@@ -196,6 +201,7 @@ def _job(task: dict, repo: Path, plan: EnvPlan, image: str, config: ValidateConf
         package=plan.package,
         pretend_version=plan.pretend_version,
         test_env=dict(plan.test_env),
+        pytest_args=list(plan.pytest_args),
         before_runs=config.before_runs,
         after_runs=config.after_runs,
         timeout=config.timeout,
@@ -297,7 +303,7 @@ def _phase(job: Job, archive: bytes, patches: list[tuple[str, str]], runs: int, 
                 return phase
         phase.install, phase.import_error = _install(box, job, logs / f"install-{label}.txt")
         for index in range(1, runs + 1):
-            run = run_pytest(box, targets, job.timeout, env=job.test_env)
+            run = run_pytest(box, targets, job.timeout, env=job.test_env, extra_args=job.pytest_args)
             (logs / f"{label}-{index}.txt").write_text(run.output, encoding="utf-8")
             phase.runs.append(run)
     return phase

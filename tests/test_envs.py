@@ -95,3 +95,35 @@ def test_poetry_constraints_become_lower_bounds(tmp_path):
     base = repo.commit("Init", {"pyproject.toml": pyproject, "poet/__init__.py": ""})
     reqs = requirements(plan_environment(repo.path, base, ["3.11"]))
     assert {"click>=8.0", "pytest>=7.1", "poetry-core>=1.0.0"} <= set(reqs)
+
+
+def test_swegen_toml_in_the_repository_and_config_file_override_detection(tmp_path):
+    from swegen.errors import BadInput
+
+    repo = GitRepo(tmp_path / "r")
+    toml = textwrap.dedent('''
+        [environment]
+        python = "3.9"
+        system_packages = ["libxml2-dev"]
+        requirements = ["freezegun"]
+        env = { APP_MODE = "test" }
+        [tests]
+        pytest_args = ["-p", "no:randomly"]
+    ''')
+    base = repo.commit("Init", {"pyproject.toml": PYPROJECT, "swegen.toml": toml, "src/acme_lib/__init__.py": ""})
+    plan = plan_environment(repo.path, base, ["3.9", "3.11"])
+    assert plan.python == "3.9" and "set in swegen.toml" in reasons(plan)
+    assert "freezegun" in requirements(plan) and plan.recipe.system_packages == ("libxml2-dev",)
+    assert ("APP_MODE", "test") in plan.test_env and plan.pytest_args == ("-p", "no:randomly")
+    override = tmp_path / "ci.toml"
+    override.write_text('[environment]\nbase_image = "python:3.11-slim"\ninstall = ["pip install -r ci.txt"]\n')
+    plan = plan_environment(repo.path, base, ["3.9", "3.11"], config_file=override)
+    assert plan.recipe.base_image == "python:3.11-slim" and plan.recipe.install == ("pip install -r ci.txt",)
+    assert plan.python == "3.9", "the repository's own setting stays where the override is silent"
+    assert plan_environment(repo.path, base, ["3.9", "3.11"], python="3.11").python == "3.11", "the command line wins"
+    override.write_text("[environment\n")
+    try:
+        plan_environment(repo.path, base, ["3.11"], config_file=override)
+        raise AssertionError("a malformed config must be refused")
+    except BadInput as exc:
+        assert "not valid TOML" in exc.message

@@ -1,0 +1,106 @@
+"""Project configuration: a `swegen.toml` in the repository, or `--config FILE`, overrides detection.
+
+Layers, lowest first: swegen's defaults and what it detects < the repository's swegen.toml (read
+at the commit being worked on, so old commits keep the settings they had) < `--config FILE` <
+command-line flags. Every option of the command line can also come from a SWEGEN_* variable.
+
+    [environment]
+    python = "3.11"                       # instead of detecting one
+    base_image = "python:3.11-slim"       # instead of swegen's own base image
+    system_packages = ["libxml2-dev"]     # Debian packages added to the image
+    pre_install = ["pip install -U pip"]  # commands before the dependencies
+    install = ["pip install -r ci.txt"]   # replaces the detected dependency install
+    requirements = ["freezegun"]          # added to the detected requirements
+    env = { DJANGO_SETTINGS_MODULE = "app.settings" }
+
+    [tests]
+    pytest_args = ["-p", "no:randomly"]   # added to every pytest run
+    globs = ["spec/**"]                   # more test locations for the gold/test split
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from swegen.errors import BadInput
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FILE_NAME = "swegen.toml"
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """What a repository (or the user) says about how to build and test it."""
+
+    python: str | None = None
+    base_image: str | None = None
+    system_packages: tuple[str, ...] = ()
+    pre_install: tuple[str, ...] = ()
+    install: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    pytest_args: tuple[str, ...] = ()
+    test_globs: tuple[str, ...] = ()
+    #: Where each setting came from, for `swegen env show`.
+    source: str = ""
+
+    def merged(self, other: "ProjectConfig") -> "ProjectConfig":
+        """`other` on top of self: its non-empty settings win."""
+        values = {}
+        for name in self.__dataclass_fields__:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            values[name] = theirs if theirs else mine
+        values["source"] = " + ".join(s for s in (self.source, other.source) if s)
+        return ProjectConfig(**values)
+
+
+def parse(text: str, source: str) -> ProjectConfig:
+    """A ProjectConfig from swegen.toml text; BadInput with the file named when it is malformed."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{source} is not valid TOML: {exc}", hint="fix the file, or remove it") from exc
+    env_section, tests = data.get("environment", {}), data.get("tests", {})
+    try:
+        return ProjectConfig(
+            python=_str(env_section.get("python")),
+            base_image=_str(env_section.get("base_image")),
+            system_packages=_strings(env_section.get("system_packages")),
+            pre_install=_strings(env_section.get("pre_install")),
+            install=_strings(env_section.get("install")),
+            requirements=_strings(env_section.get("requirements")),
+            env=tuple(sorted((str(k), str(v)) for k, v in (env_section.get("env") or {}).items())),
+            pytest_args=_strings(tests.get("pytest_args")),
+            test_globs=_strings(tests.get("globs")),
+            source=source,
+        )
+    except (TypeError, AttributeError) as exc:
+        raise BadInput(f"{source} has a setting of the wrong type: {exc}", hint="see `swegen.config` for the format") from exc
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list):
+        raise TypeError(f"expected a list of strings, got {value!r}")
+    return tuple(str(v) for v in value)
+
+
+def load(repo_file_text: str | None, override: Path | None) -> ProjectConfig:
+    """The repository's swegen.toml (text at the commit, if any) under `--config FILE`."""
+    config = parse(repo_file_text, FILE_NAME) if repo_file_text else ProjectConfig()
+    if override is not None:
+        if not override.is_file():
+            raise BadInput(f"config file {override} does not exist", hint="pass an existing swegen.toml with --config")
+        config = config.merged(parse(override.read_text(encoding="utf-8"), str(override)))
+    return config
