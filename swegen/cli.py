@@ -161,8 +161,9 @@ def print_funnel(funnel: Any, output: Path) -> None:
 @base_image_option
 @ca_bundle_option
 @option("--config", "config_file", env="CONFIG", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="A swegen.toml that overrides the repository's own.")
+@option("--retry", env="RETRY", is_flag=True, help="Run again the candidates that failed on infrastructure or an image build.")
 def validate(run_dir: Path, repo: Path | None, workers: int, before_runs: int, after_runs: int, p2p: str, timeout: float,
-             python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None) -> None:
+             python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None, retry: bool) -> None:
     """Prove each mined candidate in Docker: FAIL_TO_PASS, PASS_TO_PASS, flaky tests dropped, controls."""
     from swegen.images import resolve_ca_bundle
     from swegen.validating import ValidateConfig, validate as run_validate
@@ -170,7 +171,7 @@ def validate(run_dir: Path, repo: Path | None, workers: int, before_runs: int, a
     config = ValidateConfig(
         run_dir=run_dir, repo=repo, workers=workers, before_runs=before_runs, after_runs=after_runs, p2p=p2p,
         timeout=timeout, python=python, base_image=base_image, ca_bundle=resolve_ca_bundle(ca_bundle),
-        config_file=config_file,
+        config_file=config_file, retry=retry,
     )
     with _progress() as progress:
         summary = run_validate(config, progress)

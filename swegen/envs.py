@@ -286,8 +286,10 @@ def _requirement_files(files: _Reader, reasons: list, seen: set[str] | None = No
     there are any, else the dev ones, else all but docs, lint and release files."""
     names = [n for pattern in ("requirements*.txt", "requirements/*.txt", "*requirements*.txt") for n in files.glob(pattern)]
     names = [n for n in dict.fromkeys(names) if not re.search(r"docs?|doc-|lint|release|publish|typing|mypy", n)]
-    # "tests-min.txt" and friends pin the oldest supported versions: the plain test file first.
-    tests = sorted((n for n in names if re.search(r"test", n)), key=lambda n: (bool(re.search(r"min|old|low", n)), n))
+    # "tests-min.txt" and friends pin the oldest supported versions for a tox env of their own;
+    # mixed with the plain test file they would downgrade what the project itself requires.
+    names = [n for n in names if not re.search(r"min|oldest|lowest", n)]
+    tests = [n for n in names if re.search(r"test", n)]
     dev = [n for n in names if re.search(r"dev", n)]
     base = [n for n in names if n in ("requirements.txt", "requirements/base.txt", "requirements/main.txt")]
     names = tests + base if tests else dev + base if dev else names
@@ -334,7 +336,9 @@ def _build_requires(pyproject: dict, files: _Reader, reasons: list) -> list[str]
     system = pyproject.get("build-system", {})
     requires = system.get("requires") or ["setuptools>=40.8", "wheel"]
     reasons.append(("build", f"{system.get('build-backend', 'setuptools (legacy)')}: {', '.join(requires)}"))
-    return _clean(list(requires) + ["pip"], None)
+    # setuptools' own PEP 517 hooks ask for `wheel` on top of build-system.requires (old setuptools
+    # has no bdist_wheel without it); an isolated build would add it, an offline install cannot.
+    return _clean(list(requires) + ["pip", "wheel"], None)
 
 
 def _test_runner(deps: list[str], reasons: list) -> list[str]:

@@ -32,8 +32,13 @@ LABEL_FINGERPRINT = "swegen.fingerprint"
 DEBIAN_SUITES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
 DEFAULT_PYTHON = "3.11"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
-#: What every base image holds: Python with venv and pip, and the tools the harness runs.
-BASE_PACKAGES = ("python3", "python3-venv", "python3-pip", "git", "patch", "ca-certificates")
+#: What every base image holds: Python with venv and pip, the tools the harness runs, and a C
+#: compiler with Python's headers, since old dependencies often have no wheel for the Python
+#: they run on and must be built (greenlet 0.4 on Python 3.9, for one).
+BASE_PACKAGES = (
+    "python3", "python3-venv", "python3-pip", "python3-dev", "gcc", "libc6-dev",
+    "git", "patch", "ca-certificates",
+)
 
 HOST_CA_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 CUSTOM_CA_DIRS = ("/usr/local/share/ca-certificates", "/etc/pki/ca-trust/source/anchors")

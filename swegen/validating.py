@@ -57,6 +57,8 @@ class ValidateConfig:
     base_image: str | None = None
     #: CA bundle injected into environment images.
     ca_bundle: Path | None = None
+    #: Run again the candidates whose verdict was an infrastructure error or a failed image build.
+    retry: bool = False
     #: A swegen.toml whose settings override the repository's own.
     config_file: Path | None = None
     #: Resource limits of every test container.
@@ -115,6 +117,10 @@ def validate(config: ValidateConfig, progress: Progress = lambda stage, done, to
     tasks = _load_tasks(run_dir)
     repo = config.repo or _recorded_repo(run_dir)
     done = {row["instance_id"]: row for row in read_lines(run_dir / "validation.jsonl")}
+    if config.retry:
+        done = {i: row for i, row in done.items() if not _retryable(row)}
+        for marker in (run_dir / "envs").glob("*.failed"):
+            marker.unlink()
     pending = [t for t in tasks if t["instance_id"] not in done]
     jobs, failed = _plan_jobs(pending, repo, config, progress)
     with JsonlWriter(run_dir / "validation.jsonl") as sink:
@@ -122,6 +128,10 @@ def validate(config: ValidateConfig, progress: Progress = lambda stage, done, to
             sink.write(result)
         _run_jobs(jobs, config.workers, sink, progress, len(done) + len(failed), len(tasks))
     return finish(run_dir)
+
+
+def _retryable(row: dict) -> bool:
+    return bool(row.get("infra_error")) or (row.get("reason") or "").startswith("env-build-failed")
 
 
 def _load_tasks(run_dir: Path) -> list[dict]:
