@@ -108,11 +108,7 @@ def plan_environment(
         base_image=image,
         system_packages=settings.system_packages,
         pre_install=("pip install --no-cache-dir uv", *settings.pre_install),
-        install=settings.install
-        or (
-            f"UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 uv pip install --python {VENV_PYTHON} --exclude-newer {date} "
-            "-r /opt/swegen/deps/requirements.txt",
-        ),
+        install=settings.install or (_install_command(date),),
         env=settings.env,
         files=(("requirements.txt", "".join(r + "\n" for r in requirements)),),
     )
@@ -125,6 +121,18 @@ def plan_environment(
     package = _package_name(files, pyproject)
     version = _pretend_version(repo, commit)
     return EnvPlan(recipe, chosen, date, package, version, tuple(test_env), tuple(reasons), settings.pytest_args)
+
+
+def _install_command(date: str) -> str:
+    """Resolve every requirement together as of `date`; when that fails (an old pin that does not
+    build on the Python at hand), install them one by one and say which were skipped, so the
+    tests that do not need the missing ones can still run."""
+    uv = f"UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 uv pip install --python {VENV_PYTHON} --exclude-newer {date}"
+    deps = "/opt/swegen/deps/requirements.txt"
+    return (
+        f"{uv} -r {deps} || (echo 'swegen: installing the requirements together failed; one by one now' && "
+        f'while read -r req; do {uv} "$req" || echo "swegen: skipped $req"; done < {deps})'
+    )
 
 
 def _python(given, settings, pyproject, files, repo, commit, available, reasons) -> str:
