@@ -127,6 +127,9 @@ class LanguageSpec:
     # Node types whose children may hold definitions; the search for definitions does not
     # descend into anything else (expressions are most of a tree). None searches everywhere.
     scope_types: frozenset[str] | None = None
+    # Words that the text of every definition contains (its keywords): a scope whose text has
+    # none of them holds no definition, and is not searched (most function bodies).
+    definition_words: tuple[bytes, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,6 +287,7 @@ PYTHON = LanguageSpec(
             "while_statement", "match_statement", "case_clause",
         }
     ),
+    definition_words=(b"def", b"class"),
 )
 
 LANGUAGES: dict[str, LanguageSpec] = {"python": PYTHON}
@@ -347,24 +351,84 @@ def _parse(spec: LanguageSpec, source: bytes, path: str = "") -> Node:
 
 
 def _edited(previous: tuple[bytes, Tree], new: bytes) -> Tree:
-    """A copy of the previous tree with the one edit that turns its source into `new`: the
-    span between the common prefix and the common suffix. (A copy: the previous tree may
-    still back a cached index.)"""
+    """A copy of the previous tree with the edits that turn its source into `new`. (A copy: the
+    previous tree may still back a cached index.)
+
+    One edit per changed stretch rather than one from the first change to the last: a change to
+    the imports and a test added at the end would otherwise mark the whole file as changed, and
+    tree-sitter would reparse all of it.
+    """
     old, tree = previous
-    prefix = _common_prefix(old, new)
-    limit = min(len(old), len(new)) - prefix
-    suffix = _common_suffix(old, new, limit)
-    old_end, new_end = len(old) - suffix, len(new) - suffix
     edited = tree.copy()
-    edited.edit(
-        start_byte=prefix,
-        old_end_byte=old_end,
-        new_end_byte=new_end,
-        start_point=_point(old, prefix),
-        old_end_point=_point(old, old_end),
-        new_end_point=_point(new, new_end),
-    )
+    points = _Points(new)
+    for old_start, old_end, new_start, new_end in _changed_spans(old, new):
+        # Edits apply in order, so the text before each one is already the new text.
+        start = points.at(new_start)
+        edited.edit(
+            start_byte=new_start,
+            old_end_byte=new_start + old_end - old_start,
+            new_end_byte=new_end,
+            start_point=start,
+            old_end_point=_advance(start, old, old_start, old_end),
+            new_end_point=points.at(new_end),
+        )
     return edited
+
+
+#: Changed stretches are found by looking up blocks of about this many bytes of the old text in
+#: the new text: a few fast `bytes.find` calls, where a line diff would cost as much as a parse.
+_BLOCK = 1024
+
+
+def _changed_spans(old: bytes, new: bytes) -> list[tuple[int, int, int, int]]:
+    """(old_start, old_end, new_start, new_end) of each stretch that differs, in order; the text
+    between two stretches is the same in both. Not a minimal diff, only a correct one: every
+    block of `old` that is not found in order in `new` is part of a changed stretch."""
+    prefix = _common_prefix(old, new)
+    suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
+    old_stop, new_stop = len(old) - suffix, len(new) - suffix
+    spans = []
+    i = j = prefix  # the next byte to match in old / new
+    unmatched = i  # where the old text stopped matching
+    while i < old_stop:
+        cut = old.find(b"\n", min(i + _BLOCK, old_stop - 1), old_stop) + 1 or old_stop
+        found = new.find(old[i:cut], j, new_stop) if cut - i >= 64 or cut == old_stop else -1
+        if found >= 0:
+            if unmatched < i or j < found:
+                spans.append(_trimmed(old, new, unmatched, i, j, found))
+            j = found + cut - i
+            unmatched = cut
+        i = cut
+    if unmatched < old_stop or j < new_stop:
+        spans.append(_trimmed(old, new, unmatched, old_stop, j, new_stop))
+    return spans
+
+
+def _trimmed(old: bytes, new: bytes, a: int, b: int, c: int, d: int) -> tuple[int, int, int, int]:
+    """The stretch old[a:b] -> new[c:d] without the bytes both sides start and end with."""
+    head = _common_prefix(old[a:b], new[c:d])
+    tail = _common_suffix(old[a + head : b], new[c + head : d], min(b - a, d - c) - head)
+    return a + head, b - tail, c + head, d - tail
+
+
+class _Points:
+    """(row, column) of increasing byte offsets in one text, counting newlines only once."""
+
+    def __init__(self, source: bytes) -> None:
+        self.source, self.offset, self.row = source, 0, 0
+
+    def at(self, offset: int) -> tuple[int, int]:
+        self.row += self.source.count(b"\n", self.offset, offset)
+        self.offset = offset
+        return self.row, offset - (self.source.rfind(b"\n", 0, offset) + 1)
+
+
+def _advance(start: tuple[int, int], text: bytes, begin: int, end: int) -> tuple[int, int]:
+    """The point reached from `start` after text[begin:end]."""
+    lines = text.count(b"\n", begin, end)
+    if not lines:
+        return start[0], start[1] + end - begin
+    return start[0] + lines, end - (text.rfind(b"\n", begin, end) + 1)
 
 
 def _common_prefix(a: bytes, b: bytes) -> int:
@@ -389,42 +453,80 @@ def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
     return lo
 
 
-def _point(source: bytes, offset: int) -> tuple[int, int]:
-    return source.count(b"\n", 0, offset), offset - (source.rfind(b"\n", 0, offset) + 1)
+def _collect_defs(spec: LanguageSpec, root: Node, source: bytes) -> list[DefNode]:
+    """Every function and class, in source order, each linked to its enclosing definition."""
+    if spec.scope_types is None or root.has_error:
+        return _defs_by_query(spec, root)
+    return _defs_by_scopes(spec, root, source)
 
 
-def _collect_defs(spec: LanguageSpec, root: Node) -> list[DefNode]:
-    """Every function and class, in source order, each linked to its enclosing definition.
-
-    A tree-sitter query finds the definition nodes (in C); only their ancestor chains are
-    walked in Python, so a 3,000-line test file costs a few milliseconds.
-    """
-    query = _def_query(spec)
-    found = [n for nodes in QueryCursor(query).captures(root).values() for n in nodes]
-    found.sort(key=lambda n: n.start_byte)
-    by_key: dict[tuple[int, int], DefNode] = {}
+def _defs_by_scopes(spec: LanguageSpec, root: Node, source: bytes) -> list[DefNode]:
+    """Walk only the nodes that can hold definitions (`scope_types`): a few thousand statements
+    rather than every node, several times faster than a query. Only for trees without syntax
+    errors, where the grammar puts definitions nowhere else."""
+    kinds = spec.function_types | spec.class_types
+    scopes = spec.scope_types or frozenset()
     defs: list[DefNode] = []
-    for node in found:
-        name = spec.name_of(node)
-        if not name:
-            continue
-        parent = _enclosing(node, spec, by_key)
-        if node.type in spec.class_types:
-            kind = "class"
-        else:
-            kind = "method" if parent is not None and parent.kind == "class" else "function"
-        outer = node
-        while outer.parent is not None and outer.parent.type in spec.wrapper_types:
-            outer = outer.parent
-        start, end = _span(outer)
-        parts = (*parent.parts, name) if parent else (name,)
-        d = DefNode(parts, kind, start, end, node, outer, parent)
-        by_key[(node.start_byte, node.end_byte)] = d
-        defs.append(d)
+    # (node, its nearest enclosing definition, the outermost wrapper when node is one)
+    stack: list[tuple[Node, DefNode | None, Node | None]] = [(root, None, None)]
+    while stack:
+        node, parent, wrapper = stack.pop()
+        for child in node.named_children:
+            if child.type in kinds:
+                d = _def_node(spec, child, wrapper or child, parent)
+                if d is not None:
+                    defs.append(d)
+                # from its second byte: its own keyword does not count
+                if _may_define(spec, source, child.start_byte + 1, child.end_byte):
+                    stack.append((child, d, None))
+            elif child.type in spec.wrapper_types:
+                stack.append((child, parent, wrapper or child))
+            elif child.type in scopes and _may_define(spec, source, child.start_byte, child.end_byte):
+                stack.append((child, parent, None))
+    defs.sort(key=lambda d: d.node.start_byte)
     return defs
 
 
-def _enclosing(node: Node, spec: LanguageSpec, by_key: dict[tuple[int, int], DefNode]) -> DefNode | None:
+def _may_define(spec: LanguageSpec, source: bytes, start: int, end: int) -> bool:
+    for word in spec.definition_words:
+        if source.find(word, start, end) >= 0:
+            return True
+    return not spec.definition_words
+
+
+def _defs_by_query(spec: LanguageSpec, root: Node) -> list[DefNode]:
+    """Any tree: a tree-sitter query finds the definition nodes wherever error recovery put them."""
+    query = _def_query(spec)
+    found = [n for nodes in QueryCursor(query).captures(root).values() for n in nodes]
+    found.sort(key=lambda n: n.start_byte)
+    by_key: dict[tuple[int, int], DefNode | None] = {}
+    defs: list[DefNode] = []
+    for node in found:
+        outer = node
+        while outer.parent is not None and outer.parent.type in spec.wrapper_types:
+            outer = outer.parent
+        d = _def_node(spec, node, outer, _enclosing(node, spec, by_key))
+        if d is not None:
+            by_key[(node.start_byte, node.end_byte)] = d
+            defs.append(d)
+    return defs
+
+
+def _def_node(spec: LanguageSpec, node: Node, outer: Node, parent: DefNode | None) -> DefNode | None:
+    """The definition at `node` (None when it has no name: it then encloses nothing either)."""
+    name = spec.name_of(node)
+    if not name:
+        return None
+    if node.type in spec.class_types:
+        kind = "class"
+    else:
+        kind = "method" if parent is not None and parent.kind == "class" else "function"
+    start, end = _span(outer)
+    parts = (*parent.parts, name) if parent else (name,)
+    return DefNode(parts, kind, start, end, node, outer, parent)
+
+
+def _enclosing(node: Node, spec: LanguageSpec, by_key: dict[tuple[int, int], DefNode | None]) -> DefNode | None:
     kinds = spec.function_types | spec.class_types
     up = node.parent
     while up is not None:
@@ -504,6 +606,61 @@ class _Index:
     def names_memo(self) -> dict[tuple[tuple[str, ...], int, bool], frozenset[str]]:
         return {}
 
+    def uses(self, d: DefNode, names: Iterable[str]) -> bool:
+        """Does `d` (decorators included) use one of `names`? The answer of `names_in(d) & names`,
+        found from where the names occur in the text instead of from every identifier of the file
+        (a change usually hits a few names, and a large test file has thousands of identifiers)."""
+        lo, hi = d.outer.start_byte, d.outer.end_byte
+        for name in names:
+            candidates = self._occurrences(name)
+            for start in candidates[bisect.bisect_left(candidates, lo) :]:
+                if start >= hi:
+                    break
+                if self._is_use(start, len(name.encode())):
+                    return True
+        return False
+
+    @cached_property
+    def _occurrence_memo(self) -> dict[str, list[int]]:
+        return {}
+
+    @cached_property
+    def _use_memo(self) -> dict[int, bool]:
+        return {}
+
+    def _occurrences(self, name: str) -> list[int]:
+        """Start bytes where `name` may be used: every place its text stands as a whole word.
+        Where a text search could miss a use (syntax errors, names that are not plain
+        identifiers), the uses themselves, from the full identifier index."""
+        found = self._occurrence_memo.get(name)
+        if found is None:
+            if self.root.has_error or not name.isidentifier():
+                starts, texts = self.identifier_index
+                found = [start for start, text in zip(starts, texts) if text == name]
+            else:
+                # An identifier is never preceded by a letter or "_", nor followed by a letter,
+                # digit or "_": the lexer would have made them one longer token. (The pattern
+                # starts with the name itself, which re finds fast; a look-behind would not be.)
+                word = re.compile(re.escape(name.encode()) + rb"(?![A-Za-z0-9_])")
+                source = self.source
+                found = [m.start() for m in word.finditer(source) if source[m.start() - 1 : m.start()] not in _WORD_BYTES]
+            found = self._occurrence_memo[name] = found
+        return found
+
+    def _is_use(self, start: int, length: int) -> bool:
+        """Is the text at `start` an identifier node (not a string, a comment or a definition's
+        own name)?"""
+        use = self._use_memo.get(start)
+        if use is None:
+            node = self.root.descendant_for_byte_range(start, start + length)
+            use = self._use_memo[start] = (
+                node is not None
+                and node.type in self.spec.identifier_types
+                and (node.start_byte, node.end_byte) == (start, start + length)
+                and start not in self.def_name_starts
+            )
+        return use
+
     def names_in(self, d: DefNode, own_only: bool = False) -> frozenset[str]:
         """Identifiers used in `d` (decorators included); with own_only, not in nested defs."""
         key = (d.parts, d.start_line, own_only)
@@ -540,6 +697,10 @@ class _Index:
         return tuple(line.rstrip() for line in lines if line.strip())
 
 
+#: What may precede a name in the text without being part of it: anything but a letter or "_".
+_WORD_BYTES = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+
+
 @functools.lru_cache(maxsize=32)
 def _index(path: str, source: bytes | None) -> _Index | None:
     """Parse and index a file once: the public functions ask about the same versions repeatedly."""
@@ -547,7 +708,7 @@ def _index(path: str, source: bytes | None) -> _Index | None:
     if spec is None or source is None:
         return None
     root = _parse(spec, source, path)
-    return _Index(spec, path, source, root, tuple(_collect_defs(spec, root)))
+    return _Index(spec, path, source, root, tuple(_collect_defs(spec, root, source)))
 
 
 def _last_by_qualname(defs: Iterable[DefNode]) -> dict[tuple[str, ...], DefNode]:
@@ -696,22 +857,23 @@ def _helpers(ix: _Index) -> list[DefNode]:
 def _spread_through_helpers(ix: _Index, changes: _Changes) -> None:
     """A helper that uses a changed name is changed too (a fixture built on a changed helper)."""
     pending = _helpers(ix)
-    used = {d: ix.names_in(d) for d in pending}
-    grew = True
-    while grew:
-        reached = [d for d in pending if used[d] & changes.names]
+    new_names = set(changes.names)
+    while new_names:
+        # The helpers still pending use none of the names seen before; only new ones can reach them.
+        reached = [d for d in pending if ix.uses(d, new_names)]
         pending = [d for d in pending if d not in reached]
+        known = set(changes.names)
         for d in reached:
             changes.helper(ix, d)
-        grew = bool(reached)
+        new_names = changes.names - known
 
 
-def _test_names(ix: _Index, test: DefNode) -> set[str]:
-    """Names a test uses: in its own span, plus its classes' own code (bases, attributes)."""
-    names = set(ix.names_in(test))
-    for a in test.ancestors():
-        names |= ix.names_in(a, own_only=True)
-    return names
+def _uses_changed_name(ix: _Index, test: DefNode, names: set[str]) -> bool:
+    """Does the test use one of `names`: in its own span, or in its classes' own code (bases,
+    attributes)?"""
+    return bool(names) and (
+        ix.uses(test, names) or any(ix.names_in(a, own_only=True) & names for a in test.ancestors())
+    )
 
 
 def _same(new_ix: _Index, new: DefNode, old_ix: _Index | None, old: DefNode) -> bool:
@@ -762,7 +924,7 @@ def touched_tests(
         for t in new_ix.tests
         if t.parts in changes.tests
         or any(t.parts[: len(s)] == s for s in changes.scopes)
-        or (changes.names and _test_names(new_ix, t) & changes.names)
+        or _uses_changed_name(new_ix, t, changes.names)
     }
     return sorted(hit)
 
@@ -786,9 +948,15 @@ class ChangeFacts:
 
 
 def change_facts(
-    path: str, new: bytes | None, added_lines: set[int], removed_at: set[int], removed_text: Sequence[str]
+    path: str,
+    new: bytes | None,
+    added_lines: set[int],
+    removed_at: set[int],
+    removed_text: Sequence[str],
+    with_referenced: bool = True,
 ) -> ChangeFacts:
-    """Touched tests, changed and added definitions, and names used on added lines, for one file.
+    """Touched tests, changed and added definitions, and names used on added lines, for one file
+    (with_referenced=False leaves the names out, for files whose names nobody asks about).
 
     `removed_at` holds, in new-file numbering, the lines next to which lines were removed.
     """
@@ -807,7 +975,7 @@ def change_facts(
         touched_tests=tuple(_touched_in_new(ix, path, lines)),
         changed=tuple(sorted(changed - added)),
         added=tuple(sorted(added)),
-        referenced=frozenset(referenced_names(path, new, added_lines)) if added_lines else frozenset(),
+        referenced=frozenset(referenced_names(path, new, added_lines)) if added_lines and with_referenced else frozenset(),
     )
 
 
@@ -824,6 +992,6 @@ def _touched_in_new(ix: _Index, path: str, lines: set[int]) -> list[str]:
         for t in ix.tests
         if t.parts in changes.tests
         or any(t.parts[: len(s)] == s for s in changes.scopes)
-        or (changes.names and _test_names(ix, t) & changes.names)
+        or _uses_changed_name(ix, t, changes.names)
     }
     return sorted(hit)

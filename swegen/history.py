@@ -1,8 +1,9 @@
 """Reading a repository's history in two streaming git passes.
 
 Pass one (`walk`) lists every commit on the first-parent line of every branch and tag with its
-changed files and line counts, cheaply, in one `git log` process. Pass two (`diffs`) streams full
-patches, only for the commits that survived cheap filters, through one `git diff-tree --stdin`.
+changed files and line counts, cheaply, in one `git log` process. Pass two (`DiffReader`) reads
+full patches, only for the commits that survived cheap filters, through long-lived
+`git diff-tree --stdin` processes.
 A merge is diffed against its first parent, so a pull request is one unit even when its test
 arrived in a separate commit of the branch.
 """
@@ -10,6 +11,7 @@ arrived in a separate commit of the branch.
 from __future__ import annotations
 
 import bisect
+import os
 import re
 import subprocess
 import threading
@@ -88,35 +90,42 @@ class RepoInfo:
 
 def open_repo(path: Path) -> RepoInfo:
     """Check that `path` is a git repository with history; say what to do when it is not."""
-    import git as gitpython
-
     if not path.exists():
         raise NotAGitRepository(f"{path} does not exist", hint="pass the path of a git repository")
-    try:
-        repo = gitpython.Repo(path, search_parent_directories=False)
-    except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError) as exc:
-        raise NotAGitRepository(
-            f"{path} is not a git repository", hint="pass the top folder of a clone (the one that holds .git)"
-        ) from exc
+    bare, git_dir = _repo_dirs(path)
     refs = git(path, "for-each-ref", "--format=%(objectname)", "refs/heads", "refs/tags", "refs/remotes").split()
     if not refs:
         raise SwegenError(f"{path} has no commits", hint="commit something first, or pass a repository with history")
     count = int(git(path, "rev-list", "--branches", "--tags", "--remotes", "--count").strip() or 0)
     head = git(path, "rev-parse", "--verify", "-q", "HEAD", check=False).strip() or None
     branch = git(path, "symbolic-ref", "-q", "--short", "HEAD", check=False).strip() or None
-    root = Path(repo.git_dir)
-    work = None if repo.bare else Path(repo.working_tree_dir or path)
+    work = None if bare else path
     lfs = bool(work and (work / ".gitattributes").is_file() and "filter=lfs" in (work / ".gitattributes").read_text(errors="replace"))
     return RepoInfo(
         path=path,
-        bare=repo.bare,
-        shallow=(root / "shallow").exists(),
+        bare=bare,
+        shallow=(git_dir / "shallow").exists(),
         commit_count=count,
         head=head,
         default_branch=branch,
         has_submodules=bool(work and (work / ".gitmodules").is_file()),
         uses_lfs=lfs,
     )
+
+
+def _repo_dirs(path: Path) -> tuple[bool, Path]:
+    """(bare?, git directory) of the repository at `path` itself: a clone's top folder or a bare
+    repository, not a folder inside a clone (git must not look in the folders above)."""
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(path.resolve().parent)}
+    proc = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "--is-bare-repository", "--absolute-git-dir"], env=env, capture_output=True
+    )
+    lines = proc.stdout.decode(errors="replace").splitlines()
+    if proc.returncode != 0 or len(lines) < 2:
+        raise NotAGitRepository(
+            f"{path} is not a git repository", hint="pass the top folder of a clone (the one that holds .git)"
+        )
+    return lines[0] == "true", Path(lines[1])
 
 
 def walk(
@@ -204,10 +213,21 @@ def reachable(repo: Path, ref: str = "HEAD") -> set[str]:
     return set(git(repo, "rev-list", ref).split())
 
 
-def branch_commits(repo: Path, merge: Commit) -> list[tuple[str, str]]:
-    """(sha, message) of the commits a merge brought in, oldest first."""
+def branch_commits(
+    repo: Path, merge: Commit, graph: "CommitGraph | None" = None, objects: "BlobReader | None" = None
+) -> list[tuple[str, str]]:
+    """(sha, message) of the commits a merge brought in, oldest first: what `git log --reverse
+    base..merge` lists. With a commit graph and a cat-file process, the walk runs here instead
+    of in a git process per merge (a git process costs more than the walk)."""
     if not merge.is_merge:
         return []
+    if graph is not None and objects is not None and graph.messages_as_stored:
+        try:
+            listed = _RangeWalk(graph.commits).run(merge.parents[0], merge.sha)
+            shas = [sha for sha in reversed(listed) if sha != merge.sha]
+            return list(zip(shas, _messages(objects, shas)))
+        except _Unreadable:
+            pass  # a commit the graph does not know, or a message git log would convert: ask git
     out = git(repo, "log", "--reverse", "-z", "--format=%H%x1f%B", f"{merge.parents[0]}..{merge.sha}")
     pairs = []
     for item in out.split("\0"):
@@ -219,44 +239,177 @@ def branch_commits(repo: Path, merge: Commit) -> list[tuple[str, str]]:
     return pairs
 
 
-def diffs(repo: Path, pairs: list[tuple[str, str]]) -> Iterator[tuple[str, bytes]]:
-    """Full patches for (commit, base) pairs, in the order given, through one git process.
+class CommitGraph:
+    """The date and parents of every commit, as git's revision walk sees them (shallow
+    boundaries, replacements and grafts included), from one `git rev-list --all`."""
+
+    def __init__(self, repo: Path) -> None:
+        self.commits: dict[str, tuple[int, tuple[str, ...]]] = {}
+        for line in git(repo, "rev-list", "--all", "--parents", "--timestamp").splitlines():
+            date, sha, *parents = line.split()
+            self.commits[sha] = (int(date), tuple(parents))
+        encoding = git(repo, "config", "--get", "i18n.logOutputEncoding", check=False).strip().lower()
+        #: False when git log converts messages to another encoding than the one they are stored in.
+        self.messages_as_stored = encoding in ("", "utf-8", "utf8")
+
+
+class _Unreadable(Exception):
+    """A commit that the walk here cannot read the way git log would."""
+
+
+def _messages(objects: "BlobReader", shas: list[str]) -> list[str]:
+    """Commit messages as `git log --format=%B` prints them (stripped), from the raw commits."""
+    messages = []
+    for sha, raw in zip(shas, objects.commits(shas)):
+        header, _, message = (raw or b"").partition(b"\n\n")
+        if raw is None or b"\nencoding " in header:
+            raise _Unreadable(sha)  # git log would convert the message to UTF-8
+        messages.append(message.decode("utf-8", errors="replace").strip())
+    return messages
+
+
+class _RangeWalk:
+    """The commits `git log bottom..top` lists, in its order (newest first): git's own walk
+    (limit_list in revision.c, git 2.39) re-done on the commit graph, flag for flag. Commits
+    come out by commit date, parents are queued when their child is taken, the bottom's ancestry
+    is painted uninteresting as it is met, and the walk stops a few commits (SLOP) after only
+    uninteresting ones are left; commits found uninteresting later are then dropped. Sets and
+    order match git's even with clock skew, where git itself is not exact."""
+
+    SLOP = 5
+
+    def __init__(self, graph: dict[str, tuple[int, tuple[str, ...]]]) -> None:
+        self._graph = graph
+        self._parsed: set[str] = set()  # git only follows the parents of parsed commits
+        self._uninteresting: set[str] = set()
+        self._seen: set[str] = set()
+        self._added: set[str] = set()
+        self._queue: list[str] = []  # oldest first, so that the newest pops off the end
+        self._dates: list[int] = []  # the queue's dates, ascending
+
+    def run(self, bottom: str, top: str) -> list[str]:
+        self._parse(bottom)
+        self._uninteresting.add(bottom)
+        self._mark_parents_uninteresting(bottom)
+        self._parse(top)
+        self._seen |= {bottom, top}
+        for sha in sorted((bottom, top), key=lambda c: -self._graph[c][0]):  # stable: bottom first on ties
+            self._insert(sha)
+        date, slop, listed = float("inf"), self.SLOP, []
+        while self._queue:
+            sha = self._queue.pop()
+            self._dates.pop()
+            self._process_parents(sha)
+            if sha in self._uninteresting:
+                self._mark_parents_uninteresting(sha)
+                slop = self._still_interesting(date, slop)
+                if slop:
+                    continue
+                break
+            date = self._graph[sha][0]
+            listed.append(sha)
+        return [sha for sha in listed if sha not in self._uninteresting]
+
+    def _parse(self, sha: str) -> tuple[str, ...]:
+        if sha not in self._graph:
+            raise _Unreadable(sha)
+        self._parsed.add(sha)
+        return self._graph[sha][1]
+
+    def _insert(self, sha: str) -> None:
+        """commit_list_insert_by_date: after every queued commit at least as new."""
+        date = self._graph[sha][0]
+        at = bisect.bisect_left(self._dates, date)
+        self._queue.insert(at, sha)
+        self._dates.insert(at, date)
+
+    def _mark_parents_uninteresting(self, sha: str) -> None:
+        """Through commits already parsed only, and not through ones already uninteresting."""
+        pending = list(self._graph[sha][1])
+        while pending:
+            commit = pending.pop()
+            if commit in self._uninteresting:
+                continue
+            self._uninteresting.add(commit)
+            if commit in self._parsed:
+                pending.extend(self._graph[commit][1])
+
+    def _process_parents(self, sha: str) -> None:
+        if sha in self._added:
+            return
+        self._added.add(sha)
+        uninteresting = sha in self._uninteresting
+        for parent in self._graph[sha][1]:
+            if uninteresting:
+                self._uninteresting.add(parent)
+            if self._parse(parent) and uninteresting:
+                self._mark_parents_uninteresting(parent)
+            if parent not in self._seen:
+                self._seen.add(parent)
+                self._insert(parent)
+
+    def _still_interesting(self, date: float, slop: int) -> int:
+        if not self._queue:
+            return 0
+        if date <= self._dates[-1]:
+            return self.SLOP
+        if any(sha not in self._uninteresting for sha in self._queue):
+            return self.SLOP
+        return slop - 1
+
+
+class DiffReader:
+    """Full patches of (commit, base) pairs through one long-lived `git diff-tree --stdin`.
 
     Rename detection is on, binary changes come as git binary patches (so they can be applied),
     and the bytes are returned as they are: the caller decides what to do with non-UTF-8 text.
+    Each request ends with a line that is not an object id: diff-tree prints such a line back
+    and flushes, which marks the end of the request's patches.
     """
-    if not pairs:
-        return
-    cmd = ["git", "-C", str(repo), "diff-tree", "--stdin", "-p", "-M", "--binary", "--no-color", "--no-ext-diff", "--full-index"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None
 
-    def feed() -> None:
-        try:
-            for commit, base in pairs:
-                proc.stdin.write(f"{commit} {base}\n".encode())  # type: ignore[union-attr]
-            proc.stdin.close()  # type: ignore[union-attr]
-        except BrokenPipeError:
-            pass
+    #: ":" is in no diff header, and diff lines start with " ", "+", "-" or "\\"; binary patch
+    #: lines are base-85, whose alphabet has no ":".
+    END = b"swegen:end\n"
 
-    writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
-    try:
-        yield from _split_diff_stream(proc.stdout, [commit for commit, _ in pairs])
-    finally:
-        proc.stdout.close()
-        writer.join()
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.wait() != 0:
-            raise GitError("git diff-tree failed", detail=err)
+    def __init__(self, repo: Path) -> None:
+        cmd = ["diff-tree", "--stdin", "-p", "-M", "--binary", "--no-color", "--no-ext-diff", "--full-index"]
+        self._proc = subprocess.Popen(["git", "-C", str(repo), *cmd], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def read(self, pairs: list[tuple[str, str]]) -> list[bytes]:
+        """The patch of each pair, in order (pairs are few: their lines fit in the pipe)."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        if not pairs:
+            return []
+        self._proc.stdin.write(b"".join(f"{commit} {base}\n".encode() for commit, base in pairs) + self.END)
+        self._proc.stdin.flush()
+        lines = []
+        for line in iter(self._proc.stdout.readline, b""):
+            if line == self.END:
+                break
+            lines.append(line)
+        else:
+            raise GitError("git diff-tree stopped", detail=f"while reading the patches of {pairs[0][0]}")
+        by_sha = dict(_split_diff_stream(lines, [commit for commit, _ in pairs]))
+        return [by_sha.get(commit, b"") for commit, _ in pairs]
+
+    def close(self) -> None:
+        if self._proc.stdin:
+            self._proc.stdin.close()
+        self._proc.wait()
+
+    def __enter__(self) -> "DiffReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def _split_diff_stream(stream, expected: list[str]) -> Iterator[tuple[str, bytes]]:
+def _split_diff_stream(lines: Iterable[bytes], expected: list[str]) -> Iterator[tuple[str, bytes]]:
     """diff-tree prints each commit id on a line of its own before its patch."""
     headers = {sha.encode() + b"\n" for sha in expected}
     current: str | None = None
     body: list[bytes] = []
-    for line in stream:
+    for line in lines:
         if line in headers and (current is None or line.rstrip(b"\n").decode() != current):
             if current is not None:
                 yield current, b"".join(body)
@@ -268,7 +421,7 @@ def _split_diff_stream(stream, expected: list[str]) -> Iterator[tuple[str, bytes
 
 
 class BlobReader:
-    """File contents at any commit through one long-lived `git cat-file --batch` process."""
+    """File contents at any commit, and commits, through one long-lived `git cat-file --batch` process."""
 
     def __init__(self, repo: Path) -> None:
         self._proc = subprocess.Popen(
@@ -277,18 +430,37 @@ class BlobReader:
 
     def read(self, commit: str, path: str) -> bytes | None:
         """The file at `commit:path`, or None when it does not exist there."""
-        assert self._proc.stdin is not None and self._proc.stdout is not None
         if "\n" in path:
             return None
-        self._proc.stdin.write(f"{commit}:{path}\n".encode())
+        kind, data = self._object(f"{commit}:{path}")
+        return data if kind == "blob" else None
+
+    def commits(self, shas: list[str]) -> list[bytes | None]:
+        """The raw commit objects (None where there is no such commit), asked for all at once."""
+        found: list[bytes | None] = []
+        for start in range(0, len(shas), 256):  # the requests of a batch fit in the pipe
+            batch = shas[start : start + 256]
+            found += [data if kind == "commit" else None for kind, data in self._objects(batch)]
+        return found
+
+    def _object(self, name: str) -> tuple[str, bytes]:
+        return self._objects([name])[0]
+
+    def _objects(self, names: list[str]) -> list[tuple[str, bytes]]:
+        """(type, content) of each object ("missing", b"" when there is none)."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write("".join(f"{name}\n" for name in names).encode())
         self._proc.stdin.flush()
-        header = self._proc.stdout.readline().decode(errors="replace").split()
-        if len(header) < 3 or header[1] == "missing":
-            return None
-        size = int(header[2])
-        data = self._proc.stdout.read(size)
-        self._proc.stdout.read(1)  # the newline after each object
-        return data if header[1] == "blob" else None
+        found = []
+        for _ in names:
+            header = self._proc.stdout.readline().decode(errors="replace").split()
+            if len(header) < 3 or header[1] == "missing":
+                found.append(("missing", b""))
+                continue
+            data = self._proc.stdout.read(int(header[2]))
+            self._proc.stdout.read(1)  # the newline after each object
+            found.append((header[1], data))
+        return found
 
     def close(self) -> None:
         if self._proc.stdin:
@@ -302,30 +474,57 @@ class BlobReader:
         self.close()
 
 
-def patch_ids(repo: Path, pairs: list[tuple[str, str]]) -> dict[str, str]:
-    """`git patch-id --stable` of each (commit, base) diff: equal ids mean the same change."""
-    if not pairs:
-        return {}
-    feed = "".join(f"{commit} {base}\n" for commit, base in pairs).encode()
-    diff = subprocess.Popen(
-        ["git", "-C", str(repo), "diff-tree", "--stdin", "-p", "--no-color", "--no-ext-diff"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    ids = subprocess.Popen(["git", "-C", str(repo), "patch-id", "--stable"], stdin=diff.stdout, stdout=subprocess.PIPE)
-    assert diff.stdin is not None and diff.stdout is not None
-    diff.stdout.close()  # patch-id owns the pipe now
-    writer = threading.Thread(target=lambda: (diff.stdin.write(feed), diff.stdin.close()), daemon=True)  # type: ignore[union-attr]
-    writer.start()
-    out, _ = ids.communicate()
-    writer.join()
-    diff.wait()
-    result = {}
-    for line in out.decode().splitlines():
-        patch_id, commit = line.split()
-        result[commit] = patch_id
-    return result
+class PatchIds:
+    """`git patch-id --stable` of (commit, base) diffs, fed one at a time while the caller goes on
+    with other work (the history walk): equal ids mean the same change."""
+
+    def __init__(self, repo: Path) -> None:
+        self._repo = repo
+        self._diff: subprocess.Popen | None = None
+        self._lines: list[bytes] = []
+
+    def add(self, commit: str, base: str) -> None:
+        if self._diff is None:
+            self._start()
+        self._diff.stdin.write(f"{commit} {base}\n".encode())  # type: ignore[union-attr]
+
+    def _start(self) -> None:
+        cmd = ["git", "-C", str(self._repo)]
+        self._diff = subprocess.Popen(
+            [*cmd, "diff-tree", "--stdin", "-p", "--no-color", "--no-ext-diff"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self._ids = subprocess.Popen([*cmd, "patch-id", "--stable"], stdin=self._diff.stdout, stdout=subprocess.PIPE)
+        self._diff.stdout.close()  # type: ignore[union-attr]  # patch-id owns the pipe now
+        # Read the ids as they come, so that neither process ever waits for a full pipe.
+        self._reader = threading.Thread(target=lambda: self._lines.extend(self._ids.stdout), daemon=True)  # type: ignore[union-attr]
+        self._reader.start()
+
+    def result(self) -> dict[str, str]:
+        """{commit: patch id} of everything added."""
+        if self._diff is None:
+            return {}
+        self.close()
+        result = {}
+        for line in self._lines:
+            patch_id, commit = line.decode().split()
+            result[commit] = patch_id
+        return result
+
+    def close(self) -> None:
+        if self._diff is not None and self._diff.stdin and not self._diff.stdin.closed:
+            self._diff.stdin.close()
+            self._reader.join()
+            self._ids.wait()
+            self._diff.wait()
+
+    def __enter__(self) -> "PatchIds":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class TagTimeline:

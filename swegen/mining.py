@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import gc
 import os
 import datetime as dt
 import re
@@ -26,15 +27,16 @@ from swegen.errors import BadInput
 from swegen.history import (
     BlobReader,
     Commit,
+    CommitGraph,
+    DiffReader,
+    PatchIds,
     RepoInfo,
-    branch_commits,
-    diffs,
-    first_parent_line,
     TagTimeline,
+    branch_commits,
+    first_parent_line,
     main_line_ref,
     open_repo,
     reachable,
-    patch_ids,
     remote_name,
     walk,
 )
@@ -204,114 +206,234 @@ def mine(config: MineConfig, progress: Progress = lambda stage, done, total: Non
     _prepare_output(config.output)
     write_json(config.output / "run.json", _run_record(config, info, slug))
     rules = replace(config.rules, exclude_globs=config.rules.exclude_globs + config.exclude)
-    commits = _scan(config, info, funnel, progress)
-    ctx = _Context(config, slug, rules, issues, config.output, TagTimeline(config.repo), {c.sha: c.commit_time for c in commits})
-    with JsonlWriter(config.output / "candidates.jsonl") as sink:
-        survivors = _cheap_filter(commits, ctx, funnel, sink)
-        fresh = _drop_duplicates(survivors, ctx, funnel, sink)
-        _analyse_fresh(fresh, ctx, funnel, sink, progress)
+    ctx = _Context(config, slug, rules, issues, config.output, info.commit_count)
+    # The pool starts first: its processes must not inherit the pipes of the git processes below.
+    with _Analysis(ctx) as analysis, PatchIds(config.repo) as patch_ids:
+        commits, cheap = [], {}
+        for commit in _scan(config, info, funnel, progress):
+            commits.append(commit)
+            cheap[commit.sha] = reasons = _cheap_reasons(commit, _roles(commit, rules), config)
+            if not reasons:
+                # Both run while the walk goes on: the walk is mostly git's work on one core.
+                patch_ids.add(commit.sha, commit.base or "")
+                analysis.start_early(commit)
+        commits.sort(key=lambda c: (c.commit_time, c.author_time))
+        versions = _Versions(TagTimeline(config.repo), {c.sha: c.commit_time for c in commits})
+        with JsonlWriter(config.output / "candidates.jsonl") as sink:
+            survivors = _cheap_filter(commits, cheap, ctx, funnel, sink)
+            fresh = _drop_duplicates(survivors, patch_ids.result(), ctx, funnel, sink)
+            _analyse_fresh(fresh, analysis, versions, ctx, funnel, sink, progress)
     return funnel
 
 
-def _scan(config: MineConfig, info: RepoInfo, funnel: Funnel, progress: Progress) -> list[Commit]:
-    """Pass one: the commits to consider, oldest first."""
+def _scan(config: MineConfig, info: RepoInfo, funnel: Funnel, progress: Progress) -> Iterator[Commit]:
+    """Pass one: the commits to consider, in the walk's order (newest first, roughly)."""
     main_ref = main_line_ref(config.repo)
     mainline = first_parent_line(config.repo, main_ref) if main_ref else set()
     # Commits of branches already merged into the main line are part of their merge (the pull
     # request is the unit); only the first-parent line of the main line and unmerged work count.
     merged = reachable(config.repo, main_ref) - mainline if main_ref else set()
-    commits = []
     for commit in walk(config.repo, config.refs or DEFAULT_REFS, config.since, config.until, config.paths):
         if commit.sha in merged:
             funnel.inside_merges += 1
             continue
         on_main = commit.sha in mainline
         second_on_main = commit.is_merge and commit.parents[1] in mainline
-        commits.append(replace(commit, on_main_line=on_main, second_parent_on_main_line=second_on_main))
+        yield replace(commit, on_main_line=on_main, second_parent_on_main_line=second_on_main)
         funnel.scanned += 1
         if funnel.scanned % 200 == 0:
             progress("scanning history", funnel.scanned, info.commit_count)
     progress("scanning history", funnel.scanned, funnel.scanned)
-    commits.sort(key=lambda c: (c.commit_time, c.author_time))
-    return commits
 
 
-def _cheap_filter(commits: list[Commit], ctx: "_Context", funnel: Funnel, sink: JsonlWriter) -> list[Commit]:
-    """What the file lists alone can reject is recorded; the rest goes on."""
+def _roles(commit: Commit, rules: SplitRules) -> list[str]:
+    return [rules.role(f.path) for f in commit.files]
+
+
+def _cheap_filter(
+    commits: list[Commit], cheap: dict[str, list[str]], ctx: "_Context", funnel: Funnel, sink: JsonlWriter
+) -> list[Commit]:
+    """What the file lists alone reject is recorded, oldest first; the rest goes on."""
     survivors = []
     for commit in commits:
-        roles = [ctx.rules.role(f.path) for f in commit.files]
+        roles = _roles(commit, ctx.rules)
         funnel.with_tests += "test" in roles
-        reasons = _cheap_reasons(commit, roles, ctx.config)
-        if reasons:
-            _record(sink, funnel, _rejected(commit, ctx.slug, reasons, roles))
+        if cheap[commit.sha]:
+            _record(sink, funnel, _rejected(commit, ctx.slug, cheap[commit.sha], roles))
         else:
             survivors.append(commit)
     funnel.candidates = len(survivors)
     return survivors
 
 
-def _drop_duplicates(survivors: list[Commit], ctx: "_Context", funnel: Funnel, sink: JsonlWriter) -> list[Commit]:
-    duplicates = _duplicates(ctx.config.repo, survivors)
+def _drop_duplicates(
+    survivors: list[Commit], ids: dict[str, str], ctx: "_Context", funnel: Funnel, sink: JsonlWriter
+) -> list[Commit]:
+    duplicates = _duplicates(survivors, ids)
     for commit in survivors:
         if commit.sha in duplicates:
-            rejected = _rejected(commit, ctx.slug, ["duplicate"], [ctx.rules.role(f.path) for f in commit.files])
+            rejected = _rejected(commit, ctx.slug, ["duplicate"], _roles(commit, ctx.rules))
             _record(sink, funnel, replace(rejected, duplicate_of=instance_id(ctx.slug, duplicates[commit.sha])))
     return [c for c in survivors if c.sha not in duplicates]
 
 
-def _analyse_fresh(fresh: list[Commit], ctx: "_Context", funnel: Funnel, sink: JsonlWriter, progress: Progress) -> None:
+def _analyse_fresh(
+    fresh: list[Commit],
+    analysis: "_Analysis",
+    versions: "_Versions",
+    ctx: "_Context",
+    funnel: Funnel,
+    sink: JsonlWriter,
+    progress: Progress,
+) -> None:
     """Pass two: full diffs, tree-sitter and statements, newest first (so --max-candidates keeps
     the most recent fixes)."""
     fresh = fresh[::-1]
-    by_sha = {c.sha: c for c in fresh}
-    jobs = ((by_sha[sha], raw) for sha, raw in diffs(ctx.config.repo, [(c.sha, c.base or "") for c in fresh]))
     limit = ctx.config.max_candidates
-    for done, (commit, (candidate, task)) in enumerate(_analyse_all(jobs, ctx, ctx.config.workers), 1):
+    for done, (commit, (candidate, task)) in enumerate(analysis.results(fresh), 1):
         progress("analysing candidates", done, len(fresh))
         if limit is not None and funnel.kept >= limit:
-            roles = [ctx.rules.role(f.path) for f in commit.files]
-            candidate, task = _rejected(commit, ctx.slug, ["over-limit"], roles), None
+            candidate, task = _rejected(commit, ctx.slug, ["over-limit"], _roles(commit, ctx.rules)), None
         _record(sink, funnel, candidate)
         if task is not None:
-            _write_task(ctx.out, task)
+            _write_task(ctx.out, replace(task, version=versions.at(commit)))
+
+
+@dataclass(frozen=True)
+class _Versions:
+    """A task's version: the newest tag before its base commit. Known once the walk is done (it
+    needs the base's commit time), so the main process fills it in."""
+
+    tags: TagTimeline
+    commit_times: dict[str, int]
+
+    def at(self, commit: Commit) -> str:
+        base = commit.base or ""
+        return self.tags.version_at(self.commit_times.get(base, commit.commit_time)) or "0.0"
 
 
 # -- analysis, in worker processes when there is more than one core ------------------------------
+
+#: Candidates go to a worker in chunks: consecutive ones touch nearby versions of the same files,
+#: which tree-sitter then reparses incrementally. Each chunk is a share of what is left, within
+#: these bounds: long chunks while there is much to do, short ones at the end so that no worker
+#: is left with a long chunk while the others wait.
+MIN_CHUNK, MAX_CHUNK = 3, 24
+#: Chunks per worker, and their length, handed over while the walk still runs.
+EARLY_CHUNKS, EARLY_CHUNK = 3, 12
 
 _worker: dict[str, object] = {}
 
 
 def _init_worker(ctx: "_Context") -> None:
+    # Analysis allocates many short-lived objects and few cycles: collect less often, and never
+    # look at the objects inherited from the parent again.
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
     _worker["ctx"] = ctx
-    _worker["blobs"] = BlobReader(ctx.config.repo)
+    _worker["git"] = _Readers(ctx, graph_now=True)  # workers wait for the walk's first candidates anyway
 
 
-def _analyse_chunk(chunk: list[tuple[Commit, bytes]]) -> list[tuple[Candidate, "Task | None"]]:
-    # Consecutive candidates go to one worker together: they touch nearby versions of the same
-    # files, which tree-sitter then reparses incrementally.
-    return [_analyse(commit, raw, _worker["blobs"], _worker["ctx"]) for commit, raw in chunk]  # type: ignore[arg-type]
+def _analyse_chunk(chunk: list[Commit]) -> list[tuple[Candidate, "Task | None"]]:
+    return _worker["git"].analyse(chunk)  # type: ignore[attr-defined]
 
 
-def _analyse_all(jobs: Iterable[tuple[Commit, bytes]], ctx: "_Context", workers: int) -> Iterator[tuple[Commit, tuple]]:
-    """Analyse candidates in order; with workers > 1, in a process pool with a bounded window
-    (so a huge history never holds all its diffs in memory)."""
-    if workers <= 1:
-        with BlobReader(ctx.config.repo) as blobs:
-            for commit, raw in jobs:
-                yield commit, _analyse(commit, raw, blobs, ctx)
-        return
-    window: collections.deque = collections.deque()
-    with concurrent.futures.ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(ctx,)) as pool:
-        for chunk in _chunks(jobs, CHUNK):
-            window.append(([commit for commit, _ in chunk], pool.submit(_analyse_chunk, chunk)))
-            if len(window) >= 3 * workers:
-                yield from _drain(window.popleft())
-        while window:
-            yield from _drain(window.popleft())
+class _Readers:
+    """The git processes one analysing process reads through, and the commit graph it lists
+    branch commits with (read at the first merge)."""
+
+    def __init__(self, ctx: "_Context", graph_now: bool = False) -> None:
+        self.ctx = ctx
+        self.blobs = BlobReader(ctx.config.repo)
+        self.diffs = DiffReader(ctx.config.repo)
+        self._graph: CommitGraph | None = None
+        if graph_now and ctx.commit_count <= GRAPH_MAX_COMMITS:
+            self._graph = CommitGraph(ctx.config.repo)
+
+    def analyse(self, chunk: list[Commit]) -> list[tuple[Candidate, "Task | None"]]:
+        raws = self.diffs.read([(c.sha, c.base or "") for c in chunk])
+        return [_analyse(commit, raw, self, self.ctx) for commit, raw in zip(chunk, raws)]
+
+    def branch_commits(self, merge: Commit) -> list[tuple[str, str]]:
+        if merge.is_merge and self._graph is None and self.ctx.commit_count <= GRAPH_MAX_COMMITS:
+            self._graph = CommitGraph(self.ctx.config.repo)
+        return branch_commits(self.ctx.config.repo, merge, self._graph, self.blobs)
+
+    def close(self) -> None:
+        self.blobs.close()
+        self.diffs.close()
 
 
-CHUNK = 6
+#: Up to this many commits, each analysing process holds the whole commit graph (a few MB)
+#: and lists branch commits itself; beyond, it asks git for each merge.
+GRAPH_MAX_COMMITS = 200_000
+
+
+class _Analysis:
+    """Candidates analysed in a process pool (in this process with one worker), in the order
+    asked for, with a bounded number of chunks in flight (so a huge history never holds all its
+    results in memory).
+
+    `start_early` hands over candidates while the walk still runs; the few that turn out to be
+    duplicates are analysed for nothing and their results dropped.
+    """
+
+    def __init__(self, ctx: "_Context") -> None:
+        self._ctx = ctx
+        self._workers = ctx.config.workers
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        if self._workers > 1:
+            self._pool = concurrent.futures.ProcessPoolExecutor(self._workers, initializer=_init_worker, initargs=(ctx,))
+            self._pool.submit(int).result()  # start the processes now (they all start at once)
+        self._futures: dict[str, tuple[concurrent.futures.Future, int]] = {}
+        self._early: list[Commit] = []
+        self._early_left = EARLY_CHUNKS * self._workers if self._pool else 0
+
+    def start_early(self, commit: Commit) -> None:
+        if self._early_left <= 0:
+            return
+        self._early.append(commit)
+        if len(self._early) == EARLY_CHUNK:
+            self._submit(self._early)
+            self._early, self._early_left = [], self._early_left - 1
+
+    def results(self, fresh: list[Commit]) -> Iterator[tuple[Commit, tuple[Candidate, "Task | None"]]]:
+        if self._pool is None:
+            yield from self._serial(fresh)
+            return
+        window = 2 * self._workers * MAX_CHUNK  # candidates in flight
+        ahead = 0  # fresh[:ahead] are all submitted
+        for done, commit in enumerate(fresh):
+            while ahead < len(fresh) and ahead - done < window:
+                size = max(MIN_CHUNK, min(MAX_CHUNK, (len(fresh) - ahead) // (2 * self._workers)))
+                chunk = []
+                while ahead < len(fresh) and len(chunk) < size:
+                    if fresh[ahead].sha not in self._futures:
+                        chunk.append(fresh[ahead])
+                    ahead += 1
+                self._submit(chunk)
+            future, index = self._futures.pop(commit.sha)
+            yield commit, future.result()[index]
+
+    def _serial(self, fresh: list[Commit]) -> Iterator[tuple[Commit, tuple[Candidate, "Task | None"]]]:
+        readers = _Readers(self._ctx)
+        try:
+            for chunk in _chunks(fresh, MAX_CHUNK):
+                yield from zip(chunk, readers.analyse(chunk))
+        finally:
+            readers.close()
+
+    def _submit(self, chunk: list[Commit]) -> None:
+        if chunk:
+            future = self._pool.submit(_analyse_chunk, chunk)  # type: ignore[union-attr]
+            self._futures.update((commit.sha, (future, index)) for index, commit in enumerate(chunk))
+
+    def __enter__(self) -> "_Analysis":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -325,11 +447,6 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _drain(entry: tuple[list[Commit], concurrent.futures.Future]) -> Iterator[tuple[Commit, tuple]]:
-    commits, future = entry
-    yield from zip(commits, future.result())
-
-
 @dataclass(frozen=True)
 class _Context:
     config: MineConfig
@@ -337,8 +454,7 @@ class _Context:
     rules: SplitRules
     issues: IssueIndex | None
     out: Path
-    tags: TagTimeline
-    commit_times: dict[str, int]
+    commit_count: int
 
 
 def _warnings(info: RepoInfo) -> list[str]:
@@ -411,9 +527,8 @@ def _cheap_reasons(commit: Commit, roles: list[str], config: MineConfig) -> list
     return []
 
 
-def _duplicates(repo: Path, survivors: list[Commit]) -> dict[str, str]:
+def _duplicates(survivors: list[Commit], ids: dict[str, str]) -> dict[str, str]:
     """Commits whose change already came earlier (cherry-picks, release-branch merges) -> the earliest."""
-    ids = patch_ids(repo, [(c.sha, c.base or "") for c in survivors])
     first: dict[str, str] = {}
     duplicates = {}
     for commit in survivors:  # oldest first
@@ -484,16 +599,16 @@ class _CodeFacts:
     tests_use_existing: bool
 
 
-def _code_facts(commit: Commit, split: Split, blobs: BlobReader) -> _CodeFacts:
+def _code_facts(split: Split, fixed: dict[str, list[bytes | None]]) -> _CodeFacts:
     """tree-sitter over the fixed version of every touched file (one parse per file)."""
     changed, added, touched, referenced = [], [], [], set()
-    for item in split.source:
-        new = blobs.read(commit.sha, item.path) if item.status != "deleted" else None
-        facts = codeindex.change_facts(item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text)
+    for item, new in zip(split.source, fixed["source"]):
+        facts = codeindex.change_facts(
+            item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text, with_referenced=False
+        )
         changed += facts.changed
         added += facts.added
-    for item in split.tests:
-        new = blobs.read(commit.sha, item.path) if item.status != "deleted" else None
+    for item, new in zip(split.tests, fixed["tests"]):
         facts = codeindex.change_facts(item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text)
         touched += facts.touched_tests
         referenced |= facts.referenced
@@ -508,27 +623,53 @@ def _code_facts(commit: Commit, split: Split, blobs: BlobReader) -> _CodeFacts:
     )
 
 
-def _base_identifiers(commit: Commit, split: Split, blobs: BlobReader) -> set[str]:
-    """Identifiers already in the base versions of the touched source files (for leakage)."""
+def _fixed_versions(commit: Commit, split: Split, blobs: BlobReader) -> dict[str, list[bytes | None]]:
+    """The fixed version of each source and test file (None when the fix deletes it)."""
+    return {
+        group: [blobs.read(commit.sha, item.path) if item.status != "deleted" else None for item in items]
+        for group, items in (("source", split.source), ("tests", split.tests))
+    }
+
+
+IDENTIFIER_BYTES = re.compile(IDENTIFIER.pattern.encode())
+
+
+def _base_identifiers(commit: Commit, split: Split, fixed: list[bytes | None]) -> set[str]:
+    """Identifiers already in the base versions of the touched source files (for leakage).
+
+    A base version is its fixed version's lines that the diff did not add, plus the lines the
+    diff removed: no need to read it. (Identifiers never span lines, so the order of the lines
+    does not matter.)"""
     names: set[str] = set()
-    for item in split.source:
-        if item.status != "added" and commit.base:
-            old = blobs.read(commit.base, item.old_path or item.path)
-            if old:
-                names |= set(IDENTIFIER.findall(old.decode("utf-8", errors="replace")))
+    for item, new in zip(split.source, fixed):
+        if item.status == "added" or not commit.base:
+            continue
+        kept = _without_lines(new.split(b"\n"), item.added_lines) if new is not None else b""
+        names |= {name.decode() for name in set(IDENTIFIER_BYTES.findall(kept))}
+        names |= set(IDENTIFIER.findall("\n".join(item.removed_text)))
     return names
 
 
-def _analyse(commit: Commit, raw: bytes, blobs: BlobReader, ctx: _Context) -> tuple[Candidate, Task | None]:
+def _without_lines(lines: list[bytes], numbers: frozenset[int]) -> bytes:
+    """The text of `lines` without the (1-based) line `numbers`."""
+    kept, start = [], 0
+    for number in sorted(numbers):
+        kept += lines[start : number - 1]
+        start = number
+    return b"\n".join(kept + lines[start:])
+
+
+def _analyse(commit: Commit, raw: bytes, readers: _Readers, ctx: _Context) -> tuple[Candidate, Task | None]:
     roles = [ctx.rules.role(f.path) for f in commit.files]
     try:
         split = split_diff(parse_diff(raw, skip=lambda path: ctx.rules.role(path) == "other"), ctx.rules)
     except DiffError as exc:
         reason = "non-utf8" if "non-UTF-8" in str(exc) else "unreadable-diff"
         return _rejected(commit, ctx.slug, [f"{reason}: {exc}"], roles), None
-    branch = branch_commits(ctx.config.repo, commit)
+    branch = readers.branch_commits(commit)
     messages = [commit.message] + [message for _, message in branch]
-    facts = _code_facts(commit, split, blobs)
+    fixed = _fixed_versions(commit, split, readers.blobs)
+    facts = _code_facts(split, fixed)
     source_lines = sum(f.changed for f in split.source)
     evidence = Evidence(
         subjects=tuple(m.split("\n", 1)[0] for m in messages),
@@ -572,7 +713,7 @@ def _analyse(commit: Commit, raw: bytes, blobs: BlobReader, ctx: _Context) -> tu
     )
     if reasons:
         return candidate, None
-    statement = _statement(commit, split, _base_identifiers(commit, split, blobs), messages, ctx)
+    statement = _statement(commit, split, _base_identifiers(commit, split, fixed["source"]), messages, ctx)
     return candidate, _task(commit, split, facts, statement, verdict.score, list(verdict.reasons), branch, ctx)
 
 
@@ -608,7 +749,7 @@ def _task(commit, split, facts, statement, score, score_reasons, branch, ctx: _C
         problem_statement=statement.text,
         hints_text=statement.hints_text,
         created_at=_iso(commit.commit_time),
-        version=ctx.tags.version_at(ctx.commit_times.get(base, commit.commit_time)) or "0.0",
+        version="",  # filled in by the main process (_Versions)
         environment_setup_commit=base,
         FAIL_TO_PASS=[],
         PASS_TO_PASS=[],

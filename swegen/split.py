@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Callable, Iterable
 
 import unidiff
@@ -83,8 +83,19 @@ class SplitRules:
     exclude_globs: tuple[str, ...] = DEFAULT_EXCLUDE_GLOBS
     code_extensions: frozenset[str] = CODE_EXTENSIONS
 
+    @cached_property
+    def _known(self) -> dict[str, str]:
+        return {}
+
     def role(self, path: str) -> str:
-        """'test', 'source' or 'other' for one repository-relative path."""
+        """'test', 'source' or 'other' for one repository-relative path (memoised: mining asks
+        about the same paths in thousands of commits)."""
+        known = self._known.get(path)
+        if known is None:
+            known = self._known[path] = self._role(path)
+        return known
+
+    def _role(self, path: str) -> str:
         if matches(path, self.test_globs):
             return "test"
         if matches(path, self.exclude_globs):
