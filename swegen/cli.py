@@ -93,12 +93,13 @@ for _stage in PENDING:
 @option("--statement-template", env="STATEMENT_TEMPLATE", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Jinja2 template replacing the built-in problem statement template.")
 @option("--rewrite-with", env="REWRITE_WITH", default=None, help="Base URL of an OpenAI-compatible endpoint to rewrite statements (off by default).")
 @option("--rewrite-model", env="REWRITE_MODEL", default="gpt-4o-mini", show_default=True, help="Model name for --rewrite-with.")
+@option("--config", "config_file", env="CONFIG", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="A swegen.toml that overrides the repository's own.")
 @option("--no-validate", env="NO_VALIDATE", is_flag=True, help="Only mine; validate later with `swegen validate RUN_DIR`.")
 @option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Candidates validated in parallel.")
 def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | None, until: str | None, paths: tuple[str, ...],
          exclude: tuple[str, ...], max_candidates: int | None, include_features: bool, max_source_lines: int,
          min_score: float, repo_name: str | None, issues: Path | None, statement_template: Path | None, rewrite_with: str | None,
-         rewrite_model: str, no_validate: bool, workers: int) -> None:
+         rewrite_model: str, config_file: Path | None, no_validate: bool, workers: int) -> None:
     """Find the bug fixes in REPO's whole history and write them as SWE-bench-style task candidates."""
     from swegen.mining import MineConfig, mine as run_mine
 
@@ -107,7 +108,7 @@ def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | No
         repo=repo, output=output, refs=refs, since=since, until=until, paths=paths, exclude=exclude,
         max_candidates=max_candidates, include_features=include_features, max_source_lines=max_source_lines,
         min_score=min_score, repo_name=repo_name, issues=issues, statement_template=statement_template, rewrite_with=rewrite_with,
-        rewrite_model=rewrite_model,
+        rewrite_model=rewrite_model, config_file=config_file,
         rewrite_api_key=os.environ.get("SWEGEN_REWRITE_API_KEY") or os.environ.get("OPENAI_API_KEY"),
     )
     with _progress() as progress:
@@ -120,7 +121,8 @@ def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | No
 
     err.print("validating the kept candidates in Docker (--no-validate skips this)")
     with _progress() as progress:
-        summary = run_validate(ValidateConfig(run_dir=output, workers=workers, ca_bundle=resolve_ca_bundle("auto")), progress)
+        validation = ValidateConfig(run_dir=output, workers=workers, ca_bundle=resolve_ca_bundle("auto"), config_file=config_file)
+        summary = run_validate(validation, progress)
     print_validation(summary, output)
 
 

@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Iterator
 
 from swegen import __version__, codeindex
 from swegen.classify import Evidence, score_bugfix
+from swegen import config as project_config
 from swegen.errors import BadInput
 from swegen.history import (
     BlobReader,
@@ -33,6 +34,7 @@ from swegen.history import (
     RepoInfo,
     TagTimeline,
     branch_commits,
+    git,
     first_parent_line,
     main_line_ref,
     open_repo,
@@ -88,6 +90,8 @@ class MineConfig:
     rewrite_with: str | None = None
     rewrite_model: str = "gpt-4o-mini"
     rewrite_api_key: str | None = None
+    #: A swegen.toml whose settings override the repository's own ([tests] globs).
+    config_file: Path | None = None
     #: How files are sorted into source, tests and other.
     rules: SplitRules = field(default_factory=SplitRules)
     #: Processes that analyse candidates (tree-sitter, statements) in parallel.
@@ -205,7 +209,7 @@ def mine(config: MineConfig, progress: Progress = lambda stage, done, total: Non
     funnel = Funnel(warnings=_warnings(info))
     _prepare_output(config.output)
     write_json(config.output / "run.json", _run_record(config, info, slug))
-    rules = replace(config.rules, exclude_globs=config.rules.exclude_globs + config.exclude)
+    rules = _rules(config)
     ctx = _Context(config, slug, rules, issues, config.output, info.commit_count)
     # The pool starts first: its processes must not inherit the pipes of the git processes below.
     with _Analysis(ctx) as analysis, PatchIds(config.repo) as patch_ids:
@@ -224,6 +228,19 @@ def mine(config: MineConfig, progress: Progress = lambda stage, done, total: Non
             fresh = _drop_duplicates(survivors, patch_ids.result(), ctx, funnel, sink)
             _analyse_fresh(fresh, analysis, versions, ctx, funnel, sink, progress)
     return funnel
+
+
+def _rules(config: MineConfig) -> SplitRules:
+    """Default globs, plus the test globs of the repository's swegen.toml (at the main line's
+    head) and of --config, minus --exclude."""
+    main_ref = main_line_ref(config.repo)
+    text = git(config.repo, "show", f"{main_ref}:{project_config.FILE_NAME}", check=False) if main_ref else ""
+    settings = project_config.load(text or None, config.config_file)
+    return replace(
+        config.rules,
+        test_globs=config.rules.test_globs + settings.test_globs,
+        exclude_globs=config.rules.exclude_globs + config.exclude,
+    )
 
 
 def _scan(config: MineConfig, info: RepoInfo, funnel: Funnel, progress: Progress) -> Iterator[Commit]:

@@ -329,3 +329,13 @@ def test_submodules_warn_and_lfs_pointers_are_rejected(tmp_path):
     assert "submodules" in warnings and "Git LFS" in warnings
     (row,) = [c for c in candidates(tmp_path / "out") if c["fix_commit"] == lfs]
     assert row["reasons"][0].startswith("lfs-pointer")
+
+
+def test_swegen_toml_adds_test_locations(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.commit("Configure swegen", {"swegen.toml": '[tests]\nglobs = ["spec/**"]\n'})
+    fix = repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED, "spec/check_lib.py": TEST})
+    out = run(repo, tmp_path)
+    (row,) = [c for c in candidates(out) if c["fix_commit"] == fix]
+    assert row["kept"] and row["test_files"] == ["spec/check_lib.py"]
+    assert task(out, row)["touched_tests"] == ["spec/check_lib.py::test_total"]
