@@ -279,6 +279,9 @@ def build_env_image(
     fingerprint = env_fingerprint(recipe, base_image_id(recipe.base_image), ca)
     tag = env_tag(fingerprint)
     if image_labels(tag) is not None:
+        if log_path is not None and not log_path.exists():
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text(f"{tag} was already built from this recipe; reused.\n", encoding="utf-8")
         return tag, False
     lines: list[str] = []
     try:
