@@ -919,14 +919,7 @@ def touched_tests(
         if prior is not None and not _same(new_ix, h, old_ix, prior):
             changes.helper(new_ix, h)
     _spread_through_helpers(new_ix, changes)
-    hit = {
-        new_ix.spec.node_id(path, t.parts)
-        for t in new_ix.tests
-        if t.parts in changes.tests
-        or any(t.parts[: len(s)] == s for s in changes.scopes)
-        or _uses_changed_name(new_ix, t, changes.names)
-    }
-    return sorted(hit)
+    return _hit_tests(new_ix, path, changes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -987,6 +980,11 @@ def _touched_in_new(ix: _Index, path: str, lines: set[int]) -> list[str]:
         changes.line(ix, line)
     if changes.names:
         _spread_through_helpers(ix, changes)
+    return _hit_tests(ix, path, changes)
+
+
+def _hit_tests(ix: _Index, path: str, changes: _Changes) -> list[str]:
+    """Node ids of the tests that the recorded changes reach. Sorted."""
     hit = {
         ix.spec.node_id(path, t.parts)
         for t in ix.tests
