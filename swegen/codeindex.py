@@ -335,11 +335,16 @@ _LAST_TREES: "collections.OrderedDict[str, tuple[bytes, Tree]]" = collections.Or
 _LAST_TREES_MAX = 64
 
 
+@functools.lru_cache(maxsize=None)
+def _language(spec: LanguageSpec) -> Language:
+    return spec.load()
+
+
 def _parse(spec: LanguageSpec, source: bytes, path: str = "") -> Node:
     with _PARSER_LOCK:
         parser = _PARSERS.get(spec.name)
         if parser is None:
-            parser = _PARSERS[spec.name] = Parser(spec.load())
+            parser = _PARSERS[spec.name] = Parser(_language(spec))
         previous = _LAST_TREES.get(path) if path else None
         tree = parser.parse(source, _edited(previous, source)) if previous else parser.parse(source)
         if path:
@@ -464,27 +469,37 @@ def _defs_by_scopes(spec: LanguageSpec, root: Node, source: bytes) -> list[DefNo
     """Walk only the nodes that can hold definitions (`scope_types`): a few thousand statements
     rather than every node, several times faster than a query. Only for trees without syntax
     errors, where the grammar puts definitions nowhere else."""
-    kinds = spec.function_types | spec.class_types
-    scopes = spec.scope_types or frozenset()
+    kinds = _kind_ids(spec, spec.function_types | spec.class_types)
+    wrappers = _kind_ids(spec, spec.wrapper_types)
+    scopes = _kind_ids(spec, spec.scope_types or frozenset())
     defs: list[DefNode] = []
     # (node, its nearest enclosing definition, the outermost wrapper when node is one)
     stack: list[tuple[Node, DefNode | None, Node | None]] = [(root, None, None)]
     while stack:
         node, parent, wrapper = stack.pop()
         for child in node.named_children:
-            if child.type in kinds:
+            kind = child.kind_id
+            if kind in kinds:
                 d = _def_node(spec, child, wrapper or child, parent)
                 if d is not None:
                     defs.append(d)
                 # from its second byte: its own keyword does not count
                 if _may_define(spec, source, child.start_byte + 1, child.end_byte):
                     stack.append((child, d, None))
-            elif child.type in spec.wrapper_types:
+            elif kind in wrappers:
                 stack.append((child, parent, wrapper or child))
-            elif child.type in scopes and _may_define(spec, source, child.start_byte, child.end_byte):
+            elif kind in scopes and _may_define(spec, source, child.start_byte, child.end_byte):
                 stack.append((child, parent, None))
     defs.sort(key=lambda d: d.node.start_byte)
     return defs
+
+
+@functools.lru_cache(maxsize=None)
+def _kind_ids(spec: LanguageSpec, types: frozenset[str]) -> frozenset[int]:
+    """The node kind ids of these node types: comparing ints is cheaper than making each node's
+    type string. (Several ids may share a name, through aliases.)"""
+    language = _language(spec)
+    return frozenset(i for i in range(language.node_kind_count) if language.node_kind_for_id(i) in types)
 
 
 def _may_define(spec: LanguageSpec, source: bytes, start: int, end: int) -> bool:
@@ -638,13 +653,13 @@ class _Index:
                 starts, texts = self.identifier_index
                 found = [start for start, text in zip(starts, texts) if text == name]
             else:
-                # An identifier is never preceded by a letter or "_", nor followed by a letter,
-                # digit or "_": the lexer would have made them one longer token. (The pattern
-                # starts with the name itself, which re finds fast; a look-behind would not be.)
-                word = re.compile(re.escape(name.encode()) + rb"(?![A-Za-z0-9_])")
                 source = self.source
-                found = [m.start() for m in word.finditer(source) if source[m.start() - 1 : m.start()] not in _WORD_BYTES]
-            found = self._occurrence_memo[name] = found
+                found = [
+                    m.start()
+                    for m in _word_pattern(name).finditer(source)
+                    if source[m.start() - 1 : m.start()] not in _WORD_BYTES
+                ]
+            self._occurrence_memo[name] = found
         return found
 
     def _is_use(self, start: int, length: int) -> bool:
@@ -699,6 +714,15 @@ class _Index:
 
 #: What may precede a name in the text without being part of it: anything but a letter or "_".
 _WORD_BYTES = frozenset(bytes([c]) for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+
+
+@functools.lru_cache(maxsize=4096)
+def _word_pattern(name: str) -> re.Pattern[bytes]:
+    """`name` not followed by a letter, digit or "_" (nor preceded by a letter or "_", which the
+    caller checks): the lexer would have made them one longer token. The pattern starts with the
+    name itself, which re finds fast; a look-behind would not be. Cached: the same names come
+    back in every version of a file, and re's own cache is small."""
+    return re.compile(re.escape(name.encode()) + rb"(?![A-Za-z0-9_])")
 
 
 @functools.lru_cache(maxsize=32)
@@ -946,10 +970,10 @@ def change_facts(
     added_lines: set[int],
     removed_at: set[int],
     removed_text: Sequence[str],
-    with_referenced: bool = True,
+    test_file: bool = True,
 ) -> ChangeFacts:
     """Touched tests, changed and added definitions, and names used on added lines, for one file
-    (with_referenced=False leaves the names out, for files whose names nobody asks about).
+    (test_file=False leaves touched tests and names out: a source file's are not asked about).
 
     `removed_at` holds, in new-file numbering, the lines next to which lines were removed.
     """
@@ -965,10 +989,10 @@ def change_facts(
     present = {d.parts[-1] for d in ix.defs}
     changed |= {name for name in removed_defs if name not in present}
     return ChangeFacts(
-        touched_tests=tuple(_touched_in_new(ix, path, lines)),
+        touched_tests=tuple(_touched_in_new(ix, path, lines)) if test_file else (),
         changed=tuple(sorted(changed - added)),
         added=tuple(sorted(added)),
-        referenced=frozenset(referenced_names(path, new, added_lines)) if added_lines and with_referenced else frozenset(),
+        referenced=frozenset(referenced_names(path, new, added_lines) if added_lines and test_file else ()),
     )
 
 

@@ -11,6 +11,7 @@ arrived in a separate commit of the branch.
 from __future__ import annotations
 
 import bisect
+import io
 import os
 import re
 import subprocess
@@ -191,9 +192,18 @@ def _parse_numstat(text: str) -> Iterator[FileStat]:
         yield FileStat(path, 0 if binary else int(added), 0 if binary else int(deleted), binary)
 
 
-def first_parent_line(repo: Path, ref: str = "HEAD") -> set[str]:
-    """The commits on the first-parent line of `ref` (the main line)."""
-    return set(git(repo, "rev-list", "--first-parent", ref).split())
+def first_parent_line(repo: Path, ref: str = "HEAD", graph: "CommitGraph | None" = None) -> set[str]:
+    """The commits on the first-parent line of `ref` (the main line); from `graph` when given."""
+    top = graph.resolve(repo, ref) if graph is not None else None
+    if top is None:
+        return set(git(repo, "rev-list", "--first-parent", ref).split())
+    line: set[str] = set()
+    sha: str | None = top
+    while sha is not None and sha not in line:
+        line.add(sha)
+        parents = graph.commits[sha][1]  # type: ignore[union-attr]
+        sha = parents[0] if parents else None
+    return line
 
 
 def main_line_ref(repo: Path) -> str | None:
@@ -208,9 +218,18 @@ def main_line_ref(repo: Path) -> str | None:
     return "HEAD" if head else None
 
 
-def reachable(repo: Path, ref: str = "HEAD") -> set[str]:
-    """Every commit reachable from `ref`."""
-    return set(git(repo, "rev-list", ref).split())
+def reachable(repo: Path, ref: str = "HEAD", graph: "CommitGraph | None" = None) -> set[str]:
+    """Every commit reachable from `ref`; from `graph` when given."""
+    top = graph.resolve(repo, ref) if graph is not None else None
+    if top is None:
+        return set(git(repo, "rev-list", ref).split())
+    found, pending = {top}, [top]
+    while pending:
+        for parent in graph.commits[pending.pop()][1]:  # type: ignore[union-attr]
+            if parent not in found:
+                found.add(parent)
+                pending.append(parent)
+    return found
 
 
 def branch_commits(
@@ -251,6 +270,11 @@ class CommitGraph:
         encoding = git(repo, "config", "--get", "i18n.logOutputEncoding", check=False).strip().lower()
         #: False when git log converts messages to another encoding than the one they are stored in.
         self.messages_as_stored = encoding in ("", "utf-8", "utf8")
+
+    def resolve(self, repo: Path, ref: str) -> str | None:
+        """The commit `ref` names, when the graph has it."""
+        sha = git(repo, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False).strip()
+        return sha if sha in self.commits else None
 
 
 class _Unreadable(Exception):
@@ -382,14 +406,17 @@ class DiffReader:
             return []
         self._proc.stdin.write(b"".join(f"{commit} {base}\n".encode() for commit, base in pairs) + self.END)
         self._proc.stdin.flush()
-        lines = []
-        for line in iter(self._proc.stdout.readline, b""):
-            if line == self.END:
-                break
-            lines.append(line)
-        else:
-            raise GitError("git diff-tree stopped", detail=f"while reading the patches of {pairs[0][0]}")
-        by_sha = dict(_split_diff_stream(lines, [commit for commit, _ in pairs]))
+        # Read in blocks until the output ends with the marker line, the last thing git writes.
+        end = b"\n" + self.END  # the newline before it is there, or the output starts with it
+        blocks, tail = [], b"\n"
+        while not tail.endswith(end):
+            block = self._proc.stdout.read1(1 << 16)
+            if not block:
+                raise GitError("git diff-tree stopped", detail=f"while reading the patches of {pairs[0][0]}")
+            blocks.append(block)
+            tail = (tail + block)[-len(end) :]
+        output = b"".join(blocks)[: -len(self.END)]
+        by_sha = dict(_split_diff_stream(io.BytesIO(output).readlines(), [commit for commit, _ in pairs]))
         return [by_sha.get(commit, b"") for commit, _ in pairs]
 
     def close(self) -> None:
@@ -430,31 +457,43 @@ class BlobReader:
 
     def read(self, commit: str, path: str) -> bytes | None:
         """The file at `commit:path`, or None when it does not exist there."""
-        if "\n" in path:
-            return None
-        kind, data = self._object(f"{commit}:{path}")
-        return data if kind == "blob" else None
+        return self.read_many([(commit, path)])[0]
+
+    def read_many(self, files: list[tuple[str, str]]) -> list[bytes | None]:
+        """`read` for several (commit, path) pairs, asked for all at once."""
+        wanted = [i for i, (_, path) in enumerate(files) if "\n" not in path]
+        found: list[bytes | None] = [None] * len(files)
+        for i, (kind, data) in zip(wanted, self._objects([f"{files[i][0]}:{files[i][1]}" for i in wanted])):
+            found[i] = data if kind == "blob" else None
+        return found
 
     def commits(self, shas: list[str]) -> list[bytes | None]:
         """The raw commit objects (None where there is no such commit), asked for all at once."""
-        found: list[bytes | None] = []
-        for start in range(0, len(shas), 256):  # the requests of a batch fit in the pipe
-            batch = shas[start : start + 256]
-            found += [data if kind == "commit" else None for kind, data in self._objects(batch)]
-        return found
-
-    def _object(self, name: str) -> tuple[str, bytes]:
-        return self._objects([name])[0]
+        return [data if kind == "commit" else None for kind, data in self._objects(shas)]
 
     def _objects(self, names: list[str]) -> list[tuple[str, bytes]]:
-        """(type, content) of each object ("missing", b"" when there is none)."""
+        """(type, content) of each object ("missing", b"" when there is none). The requests go
+        in batches that fit in the pipe: git stops reading them while its answers wait to be read."""
+        found: list[tuple[str, bytes]] = []
+        batch: list[str] = []
+        size = 0
+        for name in names:
+            batch.append(name)
+            size += len(name) + 1
+            if size > 16_000:
+                found += self._batch(batch)
+                batch, size = [], 0
+        return found + self._batch(batch) if batch else found
+
+    def _batch(self, names: list[str]) -> list[tuple[str, bytes]]:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._proc.stdin.write("".join(f"{name}\n" for name in names).encode())
         self._proc.stdin.flush()
         found = []
         for _ in names:
+            # "<id> <type> <size>", or "<name> missing" (a name may hold spaces)
             header = self._proc.stdout.readline().decode(errors="replace").split()
-            if len(header) < 3 or header[1] == "missing":
+            if len(header) != 3 or not header[2].isdigit():
                 found.append(("missing", b""))
                 continue
             data = self._proc.stdout.read(int(header[2]))

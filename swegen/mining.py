@@ -3,9 +3,13 @@
 Public entry: `mine(config, progress)`. It walks the first-parent line of every branch and tag
 once (a merged pull request is one unit, diffed against its first parent), drops what cheap
 filters can tell from file lists alone, removes changes reached through several paths by patch
-identity (keeping the earliest), and only then reads full diffs, runs tree-sitter and writes
-problem statements. Every commit considered gets a line in candidates.jsonl with its reasons;
-every kept one gets a folder with task.json, gold.patch, test.patch and problem_statement.md.
+identity (keeping the earliest), and reads full diffs, runs tree-sitter and writes problem
+statements only for what is left. Every commit considered gets a line in candidates.jsonl with
+its reasons; every kept one gets a folder with task.json, gold.patch, test.patch and
+problem_statement.md.
+
+Mining is CPU-bound: the analysis runs in worker processes, and starts on the newest
+candidates while the walk (mostly git's work) is still running.
 """
 
 from __future__ import annotations
@@ -210,23 +214,33 @@ def mine(config: MineConfig, progress: Progress = lambda stage, done, total: Non
     _prepare_output(config.output)
     write_json(config.output / "run.json", _run_record(config, info, slug))
     rules = _rules(config)
-    ctx = _Context(config, slug, rules, issues, config.output, info.commit_count)
-    # The pool starts first: its processes must not inherit the pipes of the git processes below.
-    with _Analysis(ctx) as analysis, PatchIds(config.repo) as patch_ids:
+    # One git process lists every commit with its parents: the main line, the merged branches
+    # and the branch commits of each merge are all found here rather than by a git process each.
+    graph = CommitGraph(config.repo) if info.commit_count <= GRAPH_MAX_COMMITS else None
+    ctx = _Context(config, slug, rules, issues, config.output, graph)
+    # The pool starts now: its processes must not inherit the pipes of the git processes below
+    # (they inherit the graph instead).
+    with _Analysis(ctx) as analysis, _SameChanges(config.repo) as same:
         commits, cheap = [], {}
-        for commit in _scan(config, info, funnel, progress):
+        for commit in _scan(config, info, graph, funnel, progress):
             commits.append(commit)
             cheap[commit.sha] = reasons = _cheap_reasons(commit, _roles(commit, rules), config)
             if not reasons:
                 # Both run while the walk goes on: the walk is mostly git's work on one core.
-                patch_ids.add(commit.sha, commit.base or "")
+                same.add(commit)
                 analysis.start_early(commit)
         commits.sort(key=lambda c: (c.commit_time, c.author_time))
+        survivors = [c for c in commits if not cheap[c.sha]]
+        duplicates = _duplicates(survivors, same.patch_ids())
+        # Pass two: newest first, so that --max-candidates keeps the most recent fixes. The
+        # workers start on it before the rejections are written.
+        fresh = [c for c in survivors if c.sha not in duplicates][::-1]
+        analysis.start(fresh)
         versions = _Versions(TagTimeline(config.repo), {c.sha: c.commit_time for c in commits})
         with JsonlWriter(config.output / "candidates.jsonl") as sink:
-            survivors = _cheap_filter(commits, cheap, ctx, funnel, sink)
-            fresh = _drop_duplicates(survivors, patch_ids.result(), ctx, funnel, sink)
-            _analyse_fresh(fresh, analysis, versions, ctx, funnel, sink, progress)
+            _record_cheap(commits, cheap, ctx, funnel, sink)
+            _record_duplicates(survivors, duplicates, ctx, funnel, sink)
+            _record_analysed(analysis, versions, ctx, funnel, sink, progress)
     return funnel
 
 
@@ -243,13 +257,15 @@ def _rules(config: MineConfig) -> SplitRules:
     )
 
 
-def _scan(config: MineConfig, info: RepoInfo, funnel: Funnel, progress: Progress) -> Iterator[Commit]:
+def _scan(
+    config: MineConfig, info: RepoInfo, graph: CommitGraph | None, funnel: Funnel, progress: Progress
+) -> Iterator[Commit]:
     """Pass one: the commits to consider, in the walk's order (newest first, roughly)."""
     main_ref = main_line_ref(config.repo)
-    mainline = first_parent_line(config.repo, main_ref) if main_ref else set()
+    mainline = first_parent_line(config.repo, main_ref, graph) if main_ref else set()
     # Commits of branches already merged into the main line are part of their merge (the pull
     # request is the unit); only the first-parent line of the main line and unmerged work count.
-    merged = reachable(config.repo, main_ref) - mainline if main_ref else set()
+    merged = reachable(config.repo, main_ref, graph) - mainline if main_ref else set()
     for commit in walk(config.repo, config.refs or DEFAULT_REFS, config.since, config.until, config.paths):
         if commit.sha in merged:
             funnel.inside_merges += 1
@@ -267,53 +283,47 @@ def _roles(commit: Commit, rules: SplitRules) -> list[str]:
     return [rules.role(f.path) for f in commit.files]
 
 
-def _cheap_filter(
+def _record_cheap(
     commits: list[Commit], cheap: dict[str, list[str]], ctx: "_Context", funnel: Funnel, sink: JsonlWriter
-) -> list[Commit]:
-    """What the file lists alone reject is recorded, oldest first; the rest goes on."""
-    survivors = []
+) -> None:
+    """What the file lists alone reject is recorded, oldest first."""
     for commit in commits:
         roles = _roles(commit, ctx.rules)
         funnel.with_tests += "test" in roles
         if cheap[commit.sha]:
             _record(sink, funnel, _rejected(commit, ctx.slug, cheap[commit.sha], roles))
         else:
-            survivors.append(commit)
-    funnel.candidates = len(survivors)
-    return survivors
+            funnel.candidates += 1
 
 
-def _drop_duplicates(
-    survivors: list[Commit], ids: dict[str, str], ctx: "_Context", funnel: Funnel, sink: JsonlWriter
-) -> list[Commit]:
-    duplicates = _duplicates(survivors, ids)
+def _record_duplicates(
+    survivors: list[Commit], duplicates: dict[str, str], ctx: "_Context", funnel: Funnel, sink: JsonlWriter
+) -> None:
     for commit in survivors:
         if commit.sha in duplicates:
             rejected = _rejected(commit, ctx.slug, ["duplicate"], _roles(commit, ctx.rules))
             _record(sink, funnel, replace(rejected, duplicate_of=instance_id(ctx.slug, duplicates[commit.sha])))
-    return [c for c in survivors if c.sha not in duplicates]
 
 
-def _analyse_fresh(
-    fresh: list[Commit],
-    analysis: "_Analysis",
-    versions: "_Versions",
-    ctx: "_Context",
-    funnel: Funnel,
-    sink: JsonlWriter,
-    progress: Progress,
+def _record_analysed(
+    analysis: "_Analysis", versions: "_Versions", ctx: "_Context", funnel: Funnel, sink: JsonlWriter, progress: Progress
 ) -> None:
-    """Pass two: full diffs, tree-sitter and statements, newest first (so --max-candidates keeps
-    the most recent fixes)."""
-    fresh = fresh[::-1]
+    """Full diffs, tree-sitter and statements, in the order the analysis was started with."""
     limit = ctx.config.max_candidates
-    for done, (commit, (candidate, task)) in enumerate(analysis.results(fresh), 1):
-        progress("analysing candidates", done, len(fresh))
-        if limit is not None and funnel.kept >= limit:
-            candidate, task = _rejected(commit, ctx.slug, ["over-limit"], _roles(commit, ctx.rules)), None
-        _record(sink, funnel, candidate)
-        if task is not None:
-            _write_task(ctx.out, replace(task, version=versions.at(commit)))
+    # Task folders are written by another thread: creating a file can take milliseconds (on a
+    # busy disk, or when many files were just deleted), and this loop must go on handing work
+    # to the analysis.
+    with concurrent.futures.ThreadPoolExecutor(1) as writer:
+        written = []
+        for done, (commit, (candidate, task)) in enumerate(analysis.results(), 1):
+            progress("analysing candidates", done, analysis.total)
+            if limit is not None and funnel.kept >= limit:
+                candidate, task = _rejected(commit, ctx.slug, ["over-limit"], _roles(commit, ctx.rules)), None
+            _record(sink, funnel, candidate)
+            if task is not None:
+                written.append(writer.submit(_write_task, ctx.out, replace(task, version=versions.at(commit))))
+        for future in written:
+            future.result()  # a failed write fails the run
 
 
 @dataclass(frozen=True)
@@ -337,7 +347,7 @@ class _Versions:
 #: is left with a long chunk while the others wait.
 MIN_CHUNK, MAX_CHUNK = 3, 24
 #: Chunks per worker, and their length, handed over while the walk still runs.
-EARLY_CHUNKS, EARLY_CHUNK = 3, 12
+EARLY_CHUNKS, EARLY_CHUNK = 6, 12
 
 _worker: dict[str, object] = {}
 
@@ -348,7 +358,7 @@ def _init_worker(ctx: "_Context") -> None:
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)
     _worker["ctx"] = ctx
-    _worker["git"] = _Readers(ctx, graph_now=True)  # workers wait for the walk's first candidates anyway
+    _worker["git"] = _Readers(ctx)
 
 
 def _analyse_chunk(chunk: list[Commit]) -> list[tuple[Candidate, "Task | None"]]:
@@ -356,33 +366,27 @@ def _analyse_chunk(chunk: list[Commit]) -> list[tuple[Candidate, "Task | None"]]
 
 
 class _Readers:
-    """The git processes one analysing process reads through, and the commit graph it lists
-    branch commits with (read at the first merge)."""
+    """The git processes one analysing process reads through."""
 
-    def __init__(self, ctx: "_Context", graph_now: bool = False) -> None:
+    def __init__(self, ctx: "_Context") -> None:
         self.ctx = ctx
         self.blobs = BlobReader(ctx.config.repo)
         self.diffs = DiffReader(ctx.config.repo)
-        self._graph: CommitGraph | None = None
-        if graph_now and ctx.commit_count <= GRAPH_MAX_COMMITS:
-            self._graph = CommitGraph(ctx.config.repo)
 
     def analyse(self, chunk: list[Commit]) -> list[tuple[Candidate, "Task | None"]]:
         raws = self.diffs.read([(c.sha, c.base or "") for c in chunk])
         return [_analyse(commit, raw, self, self.ctx) for commit, raw in zip(chunk, raws)]
 
     def branch_commits(self, merge: Commit) -> list[tuple[str, str]]:
-        if merge.is_merge and self._graph is None and self.ctx.commit_count <= GRAPH_MAX_COMMITS:
-            self._graph = CommitGraph(self.ctx.config.repo)
-        return branch_commits(self.ctx.config.repo, merge, self._graph, self.blobs)
+        return branch_commits(self.ctx.config.repo, merge, self.ctx.graph, self.blobs)
 
     def close(self) -> None:
         self.blobs.close()
         self.diffs.close()
 
 
-#: Up to this many commits, each analysing process holds the whole commit graph (a few MB)
-#: and lists branch commits itself; beyond, it asks git for each merge.
+#: Up to this many commits, the whole commit graph (a few MB) is read once; beyond, git is asked
+#: for the main line, and for the branch commits of each merge.
 GRAPH_MAX_COMMITS = 200_000
 
 
@@ -401,7 +405,7 @@ class _Analysis:
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         if self._workers > 1:
             self._pool = concurrent.futures.ProcessPoolExecutor(self._workers, initializer=_init_worker, initargs=(ctx,))
-            self._pool.submit(int).result()  # start the processes now (they all start at once)
+            self._pool.submit(int)  # forks all the processes now, before any pipe is open here
         self._futures: dict[str, tuple[concurrent.futures.Future, int]] = {}
         self._early: list[Commit] = []
         self._early_left = EARLY_CHUNKS * self._workers if self._pool else 0
@@ -414,23 +418,34 @@ class _Analysis:
             self._submit(self._early)
             self._early, self._early_left = [], self._early_left - 1
 
-    def results(self, fresh: list[Commit]) -> Iterator[tuple[Commit, tuple[Candidate, "Task | None"]]]:
+    def start(self, fresh: list[Commit]) -> None:
+        """Analyse `fresh`, in this order: the first chunks go to the workers now."""
+        self._fresh, self._ahead = fresh, 0  # fresh[:ahead] are all submitted
+        self.total = len(fresh)
+        self._top_up(0)
+
+    def results(self) -> Iterator[tuple[Commit, tuple[Candidate, "Task | None"]]]:
         if self._pool is None:
-            yield from self._serial(fresh)
+            yield from self._serial(self._fresh)
             return
-        window = 2 * self._workers * MAX_CHUNK  # candidates in flight
-        ahead = 0  # fresh[:ahead] are all submitted
-        for done, commit in enumerate(fresh):
-            while ahead < len(fresh) and ahead - done < window:
-                size = max(MIN_CHUNK, min(MAX_CHUNK, (len(fresh) - ahead) // (2 * self._workers)))
-                chunk = []
-                while ahead < len(fresh) and len(chunk) < size:
-                    if fresh[ahead].sha not in self._futures:
-                        chunk.append(fresh[ahead])
-                    ahead += 1
-                self._submit(chunk)
+        for done, commit in enumerate(self._fresh):
+            self._top_up(done)
             future, index = self._futures.pop(commit.sha)
             yield commit, future.result()[index]
+
+    def _top_up(self, done: int) -> None:
+        """Submit chunks until the window ahead of `done` is full."""
+        if self._pool is None:
+            return
+        fresh, window = self._fresh, 2 * self._workers * MAX_CHUNK  # candidates in flight
+        while self._ahead < len(fresh) and self._ahead - done < window:
+            size = max(MIN_CHUNK, min(MAX_CHUNK, (len(fresh) - self._ahead) // (2 * self._workers)))
+            chunk = []
+            while self._ahead < len(fresh) and len(chunk) < size:
+                if fresh[self._ahead].sha not in self._futures:
+                    chunk.append(fresh[self._ahead])
+                self._ahead += 1
+            self._submit(chunk)
 
     def _serial(self, fresh: list[Commit]) -> Iterator[tuple[Commit, tuple[Candidate, "Task | None"]]]:
         readers = _Readers(self._ctx)
@@ -471,7 +486,7 @@ class _Context:
     rules: SplitRules
     issues: IssueIndex | None
     out: Path
-    commit_count: int
+    graph: CommitGraph | None
 
 
 def _warnings(info: RepoInfo) -> list[str]:
@@ -542,6 +557,35 @@ def _cheap_reasons(commit: Commit, roles: list[str], config: MineConfig) -> list
     if source_lines > config.max_source_lines:
         return [f"too-large: {source_lines} source lines changed (limit {config.max_source_lines})"]
     return []
+
+
+class _SameChanges:
+    """Patch ids (`git patch-id --stable`) of the commits that may make the same change as
+    another. Equal patch ids mean equal files with equal lines added and removed, so a commit
+    whose file list and line counts (from the walk) no other commit has needs no patch id:
+    usually almost none do."""
+
+    def __init__(self, repo: Path) -> None:
+        self._ids = PatchIds(repo)
+        self._first: dict[tuple, Commit] = {}  # file list and line counts -> first commit with them
+        self._asked: set[str] = set()
+
+    def add(self, commit: Commit) -> None:
+        numstat = tuple(sorted((f.path, f.added, f.deleted, f.binary) for f in commit.files))
+        first = self._first.setdefault(numstat, commit)
+        for twin in (first, commit) if first is not commit else ():
+            if twin.sha not in self._asked:
+                self._asked.add(twin.sha)
+                self._ids.add(twin.sha, twin.base or "")
+
+    def patch_ids(self) -> dict[str, str]:
+        return self._ids.result()
+
+    def __enter__(self) -> "_SameChanges":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._ids.close()
 
 
 def _duplicates(survivors: list[Commit], ids: dict[str, str]) -> dict[str, str]:
@@ -621,7 +665,7 @@ def _code_facts(split: Split, fixed: dict[str, list[bytes | None]]) -> _CodeFact
     changed, added, touched, referenced = [], [], [], set()
     for item, new in zip(split.source, fixed["source"]):
         facts = codeindex.change_facts(
-            item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text, with_referenced=False
+            item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text, test_file=False
         )
         changed += facts.changed
         added += facts.added
@@ -642,13 +686,22 @@ def _code_facts(split: Split, fixed: dict[str, list[bytes | None]]) -> _CodeFact
 
 def _fixed_versions(commit: Commit, split: Split, blobs: BlobReader) -> dict[str, list[bytes | None]]:
     """The fixed version of each source and test file (None when the fix deletes it)."""
-    return {
-        group: [blobs.read(commit.sha, item.path) if item.status != "deleted" else None for item in items]
-        for group, items in (("source", split.source), ("tests", split.tests))
-    }
+    items = [*split.source, *split.tests]
+    read = iter(blobs.read_many([(commit.sha, item.path) for item in items if item.status != "deleted"]))
+    versions = [next(read) if item.status != "deleted" else None for item in items]
+    return {"source": versions[: len(split.source)], "tests": versions[len(split.source) :]}
 
 
-IDENTIFIER_BYTES = re.compile(IDENTIFIER.pattern.encode())
+#: bytes.translate table that turns every byte that cannot be in an identifier into a space.
+_WORDS_ONLY = bytes(c if chr(c).isascii() and (chr(c).isalnum() or chr(c) == "_") else 32 for c in range(256))
+
+
+def _identifiers(text: bytes) -> set[str]:
+    """IDENTIFIER's matches in `text`, from its words: a word is a run of letters, digits and
+    "_", and IDENTIFIER matches it from its first non-digit on. Splitting is all C, where the
+    regex would make a Python object for every match."""
+    words = {word.lstrip(b"0123456789") for word in set(text.translate(_WORDS_ONLY).split())}
+    return {word.decode() for word in words if word}
 
 
 def _base_identifiers(commit: Commit, split: Split, fixed: list[bytes | None]) -> set[str]:
@@ -662,7 +715,7 @@ def _base_identifiers(commit: Commit, split: Split, fixed: list[bytes | None]) -
         if item.status == "added" or not commit.base:
             continue
         kept = _without_lines(new.split(b"\n"), item.added_lines) if new is not None else b""
-        names |= {name.decode() for name in set(IDENTIFIER_BYTES.findall(kept))}
+        names |= _identifiers(kept)
         names |= set(IDENTIFIER.findall("\n".join(item.removed_text)))
     return names
 

@@ -342,3 +342,39 @@ def test_renamed_and_autouse_fixtures_and_imports():
     assert touched_tests(P, source, source, {line_of(source, "return 1")}, set()) == ids("test_db")
     assert touched_tests(P, source, source, {line_of(source, "as b")}, set()) == ids("test_b")
     assert touched_tests(P, source, source, {line_of(source, "yield")}, set()) == ids("test_b", "test_db")
+
+
+def test_reparsing_a_changed_version_gives_the_results_of_a_fresh_parse():
+    # Changes at the top, in the middle and at the end: the reparse gets one edit for each.
+    test_node_ids(P, TESTS)
+    new = (
+        TESTS.replace(b"import unittest\n", b"import unittest\nimport os\n")
+        .replace(b'assert ledger["balance"] == 0', b'assert ledger["balance"] == 0\n    assert os.sep')
+        + b"\n\ndef test_last():\n    pass\n"
+    )
+    fresh = "other/" + P  # another path: parsed from scratch
+    assert definitions(P, new) == definitions(fresh, new)
+    assert test_node_ids(P, new) == [i.replace("other/", "") for i in test_node_ids(fresh, new)]
+    line = line_of(new, "assert os.sep")
+    assert touched_tests(P, TESTS, new, {line}, set()) == ids("test_last", "test_uses_fixture")
+
+
+def test_a_changed_name_in_strings_and_comments_touches_nothing():
+    old = src(
+        """
+        def helper():
+            return 1
+
+
+        def test_calls():
+            assert helper() == 1
+
+
+        def test_mentions():
+            # helper is not called here
+            assert "helper" != "helper()"
+        """
+    )
+    new = old.replace(b"return 1", b"return 2").replace(b"helper() == 1", b"helper() == 2")
+    changed = {line_of(new, "return 2"), line_of(new, "helper() == 2")}
+    assert touched_tests(P, old, new, changed, changed) == ids("test_calls")

@@ -339,3 +339,35 @@ def test_swegen_toml_adds_test_locations(tmp_path):
     (row,) = [c for c in candidates(out) if c["fix_commit"] == fix]
     assert row["kept"] and row["test_files"] == ["spec/check_lib.py"]
     assert task(out, row)["touched_tests"] == ["spec/check_lib.py::test_total"]
+
+
+def test_branch_commits_found_without_git_match_git_log_even_with_clock_skew(tmp_path, monkeypatch):
+    """Merges of branches whose commit dates go back and forth: the walk over the commit graph
+    lists the same commits, in the same order, as `git log --reverse base..merge`."""
+    from swegen import history
+    from swegen.history import BlobReader, Commit, CommitGraph, branch_commits
+
+    dates = [0, 50, 20, 90, 10, 60, 30, 100, 40, 80, 5, 70]  # minutes, deliberately unordered
+    stream = []
+    for i, minute in enumerate(dates, 1):
+        message = f"commit {i}\n"
+        when = 1_700_000_000 + 60 * minute
+        stream += [f"commit refs/heads/b{i % 3}", f"mark :{i}", f"committer Dev <dev@example.com> {when} +0000"]
+        stream += [f"data {len(message)}", message.rstrip("\n")]
+        stream += [f"from :{max(1, i - 3)}"] if i > 1 else []
+        stream += [f"merge :{i - 1}"] if i > 2 and i % 2 else []
+        stream.append("")
+    subprocess.run(["git", "init", "-q", str(tmp_path / "r")], check=True)
+    subprocess.run(["git", "-C", str(tmp_path / "r"), "fast-import", "--quiet"], input="\n".join(stream).encode(), check=True)
+    repo = tmp_path / "r"
+    listing = ["git", "-C", str(repo), "rev-list", "--all", "--parents", "--min-parents=2"]
+    lines = subprocess.run(listing, capture_output=True, text=True, check=True).stdout.splitlines()
+    merges = [Commit(sha, tuple(parents), "", "", 0, 0, "", ()) for sha, *parents in map(str.split, lines)]
+    assert len(merges) >= 4
+    graph = CommitGraph(repo)
+    expected = {merge.sha: branch_commits(repo, merge) for merge in merges}
+    assert max(len(listed) for listed in expected.values()) >= 3
+    monkeypatch.setattr(history, "git", None)  # no git process per merge
+    with BlobReader(repo) as objects:
+        for merge in merges:
+            assert branch_commits(repo, merge, graph, objects) == expected[merge.sha]
