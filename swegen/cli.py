@@ -26,6 +26,8 @@ PENDING = {
     "evaluate": "evaluation lands with issue #5",
     "report": "reporting lands with issue #6",
 }
+#: Stages whose commands live in their own modules, once built (each has register(cli)).
+STAGE_MODULES = ("swegen.cli_report",)
 
 
 def option(*decls: str, env: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -69,8 +71,17 @@ def _pending(name: str) -> None:
         raise NotBuiltYet(f"swegen {name} is not built yet", hint=PENDING[name])
 
 
-for _stage in PENDING:
-    _pending(_stage)
+def _register_stage_modules() -> None:
+    import importlib
+
+    for module in STAGE_MODULES:
+        importlib.import_module(module).register(cli)
+    for name in PENDING:
+        if name not in cli.commands:
+            _pending(name)
+
+
+_register_stage_modules()
 
 
 # -- mine --------------------------------------------------------------------------------------
