@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from swegen.demo import git_archive
+from swegen.testbed import git_archive
 from swegen.docker_sandbox import DockerSandbox
 from swegen.envs import available_pythons, plan_environment
 from swegen.example import create_example

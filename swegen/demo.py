@@ -6,13 +6,12 @@ into task candidates, and validates them in Docker.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from swegen import __version__
-from swegen.errors import BadInput, SwegenError
+from swegen.errors import BadInput
 from swegen.example import EXAMPLE_REPO_NAME, create_example
 from swegen.images import require_base_image
 from swegen.mining import MineConfig, mine
@@ -47,14 +46,6 @@ class DemoResult:
     repo: Path
     funnel: Any = None
     validation: dict[str, Any] = field(default_factory=dict)
-
-
-def git_archive(repo: Path, rev: str) -> bytes:
-    """The tree at `rev` as a tar stream, without .git: no history is visible from it."""
-    proc = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", rev], capture_output=True)
-    if proc.returncode != 0:
-        raise SwegenError(f"git archive {rev} failed", detail=proc.stderr.decode(errors="replace"))
-    return proc.stdout
 
 
 def _fresh(output: Path) -> None:

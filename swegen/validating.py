@@ -21,15 +21,12 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from swegen import __version__
-from swegen.docker_sandbox import DockerSandbox
-from swegen.envs import EnvPlan, available_pythons, plan_environment
 from swegen.errors import BadInput, SwegenError
 from swegen.grading import grade, passed
-from swegen.images import build_env_image, env_tag
-from swegen.records import JsonlWriter, read_lines, to_dict, write_atomic, write_json
-from swegen.resources import sandbox_file
+from swegen.records import JsonlWriter, read_lines, write_atomic, write_json
 from swegen.runner import TestRun, run_pytest
-from swegen.sandbox import Limits, SandboxSpec
+from swegen.sandbox import Limits
+from swegen.testbed import Container, Environments, Testbed, git_archive, recorded_repo, test_files
 
 #: Funnel steps, in order: a rejected candidate stops at the step it failed.
 STEPS = ("candidates", "environment built", "patches apply", "has FAIL_TO_PASS", "stable", "controls pass", "kept")
@@ -69,20 +66,16 @@ class ValidateConfig:
 class Job:
     """Everything one worker needs to validate one candidate: a plain record, no shared state."""
 
-    instance_id: str
-    repo: str
-    base_commit: str
+    bed: Testbed
     task_dir: str
-    image: str
     targets: list[str]
-    package: str | None
-    pretend_version: str
-    test_env: dict[str, str]
-    pytest_args: list[str]
     before_runs: int
     after_runs: int
     timeout: float
-    limits: dict[str, object]
+
+    @property
+    def instance_id(self) -> str:
+        return self.bed.instance_id
 
 
 @dataclass(frozen=True)
@@ -115,7 +108,7 @@ def validate(config: ValidateConfig, progress: Progress = lambda stage, done, to
     """Validate every kept candidate of `config.run_dir`; returns the funnel summary."""
     run_dir = config.run_dir
     tasks = _load_tasks(run_dir)
-    repo = config.repo or _recorded_repo(run_dir)
+    repo = config.repo or recorded_repo(run_dir)
     done = {row["instance_id"]: row for row in read_lines(run_dir / "validation.jsonl")}
     if config.retry:
         done = {i: row for i, row in done.items() if not _retryable(row)}
@@ -146,77 +139,21 @@ def _load_tasks(run_dir: Path) -> list[dict]:
     return sorted(tasks, key=lambda t: t["instance_id"])
 
 
-def _recorded_repo(run_dir: Path) -> Path:
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    repo = Path(run.get("repo_path", ""))
-    if not repo.exists():
-        raise BadInput(f"the repository {repo} recorded in run.json is gone", hint="pass --repo PATH")
-    return repo
-
-
 def _plan_jobs(tasks: list[dict], repo: Path, config: ValidateConfig, progress: Progress) -> tuple[list[Job], list[Validation]]:
     """Plan and build every environment (once per fingerprint) before any test runs."""
-    pythons = available_pythons() if not config.base_image else []
-    if not pythons and not config.base_image:
-        raise SwegenError("no base image is present", hint="run `swegen images build-base --python 3.11`")
-    jobs, failed, built = [], [], {}
+    envs = Environments(config.run_dir, repo, config.python, config.base_image, config.ca_bundle, config.config_file)
+    jobs, failed = [], []
     for index, task in enumerate(tasks, 1):
         progress("building environments", index, len(tasks))
-        plan = plan_environment(
-            repo, task["base_commit"], pythons, python=config.python, base_image=config.base_image, config_file=config.config_file
-        )
-        image, error = _environment(plan, config, built)
-        if error:
+        bed, _, error = envs.testbed(task, config.limits)
+        if error or bed is None:
             failed.append(Validation(task["instance_id"], False, error, "candidates"))
             continue
-        jobs.append(_job(task, repo, plan, image, config))
+        targets = [path for path in task.get("test_files", []) if path.endswith(".py")]
+        if config.p2p == "full":
+            targets = []
+        jobs.append(Job(bed, str(config.run_dir / task["instance_id"]), targets, config.before_runs, config.after_runs, config.timeout))
     return jobs, failed
-
-
-def _environment(plan: EnvPlan, config: ValidateConfig, built: dict[str, tuple[str, str | None]]) -> tuple[str, str | None]:
-    """(image, error): build once per recipe; a failure is recorded once and reused."""
-    key = json.dumps(to_dict(plan.recipe), sort_keys=True)
-    if key not in built:
-        envs = config.run_dir / "envs"
-        try:
-            from swegen.images import base_image_id, env_fingerprint
-
-            ca = config.ca_bundle.read_bytes() if config.ca_bundle else None
-            fingerprint = env_fingerprint(plan.recipe, base_image_id(plan.recipe.base_image), ca)
-            failure = envs / f"{fingerprint[:16]}.failed"
-            if failure.exists():
-                built[key] = (env_tag(fingerprint), failure.read_text(encoding="utf-8"))
-            else:
-                tag, _ = build_env_image(plan.recipe, ca_bundle=config.ca_bundle, log_path=envs / f"{fingerprint[:16]}.log")
-                built[key] = (tag, None)
-        except SwegenError as exc:
-            reason = f"env-build-failed: {exc.message}"
-            if "fingerprint" in locals():
-                write_atomic(envs / f"{fingerprint[:16]}.failed", reason)
-            built[key] = ("", reason)
-    return built[key]
-
-
-def _job(task: dict, repo: Path, plan: EnvPlan, image: str, config: ValidateConfig) -> Job:
-    targets = [path for path in task.get("test_files", []) if path.endswith(".py")]
-    if config.p2p == "full" or not targets:
-        targets = []
-    return Job(
-        instance_id=task["instance_id"],
-        repo=str(repo),
-        base_commit=task["base_commit"],
-        task_dir=str(config.run_dir / task["instance_id"]),
-        image=image,
-        targets=targets,
-        package=plan.package,
-        pretend_version=plan.pretend_version,
-        test_env=dict(plan.test_env),
-        pytest_args=list(plan.pytest_args),
-        before_runs=config.before_runs,
-        after_runs=config.after_runs,
-        timeout=config.timeout,
-        limits=dataclasses.asdict(config.limits),
-    )
 
 
 def _run_jobs(jobs: list[Job], workers: int, sink: JsonlWriter, progress: Progress, done: int, total: int) -> None:
@@ -269,7 +206,7 @@ def _validate(job: Job) -> Validation:
     test_patch, gold_patch = _read(job, "test.patch"), _read(job, "gold.patch")
     before = _phase(job, archive, [("test.patch", test_patch)], job.before_runs, "before", job.targets)
     after = _phase(job, archive, [("gold.patch", gold_patch), ("test.patch", test_patch)], job.after_runs, "after", job.targets)
-    base = dict(instance_id=job.instance_id, env_image=job.image, install=after.install)
+    base = dict(instance_id=job.instance_id, env_image=job.bed.image, install=after.install)
     problem = _phase_problem(before, after)
     if problem:
         reason, step, infra = problem
@@ -288,9 +225,7 @@ def _validate(job: Job) -> Validation:
 
 
 def _archive(job: Job) -> bytes:
-    from swegen.demo import git_archive
-
-    return git_archive(Path(job.repo), job.base_commit)
+    return git_archive(job.bed.repo, job.bed.base_commit)
 
 
 def _phase(job: Job, archive: bytes, patches: list[tuple[str, str]], runs: int, label: str, targets: list[str]) -> _Phase:
@@ -298,45 +233,18 @@ def _phase(job: Job, archive: bytes, patches: list[tuple[str, str]], runs: int, 
     history), the patches applied, the project installed, then the tests run `runs` times."""
     logs = Path(job.task_dir) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    limits = Limits(**job.limits)  # type: ignore[arg-type]
-    spec = SandboxSpec(image=job.image, limits=limits, labels={"swegen.stage": "validate", "swegen.instance": job.instance_id})
     phase = _Phase()
-    with DockerSandbox(spec) as box:
-        box.put_archive("/testbed", archive)
+    with Container(job.bed, archive, "validate") as box:
         for name, text in patches:
-            if not text.strip():
-                continue
-            box.put(f"/tmp/{name}", text.encode())
-            applied = box.exec(f"git apply --whitespace=nowarn /tmp/{name}", timeout=120)
-            if not applied.ok:
-                phase.apply_error = f"{name} does not apply: {applied.stderr.strip()[:300]}"
+            phase.apply_error = box.apply(name, text)
+            if phase.apply_error:
                 return phase
-        phase.install, phase.import_error = _install(box, job, logs / f"install-{label}.txt")
+        phase.install, phase.import_error = box.install(logs / f"install-{label}.txt")
         for index in range(1, runs + 1):
-            run = run_pytest(box, targets, job.timeout, env=job.test_env, extra_args=job.pytest_args)
+            run = run_pytest(box.box, targets, job.timeout, env=job.bed.test_env, extra_args=job.bed.pytest_args)
             (logs / f"{label}-{index}.txt").write_text(run.output, encoding="utf-8")
             phase.runs.append(run)
     return phase
-
-
-def _install(box, job: Job, log: Path) -> tuple[str, str | None]:
-    box.put("/tmp/swegen-install.sh", sandbox_file("install_project.sh").read_bytes(), mode=0o755)
-    result = box.exec("sh /tmp/swegen-install.sh", timeout=900, env={"SWEGEN_PRETEND_VERSION": job.pretend_version})
-    log.write_text(result.stdout + result.stderr, encoding="utf-8")
-    mode = (result.stdout.strip().splitlines() or ["swegen-install: unknown"])[-1].removeprefix("swegen-install: ")
-    if not job.package:
-        return mode, None
-    probe = box.exec(
-        ["python", "-c", f"import {job.package}, os; print(os.path.realpath({job.package}.__file__))"],
-        timeout=120,
-        env=job.test_env,
-    )
-    location = probe.stdout.strip()
-    if not probe.ok:
-        return mode, f"the package {job.package} does not import: {probe.stderr.strip().splitlines()[-1:]}"
-    if not location.startswith("/testbed/"):
-        return mode, f"the package {job.package} is imported from {location}, not from the checkout"
-    return mode, None
 
 
 def _phase_problem(before: _Phase, after: _Phase) -> tuple[str, str, bool] | None:
@@ -373,7 +281,7 @@ def classify(before: list[dict[str, str]], after: list[dict[str, str]]) -> tuple
 
 def _controls(job: Job, archive: bytes, test_patch: str, gold_patch: str, f2p: list[str], p2p: list[str]) -> str | None:
     """Run the task as evaluation will, with the gold patch and with the empty patch."""
-    targets = f2p + p2p
+    targets = job.targets and test_files(f2p + p2p)
     for name, patch, should_resolve in (("gold", gold_patch, True), ("empty", "", False)):
         phase = _phase(job, archive, [(f"{name}.patch", patch), ("test.patch", test_patch)], 1, f"control-{name}", targets)
         if phase.apply_error or phase.import_error:

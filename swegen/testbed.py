@@ -1,0 +1,188 @@
+"""A task's testbed: its environment image, and a fresh container holding its source at the base commit.
+
+Validation, evaluation and solving all start the same way: the environment image (built once per
+fingerprint of its recipe, a failed build recorded once), a fresh container from it, the
+repository's tree at the base commit copied in as an archive (no history, so no later commit is
+visible), patches applied, the project installed offline. This module is that shared start; the
+stages decide what to run afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swegen.docker_sandbox import DockerSandbox
+from swegen.envs import EnvPlan, available_pythons, plan_environment
+from swegen.errors import SwegenError
+from swegen.images import base_image_id, build_env_image, env_fingerprint, env_tag
+from swegen.records import to_dict, write_atomic
+from swegen.resources import sandbox_file
+from swegen.sandbox import Limits, Sandbox, SandboxSpec
+
+
+@dataclass(frozen=True)
+class Testbed:
+    """How to start one task's container and run its tests: a plain record any worker can use."""
+
+    instance_id: str
+    repo: str
+    base_commit: str
+    image: str
+    package: str | None
+    pretend_version: str
+    test_env: dict[str, str]
+    pytest_args: list[str]
+    limits: dict[str, object] = field(default_factory=lambda: dataclasses.asdict(Limits()))
+
+    def spec(self, stage: str, network: bool = False) -> SandboxSpec:
+        limits = dataclasses.replace(Limits(**self.limits), network=network)  # type: ignore[arg-type]
+        return SandboxSpec(image=self.image, limits=limits, labels={"swegen.stage": stage, "swegen.instance": self.instance_id})
+
+
+class Environments:
+    """Plans and builds environment images for the tasks of one run folder, once per recipe."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        repo: Path,
+        python: str | None = None,
+        base_image: str | None = None,
+        ca_bundle: Path | None = None,
+        config_file: Path | None = None,
+    ) -> None:
+        self.run_dir, self.repo = run_dir, repo
+        self.python, self.base_image, self.ca_bundle, self.config_file = python, base_image, ca_bundle, config_file
+        self.pythons = available_pythons() if not base_image else []
+        if not self.pythons and not base_image:
+            raise SwegenError("no base image is present", hint="run `swegen images build-base --python 3.11`")
+        self._built: dict[str, tuple[str, str | None]] = {}
+
+    def plan(self, base_commit: str) -> EnvPlan:
+        return plan_environment(
+            self.repo, base_commit, self.pythons, python=self.python, base_image=self.base_image, config_file=self.config_file
+        )
+
+    def image(self, plan: EnvPlan) -> tuple[str, str | None]:
+        """(image tag, error): built once per recipe; a failed build is recorded once and reused."""
+        key = json.dumps(to_dict(plan.recipe), sort_keys=True)
+        if key not in self._built:
+            self._built[key] = self._build(plan)
+        return self._built[key]
+
+    def _build(self, plan: EnvPlan) -> tuple[str, str | None]:
+        envs = self.run_dir / "envs"
+        fingerprint = None
+        try:
+            ca = self.ca_bundle.read_bytes() if self.ca_bundle else None
+            fingerprint = env_fingerprint(plan.recipe, base_image_id(plan.recipe.base_image), ca)
+            failure = envs / f"{fingerprint[:16]}.failed"
+            if failure.exists():
+                return env_tag(fingerprint), failure.read_text(encoding="utf-8")
+            tag, _ = build_env_image(plan.recipe, ca_bundle=self.ca_bundle, log_path=envs / f"{fingerprint[:16]}.log")
+            return tag, None
+        except SwegenError as exc:
+            reason = f"env-build-failed: {exc.message}"
+            if fingerprint:
+                write_atomic(envs / f"{fingerprint[:16]}.failed", reason)
+            return "", reason
+
+    def testbed(self, task: dict, limits: Limits) -> tuple[Testbed | None, EnvPlan, str | None]:
+        """The task's testbed, or the reason its environment could not be built."""
+        plan = self.plan(task["base_commit"])
+        image, error = self.image(plan)
+        if error:
+            return None, plan, error
+        bed = Testbed(
+            instance_id=task["instance_id"],
+            repo=str(self.repo),
+            base_commit=task["base_commit"],
+            image=image,
+            package=plan.package,
+            pretend_version=plan.pretend_version,
+            test_env=dict(plan.test_env),
+            pytest_args=list(plan.pytest_args),
+            limits=dataclasses.asdict(limits),
+        )
+        return bed, plan, None
+
+
+def git_archive(repo: Path | str, rev: str) -> bytes:
+    """The tree at `rev` as a tar stream, without .git: no history is visible from it."""
+    proc = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", rev], capture_output=True)
+    if proc.returncode != 0:
+        raise SwegenError(f"git archive {rev} failed", detail=proc.stderr.decode(errors="replace"))
+    return proc.stdout
+
+
+def recorded_repo(run_dir: Path) -> Path:
+    """The repository a run folder was mined from, as run.json records it."""
+    from swegen.errors import BadInput
+
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    repo = Path(run.get("repo_path", ""))
+    if not repo.exists():
+        raise BadInput(f"the repository {repo} recorded in run.json is gone", hint="pass --repo PATH")
+    return repo
+
+
+class Container:
+    """A fresh container of a testbed with the source at /testbed. Use as a context manager."""
+
+    def __init__(self, bed: Testbed, archive: bytes, stage: str, network: bool = False) -> None:
+        self.bed = bed
+        self.box: Sandbox = DockerSandbox(bed.spec(stage, network))
+        try:
+            self.box.put_archive("/testbed", archive)
+        except BaseException:
+            self.box.close()
+            raise
+
+    def __enter__(self) -> "Container":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.box.close()
+
+    def apply(self, name: str, text: str) -> str | None:
+        """Apply a patch with `git apply`; the error (one line) when it does not apply."""
+        if not text.strip():
+            return None
+        self.box.put(f"/tmp/{name}", text.encode())
+        applied = self.box.exec(f"git apply --whitespace=nowarn /tmp/{name}", timeout=120)
+        if not applied.ok:
+            return f"{name} does not apply: {' '.join(applied.stderr.split())[:300]}"
+        return None
+
+    def install(self, log: Path | None = None) -> tuple[str, str | None]:
+        """Install the project offline; (how it was installed, why the package is unusable or None)."""
+        bed = self.bed
+        self.box.put("/tmp/swegen-install.sh", sandbox_file("install_project.sh").read_bytes(), mode=0o755)
+        result = self.box.exec("sh /tmp/swegen-install.sh", timeout=900, env={"SWEGEN_PRETEND_VERSION": bed.pretend_version})
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(result.stdout + result.stderr, encoding="utf-8")
+        mode = (result.stdout.strip().splitlines() or ["swegen-install: unknown"])[-1].removeprefix("swegen-install: ")
+        if not bed.package:
+            return mode, None
+        probe = self.box.exec(
+            ["python", "-c", f"import {bed.package}, os; print(os.path.realpath({bed.package}.__file__))"],
+            timeout=120,
+            env=bed.test_env,
+        )
+        location = probe.stdout.strip()
+        if not probe.ok:
+            return mode, f"the package {bed.package} does not import: {probe.stderr.strip().splitlines()[-1:]}"
+        if not location.startswith("/testbed/"):
+            return mode, f"the package {bed.package} is imported from {location}, not from the checkout"
+        return mode, None
+
+
+def test_files(tests: list[str]) -> list[str]:
+    """The files of pytest node ids, in order, once each (what a run needs to collect them)."""
+    return list(dict.fromkeys(test.split("::")[0] for test in tests))
+
