@@ -159,7 +159,7 @@ def _clean(items: list[str], own: str | None) -> list[str]:
     out = []
     for item in items:
         item = item.split("#", 1)[0].strip()
-        if not item or item.startswith(("-", ".", "/", "git+", "http")):
+        if not item or item.startswith(("-", ".", "/", "git+", "http://", "https://", "file:")):
             continue
         try:
             req = Requirement(item)
@@ -173,7 +173,8 @@ def _clean(items: list[str], own: str | None) -> list[str]:
 
 def _dependencies(files: _Reader, pyproject: dict, reasons: list) -> tuple[list[str], list[str]]:
     project = pyproject.get("project", {})
-    own = canonicalize_name(project["name"]) if project.get("name") else None
+    setup_py = _SetupPy(files.read("setup.py"))
+    own = _own_name(files, pyproject, setup_py)
     deps: list[str] = list(project.get("dependencies", []))
     extras: list[str] = []
     optional = project.get("optional-dependencies", {})
@@ -188,11 +189,50 @@ def _dependencies(files: _Reader, pyproject: dict, reasons: list) -> tuple[list[
             extras.append(f"group {name}")
     if project:
         reasons.append(("install", "pyproject.toml [project] (PEP 621)"))
+    # Requirement files that install the project with extras (`-e .[http2,cli]`) want those too.
+    own_extras: list[str] = []
+    pinned = _requirement_files(files, reasons, own_extras=own_extras)
+    if own_extras:
+        declared = {**setup_py.extras(), **_setup_cfg_extras(files), **optional}
+        for name in own_extras:
+            if name in declared and f"[{name}]" not in extras:
+                deps += _expand(declared[name], declared, own)
+                extras.append(f"[{name}]")
     # Earlier sources win when two name the same package: pinned test requirement files are
     # the most specific statement of what the tests ran with.
-    sources = [_requirement_files(files, reasons), deps, _poetry(pyproject, reasons), _setup_cfg(files, reasons)]
-    sources += [_setup_py(files, reasons), _tox(files, reasons)]
+    sources = [pinned, deps, _poetry(pyproject, reasons), _setup_cfg(files, reasons)]
+    sources += [_setup_py(setup_py, reasons), _tox(files, reasons)]
     return _first_per_name([r for source in sources for r in _clean(source, own)]), extras
+
+
+def _own_name(files: _Reader, pyproject: dict, setup_py: _SetupPy) -> str | None:
+    """The project's distribution name, so that its own requirement (`pkg[tests]`) stays out."""
+    name = pyproject.get("project", {}).get("name") or pyproject.get("tool", {}).get("poetry", {}).get("name")
+    if not name:
+        parser = _config(files.read("setup.cfg"))
+        if parser is not None and parser.has_option("metadata", "name"):
+            name = parser.get("metadata", "name").strip()
+    name = name or setup_py.keyword("name")
+    return canonicalize_name(name) if isinstance(name, str) and name else None
+
+
+def _config(text: str | None) -> configparser.ConfigParser | None:
+    if not text:
+        return None
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return None
+    return parser
+
+
+def _test_extra_names(names) -> list[str]:
+    """The extras that hold test requirements (any named like test/tests/testing, tests_no_zope,
+    test-extras), else the dev ones."""
+    names = list(names)
+    tests = [n for n in names if n in TEST_EXTRAS or re.search(r"(^|[-_])tests?($|[-_])|testing", n)]
+    return tests or [n for n in names if n in DEV_EXTRAS]
 
 
 def _first_per_name(requirements: list[str]) -> list[str]:
@@ -232,9 +272,59 @@ def _poetry(pyproject: dict, reasons: list) -> list[str]:
         for name, spec in table.items():
             if name.lower() == "python":
                 continue
-            version = spec.get("version", "*") if isinstance(spec, dict) else str(spec)
-            out.append(name + _poetry_spec(version))
-    return out
+            for one in spec if isinstance(spec, list) else [spec]:
+                out.append(_poetry_requirement(name, one))
+    return [r for r in out if r]
+
+
+def _poetry_requirement(name: str, spec) -> str | None:
+    """One poetry dependency as a requirement string, its `python` and `markers` as a marker
+    (`enum34 = {version = "^1.1", python = "~2.7"}` must not reach Python 3)."""
+    if not isinstance(spec, dict):
+        return name + _poetry_spec(str(spec))
+    if "version" not in spec and ("git" in spec or "path" in spec or "url" in spec):
+        return None
+    markers = []
+    if spec.get("python"):
+        markers.append(_poetry_python_marker(str(spec["python"])))
+    if spec.get("markers"):
+        markers.append(f"({spec['markers']})")
+    text = name + _poetry_spec(str(spec.get("version", "*")))
+    return text + ("; " + " and ".join(markers) if markers else "")
+
+
+def _poetry_python_marker(constraint: str) -> str:
+    """A poetry Python constraint (`~2.7 || ^3.5`) as a PEP 508 marker."""
+    alternatives = []
+    for alternative in constraint.split("||"):
+        parts = []
+        for part in re.split(r"[,\s]+(?=[<>=!^~*\d])", alternative.strip()):
+            parts += _poetry_bounds(part.strip())
+        alternatives.append("(" + " and ".join(f'python_full_version {op} "{v}"' for op, v in parts) + ")" if parts else "(python_version >= \"0\")")
+    return "(" + " or ".join(alternatives) + ")"
+
+
+def _poetry_bounds(part: str) -> list[tuple[str, str]]:
+    if part in ("", "*"):
+        return []
+    match = re.match(r"^(\^|~=?|==?|>=|<=|>|<|!=)?\s*([\d.*]+)$", part)
+    if not match:
+        return []
+    op, version = match[1] or "==", match[2]
+    numbers = [int(n) for n in version.replace(".*", "").split(".") if n.isdigit()]
+    if op == "^" or (op == "==" and version.endswith("*")) or op in ("~", "~="):
+        if op == "^":
+            index = next((i for i, n in enumerate(numbers) if n), len(numbers) - 1)
+        elif op == "~" and len(numbers) > 1:
+            index = 1
+        elif op == "~=":
+            index = max(len(numbers) - 2, 0)
+        else:
+            index = len(numbers) - 1
+        upper = numbers[: index + 1]
+        upper[-1] += 1
+        return [(">=", ".".join(map(str, numbers))), ("<", ".".join(map(str, upper)))]
+    return [(op if op != "=" else "==", version)]
 
 
 def _poetry_spec(version: str) -> str:
@@ -248,33 +338,132 @@ def _poetry_spec(version: str) -> str:
 
 
 def _setup_cfg(files: _Reader, reasons: list) -> list[str]:
-    text = files.read("setup.cfg")
-    if not text:
-        return []
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read_string(text)
-    except configparser.Error:
+    parser = _config(files.read("setup.cfg"))
+    if parser is None:
         return []
     out = []
     if parser.has_option("options", "install_requires"):
         out += parser.get("options", "install_requires").splitlines()
         reasons.append(("install", "setup.cfg [options] install_requires"))
-    if parser.has_section("options.extras_require"):
-        for name in TEST_EXTRAS + DEV_EXTRAS:
-            if parser.has_option("options.extras_require", name):
-                out += parser.get("options.extras_require", name).splitlines()
+    extras = _setup_cfg_extras(files)
+    for name in _test_extra_names(extras):
+        out += extras[name]
     return out
+
+
+def _setup_cfg_extras(files: _Reader) -> dict[str, list[str]]:
+    parser = _config(files.read("setup.cfg"))
+    if parser is None or not parser.has_section("options.extras_require"):
+        return {}
+    return {name: parser.get("options.extras_require", name).splitlines() for name in parser.options("options.extras_require")}
 
 
 LIST_LITERAL = r"\[([^\]]*)\]"
 
 
-def _setup_py(files: _Reader, reasons: list) -> list[str]:
-    """install_requires, tests_require and test extras written as literal lists in setup.py."""
-    text = files.read("setup.py")
-    if not text:
+class _SetupPy:
+    """The literal parts of a setup.py: module-level names bound to lists, dicts and strings
+    (with `+`, `name[key]` and `dict[key] = ...`), and the keywords of its setup() call.
+    Nothing is executed; what is not literal is left out."""
+
+    def __init__(self, text: str | None) -> None:
+        import ast
+
+        self.text = text or ""
+        self.names: dict[str, object] = {}
+        self.call: dict[str, object] = {}
+        try:
+            tree = ast.parse(self.text)
+        except (SyntaxError, ValueError):  # Python 2 setup.py: the regular expressions below
+            self.tree = None
+            return
+        self.tree = tree
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                self._assign(node.targets[0], node.value)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "setup":
+                for keyword in node.keywords:
+                    if keyword.arg:
+                        value = self._eval(keyword.value)
+                        if value is not None:
+                            self.call[keyword.arg] = value
+
+    def _assign(self, target, value_node) -> None:
+        import ast
+
+        value = self._eval(value_node)
+        if value is None:
+            return
+        if isinstance(target, ast.Name):
+            self.names[target.id] = value
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            container, key = self.names.get(target.value.id), self._eval(target.slice)
+            if isinstance(container, dict) and isinstance(key, str):
+                container[key] = value
+
+    def _eval(self, node):
+        import ast
+
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = [self._eval(e) for e in node.elts]
+            return [i for i in items if isinstance(i, str)]
+        if isinstance(node, ast.Dict):
+            out = {}
+            for key, value in zip(node.keys, node.values):
+                key, value = self._eval(key) if key is not None else None, self._eval(value)
+                if isinstance(key, str) and value is not None:
+                    out[key] = value
+            return out
+        if isinstance(node, ast.Name):
+            value = self.names.get(node.id)
+            return list(value) if isinstance(value, list) else value
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = self._eval(node.left), self._eval(node.right)
+            if isinstance(left, list) and isinstance(right, list):
+                return left + right
+            if isinstance(left, str) and isinstance(right, str):
+                return left + right
+        if isinstance(node, ast.Subscript):
+            container, key = self._eval(node.value), self._eval(node.slice)
+            if isinstance(container, dict) and isinstance(key, str):
+                return container.get(key)
+        return None
+
+    def keyword(self, name: str):
+        return self.call.get(name)
+
+    def requirements(self, name: str) -> list[str]:
+        value = self.call.get(name)
+        return [value] if isinstance(value, str) else [v for v in value or [] if isinstance(v, str)] if isinstance(value, list) else []
+
+    def extras(self) -> dict[str, list[str]]:
+        value = self.call.get("extras_require")
+        if not isinstance(value, dict):
+            return {}
+        return {k: [v] if isinstance(v, str) else [i for i in v if isinstance(i, str)] for k, v in value.items() if isinstance(v, (str, list))}
+
+
+def _setup_py(setup_py: _SetupPy, reasons: list) -> list[str]:
+    """install_requires, tests_require and the test extras of setup.py, read without running it."""
+    if not setup_py.text:
         return []
+    if setup_py.tree is not None:
+        out = setup_py.requirements("install_requires") + setup_py.requirements("tests_require")
+        extras = setup_py.extras()
+        for name in _test_extra_names(extras):
+            out += extras[name]
+        if out:
+            reasons.append(("install", "requirements read from setup.py's setup() call"))
+        return out
+    return _setup_py_regex(setup_py.text, reasons)
+
+
+def _setup_py_regex(text: str, reasons: list) -> list[str]:
+    """install_requires, tests_require and test extras written as literal lists in a setup.py
+    that does not parse as Python 3."""
     out = []
     for key in ("install_requires", "tests_require"):
         match = re.search(key + r"\s*=\s*" + LIST_LITERAL, text)
@@ -289,7 +478,7 @@ def _setup_py(files: _Reader, reasons: list) -> list[str]:
     return out
 
 
-def _requirement_files(files: _Reader, reasons: list, seen: set[str] | None = None) -> list[str]:
+def _requirement_files(files: _Reader, reasons: list, seen: set[str] | None = None, own_extras: list[str] | None = None) -> list[str]:
     """Requirement files for the tests: the test ones (with the runtime requirements.txt) when
     there are any, else the dev ones, else all but docs, lint and release files."""
     names = [n for pattern in ("requirements*.txt", "requirements/*.txt", "*requirements*.txt") for n in files.glob(pattern)]
@@ -303,22 +492,25 @@ def _requirement_files(files: _Reader, reasons: list, seen: set[str] | None = No
     names = tests + base if tests else dev + base if dev else names
     out = []
     for name in names:
-        out += _requirement_lines(files, name, seen if seen is not None else set())
+        out += _requirement_lines(files, name, seen if seen is not None else set(), own_extras)
     if names:
         reasons.append(("install", "requirement files: " + ", ".join(names)))
     return out
 
 
-def _requirement_lines(files: _Reader, name: str, seen: set[str]) -> list[str]:
+def _requirement_lines(files: _Reader, name: str, seen: set[str], own_extras: list[str] | None = None) -> list[str]:
     if name in seen:
         return []
     seen.add(name)
     lines = []
     for line in (files.read(name) or "").splitlines():
-        line = line.strip()
-        if line.startswith(("-r ", "--requirement ")):
+        line = line.split(" #", 1)[0].strip()
+        own = re.match(r"^(?:-e\s+|--editable\s+)?\.(?:/)?\[([^\]]+)\]$", line)
+        if own and own_extras is not None:
+            own_extras += [e.strip() for e in own[1].split(",") if e.strip()]
+        elif line.startswith(("-r ", "--requirement ")):
             include = str(Path(name).parent / line.split(None, 1)[1]).removeprefix("./")
-            lines += _requirement_lines(files, include, seen)
+            lines += _requirement_lines(files, include, seen, own_extras)
         elif line and not line.startswith("-"):
             lines.append(line)
     return lines

@@ -127,3 +127,84 @@ def test_swegen_toml_in_the_repository_and_config_file_override_detection(tmp_pa
         raise AssertionError("a malformed config must be refused")
     except BadInput as exc:
         assert "not valid TOML" in exc.message
+
+
+def test_names_starting_with_http_are_packages_not_urls(tmp_path):
+    repo = GitRepo(tmp_path / "r")
+    pyproject = '[project]\nname = "client"\ndependencies = ["httpcore==1.*", "httpx>=0.2", "https://example.com/x.whl"]\n'
+    base = repo.commit("Init", {"pyproject.toml": pyproject, "client/__init__.py": ""})
+    reqs = requirements(plan_environment(repo.path, base, ["3.11"]))
+    assert "httpcore==1.*" in reqs and "httpx>=0.2" in reqs
+    assert not any("example.com" in r for r in reqs), "a URL is still no requirement"
+
+
+def test_requirement_files_installing_the_project_with_extras_bring_those_extras(tmp_path):
+    repo = GitRepo(tmp_path / "r")
+    pyproject = textwrap.dedent('''
+        [project]
+        name = "client"
+        dependencies = ["certifi"]
+        [project.optional-dependencies]
+        http2 = ["h2>=3,<5"]
+        cli = ["click==8.*"]
+        docs = ["sphinx"]
+    ''')
+    files = {"pyproject.toml": pyproject, "requirements.txt": "-e .[http2,cli]\nchardet==5.2.0\n", "client/__init__.py": ""}
+    base = repo.commit("Init", files)
+    plan = plan_environment(repo.path, base, ["3.11"])
+    assert {"h2<5,>=3", "click==8.*", "chardet==5.2.0", "certifi"} <= set(requirements(plan))
+    assert not any(r.startswith("sphinx") for r in requirements(plan))
+    assert "[http2], [cli]" in reasons(plan)
+
+
+def test_setup_py_is_read_as_python_not_as_text(tmp_path):
+    setup_py = textwrap.dedent('''
+        from setuptools import setup
+        INSTALL_REQUIRES = ["rfc3986[idna2008]>=1.3,<2", "sniffio"]
+        EXTRAS_REQUIRE = {
+            "docs": ["sphinx"],
+            "tests_no_zope": ["coverage[toml]>=5.0.2", "hypothesis"],
+        }
+        EXTRAS_REQUIRE["tests"] = EXTRAS_REQUIRE["tests_no_zope"] + ["zope.interface"]
+        setup(name="old-lib", install_requires=INSTALL_REQUIRES, extras_require=EXTRAS_REQUIRE,
+              tests_require=["old-lib[tests]", "mock"])
+    ''')
+    repo = GitRepo(tmp_path / "r")
+    base = repo.commit("Init", {"setup.py": setup_py, "old_lib/__init__.py": ""})
+    reqs = requirements(plan_environment(repo.path, base, ["3.11"]))
+    assert {"rfc3986[idna2008]<2,>=1.3", "sniffio", "coverage[toml]>=5.0.2", "hypothesis", "zope.interface", "mock"} <= set(reqs)
+    assert not any(r.startswith(("sphinx", "old-lib", "old_lib")) for r in reqs), "docs extras and the project itself stay out"
+
+
+def test_a_python_2_setup_py_still_gives_its_literal_lists(tmp_path):
+    setup_py = 'from setuptools import setup\nprint "legacy"\nsetup(name="old", install_requires=["six>=1.0"])\n'
+    repo = GitRepo(tmp_path / "r")
+    base = repo.commit("Init", {"setup.py": setup_py, "old/__init__.py": ""})
+    assert "six>=1.0" in requirements(plan_environment(repo.path, base, ["3.11"]))
+
+
+def test_poetry_python_restrictions_become_markers(tmp_path):
+    pyproject = textwrap.dedent('''
+        [tool.poetry]
+        name = "tomlish"
+        [tool.poetry.dependencies]
+        python = "~2.7 || ^3.5"
+        enum34 = { version = "^1.1", python = "~2.7" }
+        typing = { version = "^3.6", python = "~2.7 || ~3.4" }
+        [tool.poetry.dev-dependencies]
+        isort = {version = "^5.2.0", python = "^3.6"}
+        black = { version = "^19.3b0", markers = "implementation_name != 'pypy'" }
+        local = { path = "../local" }
+    ''')
+    repo = GitRepo(tmp_path / "r")
+    base = repo.commit("Init", {"pyproject.toml": pyproject, "tomlish/__init__.py": ""})
+    from packaging.requirements import Requirement
+
+    env = {"python_full_version": "3.11.2", "python_version": "3.11", "implementation_name": "cpython"}
+    wanted = {}
+    for text in requirements(plan_environment(repo.path, base, ["3.11"])):
+        req = Requirement(text)
+        wanted[req.name] = req.marker is None or req.marker.evaluate(env)
+    assert wanted["enum34"] is False and wanted["typing"] is False, "Python 2 backports stay off Python 3"
+    assert wanted["isort"] is True and wanted["black"] is True
+    assert "local" not in wanted
