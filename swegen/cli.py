@@ -210,6 +210,50 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
     out.print(f"tasks: {run_dir / 'tasks.jsonl'}; every verdict: {run_dir / 'validation.jsonl'}")
 
 
+# -- evaluate ----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@option("-p", "--predictions", env="PREDICTIONS", multiple=True, required=True, help="A SWE-bench predictions file (JSONL, or JSON list/dict), or the baselines 'gold' and 'empty' (repeatable).")
+@option("--model", env="MODEL", default=None, help="Model name to use instead of the file's model_name_or_path.")
+@option("--instance", "instances", env="INSTANCE", multiple=True, help="Only these instance ids (repeatable).")
+@option("--repo", env="REPO", type=click.Path(path_type=Path, exists=True), default=None, help="The repository (default: the one run.json names).")
+@option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Predictions evaluated in parallel.")
+@option("--timeout", env="TIMEOUT", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds the tests of one prediction may take.")
+@option("--python", env="PYTHON", default=None, help="Force this Python version instead of detecting one.")
+@base_image_option
+@ca_bundle_option
+@option("--config", "config_file", env="CONFIG", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="A swegen.toml that overrides the repository's own.")
+def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, instances: tuple[str, ...], repo: Path | None, workers: int,
+             timeout: float, python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None) -> None:
+    """Grade predictions on RUN_DIR's tasks in the sandbox, as SWE-bench grades them."""
+    from swegen.evaluating import EvaluateConfig, evaluate as run_evaluate
+    from swegen.images import resolve_ca_bundle
+
+    config = EvaluateConfig(
+        run_dir=run_dir, predictions=predictions, repo=repo, model=model, workers=workers, timeout=timeout,
+        instance_ids=instances, python=python, base_image=base_image, ca_bundle=resolve_ca_bundle(ca_bundle), config_file=config_file,
+    )
+    with _progress() as progress:
+        summaries = run_evaluate(config, progress)
+    print_evaluation(summaries, run_dir)
+
+
+def print_evaluation(summaries: dict[str, dict[str, Any]], run_dir: Path) -> None:
+    table = Table(title="evaluation")
+    for column in ("model", "tasks", "submitted", "resolved", "unresolved", "empty patch", "infra errors", "resolved %"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for model, s in summaries.items():
+        rate = 100 * s["resolved_instances"] / s["total_instances"] if s["total_instances"] else 0.0
+        table.add_row(model, str(s["total_instances"]), str(s["submitted_instances"]), str(s["resolved_instances"]),
+                      str(s["unresolved_instances"]), str(s["empty_patch_instances"]), str(s["error_instances"]), f"{rate:.1f}")
+    out.print(table)
+    if any(s["error_instances"] for s in summaries.values()):
+        err.print("infrastructure errors are not counted as unresolved; run the same command again to retry them")
+    out.print(f"reports in {run_dir / 'evaluations'}")
+
+
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @option("--format", "formats", env="EXPORT_FORMAT", type=click.Choice(["swebench"]), default="swebench", show_default=True, help="Dataset format.")
@@ -237,7 +281,7 @@ def env_show(task_dir: Path, python: str | None, config_file: Path | None) -> No
     """Print the environment recipe of RUN_DIR/<instance_id> and why each part was chosen."""
     from swegen.envs import available_pythons, describe, plan_environment
     from swegen.errors import BadInput
-    from swegen.validating import _recorded_repo
+    from swegen.testbed import recorded_repo as _recorded_repo
 
     task_file = task_dir / "task.json"
     if not task_file.exists():

@@ -1,0 +1,455 @@
+"""Evaluation: apply each candidate patch in a fresh sandbox and grade it as SWE-bench grades.
+
+For each prediction, in a new container from its task's environment image, with the repository's
+tree at the base commit (no history): the model patch is applied (`git apply`, then
+`git apply --3way`, then `patch` without fuzz, the tree reset between tries); whatever it changed
+in the task's test files, in other test files or in test configuration is reverted and recorded;
+the test patch goes on top; the project is installed; the FAIL_TO_PASS and PASS_TO_PASS tests run
+(from a JUnit report, never from the log, so printed "PASSED" lines count for nothing); and the
+pure `grading.grade` decides. No network, resource limits, a timeout.
+
+An infrastructure failure (Docker, an image, a report that contradicts pytest's exit code) is
+status "error": counted apart, never "unresolved", and run again by the next `swegen evaluate`.
+Results are cached by a hash of (task, patch): an unchanged prediction is not run twice.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import configparser
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from swegen.errors import BadInput, SwegenError
+from swegen.grading import grade
+from swegen.predictions import BASELINES, Prediction, baseline_predictions, model_dir_name, read_predictions
+from swegen.records import JsonlWriter, read_lines, write_atomic, write_json
+from swegen.runner import run_pytest
+from swegen.sandbox import Limits
+from swegen.split import SplitRules
+from swegen.testbed import Container, Environments, Testbed, git_archive, recorded_repo, test_files
+
+#: Files whose pytest settings a patch must not change (the whole file is reverted when it does).
+TEST_CONFIG_FILES = ("conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
+#: Build leftovers that are never part of a patch.
+ARTIFACTS = ("__pycache__/", "*.pyc", "*.egg-info/", ".pytest_cache/", "build/", "dist/", ".eggs/")
+STATUSES = ("resolved", "unresolved", "empty_patch", "error")
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """How to evaluate predictions on a run folder's tasks."""
+
+    run_dir: Path
+    #: Predictions files, or the built-in baselines "gold" and "empty".
+    predictions: tuple[str, ...]
+    #: The repository; default: the one recorded in run.json.
+    repo: Path | None = None
+    #: Use this model name instead of the files' model_name_or_path.
+    model: str | None = None
+    workers: int = 1
+    #: Seconds the test run of one prediction may take.
+    timeout: float = 1800
+    #: Only these instances (default: every task).
+    instance_ids: tuple[str, ...] = ()
+    python: str | None = None
+    base_image: str | None = None
+    ca_bundle: Path | None = None
+    config_file: Path | None = None
+    limits: Limits = field(default_factory=lambda: Limits(memory="4g", cpus=2.0, pids=2048))
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """One prediction on one task: a plain record any worker can run."""
+
+    bed: Testbed
+    model: str
+    model_patch: str
+    #: The empty baseline runs the tests; an empty model patch does not (SWE-bench: "empty_patch").
+    run_empty: bool
+    test_patch: str
+    test_files: list[str]
+    fail_to_pass: list[str]
+    pass_to_pass: list[str]
+    out_dir: str
+    timeout: float
+    key: str
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """One line of evaluations/<model>/results.jsonl."""
+
+    instance_id: str
+    model_name_or_path: str
+    status: str
+    resolved: bool
+    patch_exists: bool
+    patch_successfully_applied: bool
+    #: How the patch went on: "git apply", "git apply --3way", "patch", or "" when it did not.
+    apply_method: str = ""
+    #: Why it is not resolved (one line), or None.
+    reason: str | None = None
+    infra_error: str | None = None
+    #: Test files and test configuration the patch changed, which were reverted before the tests ran.
+    reverted_test_edits: list[str] = field(default_factory=list)
+    tests_status: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    #: Hash of (task, patch): a result with the same key is not run again.
+    key: str = ""
+    seconds: float = 0.0
+
+
+# -- the stage ---------------------------------------------------------------------------------
+
+
+def evaluate(config: EvaluateConfig, progress: Progress = lambda stage, done, total: None) -> dict[str, dict]:
+    """Evaluate every prediction; returns SWE-bench's run summary per model."""
+    tasks = load_tasks(config.run_dir, config.instance_ids)
+    by_model = _predictions(config, tasks)
+    repo = config.repo or recorded_repo(config.run_dir)
+    envs = Environments(config.run_dir, repo, config.python, config.base_image, config.ca_bundle, config.config_file)
+    summaries = {}
+    for model, predictions in by_model.items():
+        summaries[model] = _evaluate_model(config, model, predictions, tasks, envs, progress)
+    return summaries
+
+
+def load_tasks(run_dir: Path, only: tuple[str, ...] = ()) -> dict[str, dict]:
+    path = run_dir / "tasks.jsonl"
+    if not path.exists():
+        raise BadInput(f"{run_dir} has no tasks.jsonl", hint="run `swegen validate RUN_DIR` first")
+    tasks = {t["instance_id"]: t for t in read_lines(path)}
+    if only:
+        missing = sorted(set(only) - set(tasks))
+        if missing:
+            raise BadInput(f"no task {missing[0]} in {run_dir}", hint="see tasks.jsonl for the instance ids")
+        tasks = {i: tasks[i] for i in only}
+    if not tasks:
+        raise BadInput(f"{run_dir} has no validated tasks", hint="nothing to evaluate: mine a longer history or relax the filters")
+    return tasks
+
+
+def _predictions(config: EvaluateConfig, tasks: dict[str, dict]) -> dict[str, list[Prediction]]:
+    by_model: dict[str, list[Prediction]] = {}
+    for source in config.predictions:
+        if source in BASELINES:
+            predictions = baseline_predictions(source, list(tasks.values()))
+        else:
+            predictions = read_predictions(Path(source), config.model)
+        for prediction in predictions:
+            by_model.setdefault(prediction.model_name_or_path, []).append(prediction)
+    if not by_model:
+        raise BadInput("no predictions given", hint="pass --predictions FILE (or gold / empty)")
+    return by_model
+
+
+def task_key(task: dict, patch: str, image: str) -> str:
+    """What a result depends on: the task's tests, its environment, and the patch."""
+    parts = [task["instance_id"], task["base_commit"], task["test_patch"], json.dumps(task["FAIL_TO_PASS"]), json.dumps(task["PASS_TO_PASS"]), image, patch]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:24]
+
+
+def _evaluate_model(config: EvaluateConfig, model: str, predictions: list[Prediction], tasks: dict[str, dict], envs: Environments, progress: Progress) -> dict:
+    out = config.run_dir / "evaluations" / model_dir_name(model)
+    out.mkdir(parents=True, exist_ok=True)
+    done = {row["instance_id"]: row for row in read_lines(out / "results.jsonl")}
+    submitted = [p for p in predictions if p.instance_id in tasks]
+    unknown = sorted(p.instance_id for p in predictions if p.instance_id not in tasks)
+    jobs, instant = [], []
+    for index, prediction in enumerate(submitted, 1):
+        progress(f"{model}: preparing", index, len(submitted))
+        task = tasks[prediction.instance_id]
+        instance_out = out / prediction.instance_id
+        if not prediction.model_patch.strip() and model != "empty":
+            result = EvalResult(prediction.instance_id, model, "empty_patch", False, False, False, reason="the prediction has no patch", key=task_key(task, "", ""))
+            if done.get(prediction.instance_id, {}).get("key") != result.key:
+                _write_instance(instance_out, prediction.model_patch, result, "")
+                instant.append(result)
+            continue
+        bed, _, error = envs.testbed(task, config.limits)
+        key = task_key(task, prediction.model_patch, bed.image if bed else "")
+        previous = done.get(prediction.instance_id)
+        if previous and previous.get("key") == key and previous.get("status") != "error":
+            continue  # cached: the same patch on the same task
+        if error or bed is None:
+            result = EvalResult(prediction.instance_id, model, "error", False, True, False, reason=error, infra_error=error, key=key)
+            _write_instance(instance_out, prediction.model_patch, result, "")
+            instant.append(result)
+            continue
+        jobs.append(EvalJob(
+            bed=bed, model=model, model_patch=prediction.model_patch, run_empty=model == "empty",
+            test_patch=task["test_patch"], test_files=task.get("test_files") or _patch_files(task["test_patch"]),
+            fail_to_pass=list(task["FAIL_TO_PASS"]), pass_to_pass=list(task["PASS_TO_PASS"]),
+            out_dir=str(instance_out), timeout=config.timeout, key=key,
+        ))
+    with JsonlWriter(out / "results.jsonl") as sink:
+        for result in instant:
+            sink.write(result)
+        _run(jobs, config.workers, sink, lambda done_, total: progress(f"{model}: evaluating", done_, total))
+    summary = summarise(out, model, list(tasks), [p.instance_id for p in submitted], unknown)
+    return summary
+
+
+def _run(jobs: list[EvalJob], workers: int, sink: JsonlWriter, progress: Callable[[int, int], None]) -> None:
+    progress(0, len(jobs))
+    if workers <= 1 or len(jobs) <= 1:
+        for index, job in enumerate(jobs, 1):
+            sink.write(run_eval_job(job))
+            progress(index, len(jobs))
+        return
+    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+        futures = [pool.submit(run_eval_job, job) for job in jobs]
+        for index, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            sink.write(future.result())
+            progress(index, len(jobs))
+
+
+def _patch_files(patch: str) -> list[str]:
+    return [line.split(" b/", 1)[1] for line in patch.splitlines() if line.startswith("diff --git ") and " b/" in line]
+
+
+# -- one prediction ----------------------------------------------------------------------------
+
+
+def run_eval_job(job: EvalJob) -> EvalResult:
+    """Evaluate one prediction. Never raises for a problem of the patch: that is a verdict."""
+    started = time.monotonic()
+    out = Path(job.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    log: list[str] = []
+    try:
+        result, output = _evaluate_one(job, log)
+    except SwegenError as exc:
+        result = _result(job, "error", patch_applied=False, reason=f"infrastructure: {exc.one_line()}", infra_error=exc.one_line())
+        output = ""
+    result = dataclasses.replace(result, seconds=round(time.monotonic() - started, 1))
+    (out / "eval.log").write_text("\n".join(log) + "\n", encoding="utf-8")
+    _write_instance(out, job.model_patch, result, output)
+    return result
+
+
+def _result(job: EvalJob, status: str, patch_applied: bool, **fields) -> EvalResult:
+    return EvalResult(
+        instance_id=job.bed.instance_id,
+        model_name_or_path=job.model,
+        status=status,
+        resolved=status == "resolved",
+        patch_exists=bool(job.model_patch.strip()),
+        patch_successfully_applied=patch_applied,
+        key=job.key,
+        **fields,
+    )
+
+
+def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
+    archive = git_archive(job.bed.repo, job.bed.base_commit)
+    with Container(job.bed, archive, "evaluate") as box:
+        _snapshot(box)
+        method = ""
+        if job.model_patch.strip():
+            method, errors = _apply_model_patch(box, job.model_patch)
+            log.extend(errors)
+            if not method:
+                return _result(job, "unresolved", False, reason="the patch does not apply: " + (errors[-1] if errors else "")), ""
+            log.append(f"model patch applied with {method}")
+        reverted = _revert_test_edits(box, job.test_files)
+        if reverted:
+            log.append("reverted test edits: " + ", ".join(reverted))
+        box.box.exec("rm -rf /testbed/.git", timeout=60)
+        applied = True
+        error = box.apply("test.patch", job.test_patch)
+        if error:
+            return _result(job, "error", applied, apply_method=method, reverted_test_edits=reverted, reason=error, infra_error=error), ""
+        mode, broken = box.install(Path(job.out_dir) / "install.txt")
+        log.append(f"installed: {mode}")
+        if broken:
+            reason = f"the project does not install with the patch: {broken}"
+            return _result(job, "unresolved", applied, apply_method=method, reverted_test_edits=reverted, reason=reason), ""
+        targets = test_files(job.fail_to_pass + job.pass_to_pass)
+        run = run_pytest(box.box, targets, job.timeout, env=job.bed.test_env, extra_args=job.bed.pytest_args)
+    log.append(f"pytest exit code {run.exit_code}, {len(run.statuses)} results, {run.duration:.1f}s")
+    if run.timed_out:
+        verdict = grade({}, job.fail_to_pass, job.pass_to_pass)
+        return _result(job, "unresolved", applied, apply_method=method, reverted_test_edits=reverted,
+                       reason=f"the tests timed out after {job.timeout:.0f}s", tests_status=verdict.tests_status()), run.output
+    verdict = grade(run.statuses, job.fail_to_pass, job.pass_to_pass, run.infra_error)
+    if verdict.infra_error:
+        return _result(job, "error", applied, apply_method=method, reverted_test_edits=reverted, reason=verdict.infra_error,
+                       infra_error=verdict.infra_error, tests_status=verdict.tests_status()), run.output
+    failing = verdict.FAIL_TO_PASS.failure + verdict.PASS_TO_PASS.failure
+    reason = None if verdict.resolved else f"{len(failing)} required tests fail, e.g. {failing[0]}" if failing else "no FAIL_TO_PASS test"
+    status = "resolved" if verdict.resolved else "unresolved"
+    return _result(job, status, applied, apply_method=method, reverted_test_edits=reverted, reason=reason,
+                   tests_status=verdict.tests_status()), run.output
+
+
+def _git(cmd: str) -> str:
+    return f"git -c user.name=swegen -c user.email=swegen@localhost -c core.autocrlf=false {cmd}"
+
+
+def _snapshot(box: Container) -> None:
+    """Make the base tree a one-commit repository, to apply with --3way and see what changed."""
+    exclude = "\\n".join(ARTIFACTS)
+    setup = box.box.exec(
+        "cd /testbed && git init -q && printf '" + exclude + "\\n' >> .git/info/exclude && "
+        + _git("add -A -f") + " && " + _git("commit -q --no-verify -m base"),
+        timeout=300,
+    )
+    if not setup.ok:
+        raise SwegenError("could not snapshot the base tree in the sandbox", detail=setup.stderr)
+
+
+def _apply_model_patch(box: Container, patch: str) -> tuple[str, list[str]]:
+    """(method, errors): try git apply, git apply --3way, patch --forward without fuzz."""
+    if not patch.endswith("\n"):
+        patch += "\n"
+    box.box.put("/tmp/model.patch", patch.encode("utf-8", errors="surrogateescape"))
+    attempts = (
+        ("git apply", _git("apply --whitespace=nowarn /tmp/model.patch")),
+        ("git apply --3way", _git("apply --3way --whitespace=nowarn /tmp/model.patch")),
+        ("patch", "patch --batch --forward --fuzz=0 -p1 -i /tmp/model.patch"),
+    )
+    errors = []
+    for method, command in attempts:
+        result = box.box.exec(command, timeout=120)
+        conflicted = method == "git apply --3way" and "conflict" in (result.stdout + result.stderr).lower()
+        if result.ok and not conflicted:
+            return method, errors
+        errors.append(f"{method}: " + " ".join((result.stderr or result.stdout).split())[:300])
+        box.box.exec(_git("reset -q --hard") + " && " + _git("clean -fdq"), timeout=120)
+    return "", errors
+
+
+def _changed_paths(box: Container) -> list[tuple[str, str]]:
+    """(status, path) of every file the patch changed, added or deleted."""
+    result = box.box.exec(_git("status --porcelain=v1 -z --untracked-files=all --no-renames"), timeout=120)
+    entries = []
+    for item in result.stdout.split("\0"):
+        if len(item) > 3:
+            entries.append((item[:2], item[3:]))
+    return entries
+
+
+def is_test_edit(path: str, test_files: list[str], rules: SplitRules = SplitRules()) -> bool:
+    """Is this a file a patch must not change: the task's tests, any test file, or test configuration."""
+    name = path.rsplit("/", 1)[-1]
+    return path in test_files or rules.role(path) == "test" or name in ("conftest.py", "pytest.ini", ".pytest.ini")
+
+
+def _revert_test_edits(box: Container, test_files: list[str]) -> list[str]:
+    """Undo what the patch did to tests and test configuration; the paths undone."""
+    reverted = []
+    for status, path in _changed_paths(box):
+        name = path.rsplit("/", 1)[-1]
+        if is_test_edit(path, test_files):
+            pass
+        elif name in ("tox.ini", "setup.cfg", "pyproject.toml"):
+            if not _pytest_settings_changed(box, path):
+                continue
+        else:
+            continue
+        if status.strip() == "??":
+            box.box.exec(["rm", "-rf", "--", f"/testbed/{path}"], timeout=60)
+        else:
+            box.box.exec(_git("checkout -q HEAD -- ") + _quote(path), timeout=60)
+        reverted.append(path)
+    return reverted
+
+
+def _quote(path: str) -> str:
+    import shlex
+
+    return shlex.quote(path)
+
+
+def _pytest_settings_changed(box: Container, path: str) -> bool:
+    """Did the patch change the pytest sections of tox.ini, setup.cfg or pyproject.toml?"""
+    try:
+        now = box.box.get(f"/testbed/{path}").decode("utf-8", errors="replace")
+    except SwegenError:
+        return True  # deleted
+    before = box.box.exec(_git("show HEAD:") + _quote(path), timeout=60).stdout
+    return pytest_settings(path, before) != pytest_settings(path, now)
+
+
+def pytest_settings(path: str, text: str) -> object:
+    """The pytest part of a configuration file (anything unreadable counts as all of it)."""
+    if path.endswith(".toml"):
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef]
+        try:
+            return tomllib.loads(text).get("tool", {}).get("pytest")
+        except Exception:
+            return text
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return text
+    return {s: dict(parser[s]) for s in parser.sections() if s in ("pytest", "tool:pytest")}
+
+
+# -- outputs -----------------------------------------------------------------------------------
+
+
+def _write_instance(out: Path, patch: str, result: EvalResult, output: str) -> None:
+    """report.json (SWE-bench's per-instance report), patch.diff and test_output.txt."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "patch.diff", patch)
+    write_atomic(out / "test_output.txt", output)
+    report = {
+        result.instance_id: {
+            "patch_is_None": not result.patch_exists,
+            "patch_exists": result.patch_exists,
+            "patch_successfully_applied": result.patch_successfully_applied,
+            "resolved": result.resolved,
+            "tests_status": result.tests_status,
+            "swegen": {"status": result.status, "reason": result.reason, "apply_method": result.apply_method,
+                       "reverted_test_edits": result.reverted_test_edits, "infra_error": result.infra_error},
+        }
+    }
+    write_json(out / "report.json", report)
+
+
+def latest_results(out: Path) -> dict[str, dict]:
+    """The last result line per instance (a retried or re-run prediction's newer line wins)."""
+    return {row["instance_id"]: row for row in read_lines(out / "results.jsonl")}
+
+
+def summarise(out: Path, model: str, task_ids: list[str], submitted: list[str], unknown: list[str]) -> dict:
+    """SWE-bench's run summary for one model, written to summary.json."""
+    rows = {i: r for i, r in latest_results(out).items() if i in set(submitted)}
+    ids = {status: sorted(i for i, r in rows.items() if r["status"] == status) for status in STATUSES}
+    completed = sorted(ids["resolved"] + ids["unresolved"])
+    summary = {
+        "model_name_or_path": model,
+        "total_instances": len(task_ids),
+        "submitted_instances": len(submitted),
+        "completed_instances": len(completed),
+        "resolved_instances": len(ids["resolved"]),
+        "unresolved_instances": len(ids["unresolved"]),
+        "empty_patch_instances": len(ids["empty_patch"]),
+        "error_instances": len(ids["error"]),
+        "completed_ids": completed,
+        "incomplete_ids": sorted(set(task_ids) - set(rows)),
+        "empty_patch_ids": ids["empty_patch"],
+        "submitted_ids": sorted(submitted),
+        "resolved_ids": ids["resolved"],
+        "unresolved_ids": ids["unresolved"],
+        "error_ids": ids["error"],
+        "unknown_ids": unknown,
+        "reverted_test_edits": {i: r["reverted_test_edits"] for i, r in rows.items() if r.get("reverted_test_edits")},
+        "schema_version": 2,
+    }
+    write_json(out / "summary.json", summary)
+    return summary
