@@ -210,6 +210,56 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
     out.print(f"tasks: {run_dir / 'tasks.jsonl'}; every verdict: {run_dir / 'validation.jsonl'}")
 
 
+# -- solve -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@option("--agent", env="AGENT", type=click.Choice(["command", "scripted", "openai"]), required=True, help="command: any CLI agent in the sandbox; scripted: swegen's deterministic agent; openai: an OpenAI-compatible endpoint.")
+@option("--name", env="NAME", required=True, help="Model name written into the predictions (model_name_or_path).")
+@option("--cmd", "command", env="CMD", default=None, help="The command agent's command line, run with sh -c in /testbed.")
+@option("--setup", env="SETUP", default=None, help="A command run in each sandbox before the agent (e.g. to install it).")
+@option("--agent-file", "agent_files", env="AGENT_FILE", multiple=True, type=click.Path(path_type=Path, exists=True), help="Files or folders copied to /swegen/agent/ in the sandbox (repeatable).")
+@option("--agent-env", "agent_env", env="AGENT_ENV", multiple=True, help="NAME or NAME=VALUE passed to the agent (repeatable; a bare NAME takes this shell's value).")
+@option("--allow-network", env="ALLOW_NETWORK", is_flag=True, help="Give the agent's sandbox network access (agents that call hosted models need it; grading never has it).")
+@option("--skill", env="SKILL", type=click.IntRange(0, 4), default=2, show_default=True, help="The scripted agent: how many of the example's bugs it fixes.")
+@option("--base-url", env="BASE_URL", default=None, help="The openai agent: the endpoint, e.g. https://api.openai.com/v1.")
+@option("--model", env="MODEL", default=None, help="The openai agent: the model to ask.")
+@option("--api-key-env", env="API_KEY_ENV", default="OPENAI_API_KEY", show_default=True, help="The openai agent: the variable holding the API key.")
+@option("--instance", "instances", env="INSTANCE", multiple=True, help="Only these instance ids (repeatable).")
+@option("--repo", env="REPO", type=click.Path(path_type=Path, exists=True), default=None, help="The repository (default: the one run.json names).")
+@option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Tasks solved in parallel.")
+@option("--timeout", env="TIMEOUT", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds the agent may work on one task.")
+@option("--python", env="PYTHON", default=None, help="Force this Python version instead of detecting one.")
+@base_image_option
+@ca_bundle_option
+@option("--config", "config_file", env="CONFIG", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="A swegen.toml that overrides the repository's own.")
+def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str | None, agent_files: tuple[Path, ...],
+          agent_env: tuple[str, ...], allow_network: bool, skill: int, base_url: str | None, model: str | None, api_key_env: str,
+          instances: tuple[str, ...], repo: Path | None, workers: int, timeout: float, python: str | None, base_image: str | None,
+          ca_bundle: str, config_file: Path | None) -> None:
+    """Run a model or coding agent on RUN_DIR's tasks; writes RUN_DIR/predictions/NAME.jsonl."""
+    from swegen.images import resolve_ca_bundle
+    from swegen.predictions import read_predictions
+    from swegen.solving import SolveConfig, command_from_env, solve as run_solve
+
+    variables: dict[str, str] = {}
+    for item in agent_env:
+        variables.update(command_from_env(item))
+    config = SolveConfig(
+        run_dir=run_dir, agent=agent, name=name, command=command, setup=setup, agent_files=agent_files, agent_env=variables,
+        allow_network=allow_network, timeout=timeout, workers=workers, instance_ids=instances, repo=repo, skill=skill,
+        base_url=base_url, model=model, api_key_env=api_key_env, python=python, base_image=base_image,
+        ca_bundle=resolve_ca_bundle(ca_bundle), config_file=config_file,
+    )
+    with _progress() as progress:
+        path = run_solve(config, progress)
+    predictions = read_predictions(path)
+    with_patch = sum(1 for p in predictions if p.model_patch.strip())
+    out.print(f"{len(predictions)} predictions ({with_patch} with a patch) in {path}")
+    out.print(f"next: swegen evaluate {run_dir} --predictions {path}")
+
+
 # -- evaluate ----------------------------------------------------------------------------------
 
 
