@@ -9,14 +9,11 @@ an optional LLM rewrite, which is kept only when it leaks no more than the origi
 from __future__ import annotations
 
 import builtins
-import http.client
 import json
 import keyword
 import logging
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
@@ -24,6 +21,7 @@ from typing import Any, Iterable, NamedTuple
 import jinja2
 
 from swegen.errors import BadInput
+from swegen.llm import ChatFailed, chat, chat_endpoint
 from swegen.resources import template_env
 
 log = logging.getLogger(__name__)
@@ -813,10 +811,6 @@ def _one_line(text: str | None) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-class _CallFailed(Exception):
-    """The model endpoint did not give a usable answer."""
-
-
 def rewrite_statement(
     statement: Statement,
     ctx: FixContext,
@@ -837,7 +831,7 @@ def rewrite_statement(
     prompt = rewrite_prompt(statement, ctx, template)
     try:
         reply = _chat(endpoint, model, prompt, api_key, timeout)
-    except _CallFailed as exc:
+    except ChatFailed as exc:
         return _keep(statement, f"rewrite failed: {exc}")
     text = _tidy(remove_diffs(_unwrap(reply)))
     if not text:
@@ -847,18 +841,6 @@ def rewrite_statement(
     if score > before or _leaked_lines(text, ctx):
         return _keep(statement, f"rewrite rejected: it leaks the fix ({_one_line('; '.join(leaked))[:200]})")
     return Statement(text + "\n", "rewrite", score, leaked, statement.issue_refs, statement.hints_text)
-
-
-def chat_endpoint(base_url: str) -> str:
-    """POST URL for chat completions under an OpenAI-compatible base URL (BadInput if not http(s))."""
-    url = (base_url or "").strip().rstrip("/")
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise BadInput(
-            f"model base URL {base_url!r} is not an http(s) URL",
-            hint="pass an OpenAI-compatible endpoint such as http://localhost:8000/v1",
-        )
-    return url if url.endswith("/chat/completions") else f"{url}/chat/completions"
 
 
 def rewrite_prompt(statement: Statement, ctx: FixContext, template: Path | None = None) -> str:
@@ -883,50 +865,7 @@ def _keep(statement: Statement, why: str) -> Statement:
 
 
 def _chat(endpoint: str, model: str, prompt: str, api_key: str | None, timeout: float) -> str:
-    payload = {"model": model, "messages": [{"role": "user", "content": prompt}], "temperature": 0}
-    headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "swegen"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    request = urllib.request.Request(endpoint, data=json.dumps(payload).encode(), headers=headers, method="POST")
-    try:
-        with _opener(endpoint).open(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        raise _CallFailed(f"HTTP {exc.code} from {endpoint}{_error_detail(exc)}") from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise _CallFailed(f"cannot reach {endpoint} ({_one_line(str(reason))})") from None
-    if status != 200:
-        raise _CallFailed(f"HTTP {status} from {endpoint}")
-    return _reply_content(raw)
-
-
-def _opener(endpoint: str) -> urllib.request.OpenerDirector:
-    """Loopback endpoints (local servers, the fake model) bypass any configured HTTP proxy."""
-    host = urllib.parse.urlsplit(endpoint).hostname or ""
-    if host in ("localhost", "127.0.0.1", "::1"):
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener()
-
-
-def _error_detail(exc: urllib.error.HTTPError) -> str:
-    try:
-        body = exc.read(300).decode("utf-8", "replace")
-    except (OSError, http.client.HTTPException):
-        body = ""
-    finally:
-        exc.close()
-    return f": {_one_line(body)[:200]}" if body.strip() else ""
-
-
-def _reply_content(raw: bytes) -> str:
-    try:
-        content = json.loads(raw)["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise _CallFailed(f"the reply is not a chat completion ({_one_line(raw[:120].decode('utf-8', 'replace'))})") from None
-    if not isinstance(content, str):
-        raise _CallFailed("the reply has no text content")
-    return content
+    return chat(endpoint, model, [{"role": "user", "content": prompt}], api_key=api_key, timeout=timeout, temperature=0).text
 
 
 def _unwrap(reply: str) -> str:
