@@ -36,6 +36,9 @@ log "installing swegen into .venv"
 .venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import swegen' || { log "installing swegen failed"; exit 2; }
 
+# Debian's chromium: the tests open the HTML report in it, headless.
+command -v chromium >/dev/null || { log "installing chromium (the tests open the HTML report in it)"; apt_install chromium; }
+
 # 2. A Docker engine that answers.
 docker_answers() { command -v docker >/dev/null && timeout 20 docker info >/dev/null 2>&1; }
 if ! docker_answers; then

@@ -1,4 +1,4 @@
-"""Command-line commands of the report stage: `swegen scores` (and `swegen report`, to come).
+"""Command-line commands of the report stage: `swegen report` and `swegen scores`.
 
 Registered on the main group by swegen.cli; errors are SwegenError, turned into one line there.
 """
@@ -15,6 +15,26 @@ from rich.table import Table
 def register(cli: click.Group) -> None:
     """Add the report-stage commands to the main command group."""
     from swegen.cli import option
+
+    @cli.command()
+    @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+    @option("--public", "public", env="PUBLIC", multiple=True, metavar="MODEL=PCT",
+            help="Use this public score for a model instead of the shipped table (repeatable).")
+    @option("--release", "release", env="RELEASE", multiple=True, metavar="MODEL=YYYY-MM-DD",
+            help="A model's release date for the date split (repeatable; default: its earliest public score).")
+    @option("--benchmark", env="BENCHMARK", type=click.Choice(["verified", "lite", "full", "multilingual"]), default="verified",
+            show_default=True, help="Which public SWE-bench split to compare with.")
+    @option("--scores", "scores_file", env="SCORES", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+            help="An extra public score table (CSV as `swegen scores list` shows), read before the shipped one.")
+    def report(run_dir: Path, public: tuple[str, ...], release: tuple[str, ...], benchmark: str, scores_file: Path | None) -> None:
+        """Compare private and public scores of RUN_DIR's evaluated models; write report.html, summary.json and report.md."""
+        from swegen.reporting import ReportConfig, make_report
+
+        config = ReportConfig.from_options(run_dir, public, release, benchmark, scores_file)
+        result = make_report(config)
+        print_report(result.report)
+        _out().print(f"report: {result.html}")
+        _out().print(f"also: {result.markdown}, {result.summary}")
 
     @cli.group()
     def scores() -> None:
@@ -57,3 +77,37 @@ def _out() -> Any:
     from swegen.cli import out
 
     return out
+
+
+def print_report(report: Any) -> None:
+    """The report in the terminal: public against private, the verdict, controls and warnings."""
+    out = _out()
+    table = Table(title=f"private ({report.tasks} tasks) against public SWE-bench {report.benchmark.capitalize()}")
+    for column in ("model", "private", "95% CI", "public", "gap", "95% CI of gap", "errors", "public row used"):
+        table.add_column(column, justify="left" if column in ("model", "public row used") else "right")
+    for model in report.models:
+        table.add_row(*model.terminal_cells())
+    out.print(table)
+    out.print(report.ranking.sentence, highlight=False)
+    if report.pairs:
+        pairs = Table(title="paired comparisons (exact McNemar on shared tasks)")
+        for column in ("models", "shared", "only first", "only second", "p"):
+            pairs.add_column(column, justify="left" if column == "models" else "right")
+        for pair in report.pairs:
+            pairs.add_row(f"{pair.first} vs {pair.second}", str(pair.test.shared), str(pair.test.only_first),
+                          str(pair.test.only_second), f"{pair.test.p_value:.3g}")
+        out.print(pairs)
+    dates = Table(title="task date against model release (contamination signal)")
+    for column in ("model", "release", "before release", "after release", "p (Fisher)"):
+        dates.add_column(column, justify="left" if column in ("model", "release") else "right")
+    for split in report.date_split:
+        dates.add_row(*split.terminal_cells())
+    out.print(dates)
+    controls = Table(title="controls", show_header=False)
+    controls.add_column("control")
+    controls.add_column("value", justify="right")
+    for label, value in report.controls.rows():
+        controls.add_row(label, value)
+    out.print(controls)
+    for warning in report.warnings:
+        out.print(f"[yellow]warning:[/] {warning}", highlight=False)

@@ -12,10 +12,11 @@ import io
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from swegen.errors import BadInput
 from swegen.records import write_atomic
@@ -264,7 +265,7 @@ def _fetch(source: str, timeout: float) -> str:
         import urllib.request
 
         try:
-            with urllib.request.urlopen(source, timeout=timeout) as response:  # noqa: S310 (a URL the user gave)
+            with urllib.request.urlopen(source, timeout=timeout) as response:
                 return response.read().decode("utf-8")
         except OSError as exc:
             raise BadInput(f"cannot read {source} ({exc})", hint="download the file and pass its path") from None

@@ -1,0 +1,562 @@
+"""The report stage: how each model did on the private tasks, against its public SWE-bench number.
+
+Reads RUN_DIR/tasks.jsonl, validation_summary.json and evaluations/<model>/results.jsonl (the last
+line per task wins, so a retried task counts once); writes RUN_DIR/report/report.html,
+summary.json and report.md. Infrastructure errors never count as unresolved: they leave the
+rates and are shown apart. The baselines "gold" and "empty" are controls, not competitors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from swegen import __version__, report_plots, stats
+from swegen.errors import BadInput, SwegenError
+from swegen.records import read_lines, to_dict, write_atomic, write_json
+from swegen.resources import template_dir
+from swegen.scores import PublicScore, load_scores, match, override_for, parse_overrides
+
+#: Baseline "models" written by the evaluate stage: controls, never ranked.
+BASELINES = ("gold", "empty")
+GRADED = ("resolved", "unresolved", "empty_patch")
+LINE_BUCKETS = ((5, "1-5 lines"), (20, "6-20 lines"), (100, "21-100 lines"), (math.inf, "over 100 lines"))
+FILE_BUCKETS = ((1, "1 file"), (3, "2-3 files"), (math.inf, "4+ files"))
+#: Folders that hold a project's packages rather than being an area themselves.
+CONTAINER_DIRS = frozenset({"src", "lib", "pkg", "packages", "python"})
+
+
+# -- configuration and results -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """What to report on, and the facts a user supplies."""
+
+    #: The run folder, with tasks.jsonl and evaluations/.
+    run_dir: Path
+    #: Public percent per model name, used instead of the shipped table (--public MODEL=PCT).
+    public: dict[str, float] = field(default_factory=dict)
+    #: Release date (YYYY-MM-DD) per model name, for the date split (--release MODEL=DATE).
+    release: dict[str, str] = field(default_factory=dict)
+    #: The public split to compare with: verified, lite, full or multilingual.
+    benchmark: str = "verified"
+    #: An extra public score table read before the shipped one.
+    scores_file: Path | None = None
+
+    @classmethod
+    def from_options(cls, run_dir: Path, public: Iterable[str], release: Iterable[str], benchmark: str = "verified",
+                     scores_file: Path | None = None) -> ReportConfig:
+        """Build from command-line MODEL=VALUE pairs, checking them (BadInput when malformed)."""
+        return cls(run_dir, parse_overrides(public, "--public", _percent), parse_overrides(release, "--release", _iso_date),
+                   benchmark, scores_file)
+
+
+def _percent(text: str) -> float:
+    value = float(text.rstrip("%"))
+    if not 0 <= value <= 100:
+        raise ValueError("a percent is between 0 and 100")
+    return value
+
+
+def _iso_date(text: str) -> str:
+    return dt.date.fromisoformat(text).isoformat()
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What the report needs of one task."""
+
+    instance_id: str
+    date: str
+    lines_changed: int
+    files_changed: int
+    area: str
+    statement_source: str
+
+
+@dataclass(frozen=True)
+class Counts:
+    """One model's outcomes: tasks resolved among those graded, and those not graded."""
+
+    resolved: int = 0
+    graded: int = 0
+    errors: int = 0
+    missing: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.resolved / self.graded if self.graded else math.nan
+
+
+@dataclass(frozen=True)
+class Release:
+    """A model's release date, and where it came from."""
+
+    date: str | None
+    how: str
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """One model: private rate with its interval, the public row used, and the gap between them."""
+
+    name: str
+    counts: Counts
+    interval: stats.Interval
+    public: PublicScore | None
+    public_how: str
+    gap: stats.Gap | None
+    release: Release
+
+    def terminal_cells(self) -> list[str]:
+        c = self.counts
+        public = f"{self.public.percent:g}%" if self.public else "-"
+        gap = f"{100 * self.gap.gap:+.1f}" if self.gap else "-"
+        gap_ci = f"{100 * self.gap.low:+.1f} to {100 * self.gap.high:+.1f}" if self.gap else "-"
+        used = f"{self.public_how}: {self.public.system}, {self.public.date}" if self.public and self.public.date else self.public_how
+        return [self.name, f"{_pct(self.interval.rate)} ({c.resolved}/{c.graded})", _ci(self.interval), public, gap, gap_ci,
+                str(c.errors), used]
+
+
+@dataclass(frozen=True)
+class Pair:
+    first: str
+    second: str
+    test: stats.PairTest
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Whether the public order of the models holds on these tasks, in plain words."""
+
+    #: "holds", "holds only in part", "does not hold", or "cannot tell".
+    verdict: str
+    sentence: str
+    models: tuple[str, ...]
+    public_order: tuple[str, ...]
+    private_order: tuple[str, ...]
+    tau: float | None
+    p_value: float | None
+    #: Pairs the private tasks order the other way round: (public winner, public loser, McNemar p).
+    swapped: tuple[tuple[str, str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Cell:
+    model: str
+    resolved: int
+    graded: int
+
+
+@dataclass(frozen=True)
+class Group:
+    label: str
+    tasks: int
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    title: str
+    groups: tuple[Group, ...]
+
+
+@dataclass(frozen=True)
+class DateSplit:
+    """A model's rate on fixes dated before its release and on/after it (a contamination signal)."""
+
+    model: str
+    release: Release
+    before: Counts
+    after: Counts
+    p_value: float | None
+
+    def terminal_cells(self) -> list[str]:
+        when = f"{self.release.date} ({self.release.how})" if self.release.date else self.release.how
+        p = f"{self.p_value:.3g}" if self.p_value is not None and not math.isnan(self.p_value) else "-"
+        return [self.model, when, _counted(self.before), _counted(self.after), p]
+
+
+@dataclass(frozen=True)
+class Controls:
+    """Baselines and the run's own troubles, shown in every report."""
+
+    gold: Counts | None
+    empty: Counts | None
+    #: Infrastructure errors per model (evaluation), baselines included.
+    infra_errors: dict[str, int]
+    validation_infra_errors: int
+    flaky_tests_dropped: int
+
+    def rows(self) -> list[tuple[str, str]]:
+        rows = [("gold patch baseline (should resolve all)", _counted(self.gold) if self.gold else "not evaluated"),
+                ("empty patch baseline (should resolve none)", _counted(self.empty) if self.empty else "not evaluated")]
+        rows += [(f"infrastructure errors, {name}", str(n)) for name, n in self.infra_errors.items()]
+        rows += [("infrastructure errors in validation", str(self.validation_infra_errors)),
+                 ("flaky tests dropped in validation", str(self.flaky_tests_dropped))]
+        return rows
+
+
+@dataclass(frozen=True)
+class Power:
+    """How big a difference this many tasks can see (alpha 0.05, power 0.8)."""
+
+    tasks: int
+    between_models: float
+    against_public: float
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the report shows; summary.json is this record."""
+
+    run_dir: str
+    generated_at: str
+    swegen_version: str
+    benchmark: str
+    tasks: int
+    models: tuple[ModelScore, ...]
+    pairs: tuple[Pair, ...]
+    ranking: Ranking
+    breakdowns: tuple[Breakdown, ...]
+    date_split: tuple[DateSplit, ...]
+    controls: Controls
+    power: Power
+    warnings: tuple[str, ...]
+    #: Per task (in tasks.jsonl order), each model's status: resolved, unresolved, empty_patch, error, missing.
+    task_ids: tuple[str, ...]
+    grid: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    report: Report
+    html: Path
+    markdown: Path
+    summary: Path
+
+
+# -- the stage ---------------------------------------------------------------------------------
+
+
+def make_report(config: ReportConfig) -> ReportResult:
+    """Read the run folder, compute the report, and write report.html, summary.json and report.md."""
+    run_dir = config.run_dir
+    tasks = load_tasks(run_dir)
+    outcomes = load_outcomes(run_dir)
+    report = build_report(config, tasks, outcomes, _read_json(run_dir / "validation_summary.json"))
+    out = run_dir / "report"
+    summary, html, markdown = out / "summary.json", out / "report.html", out / "report.md"
+    write_json(summary, _finite(to_dict(report)))
+    variables = {"report": report, "plots": report_plots.plots(report), "fmt": FORMATTERS}
+    write_atomic(html, _templates(html=True).get_template("report.html.j2").render(**variables))
+    write_atomic(markdown, _templates(html=False).get_template("report.md.j2").render(**variables))
+    return ReportResult(report, html, markdown, summary)
+
+
+def _templates(html: bool) -> jinja2.Environment:
+    # Model names and task ids come from files anyone can write: HTML output escapes them.
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())), autoescape=html,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinity as null: JSON has no such numbers, and readers choke on them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{path} is not JSON ({exc.msg})", hint="rerun the stage that wrote it") from None
+    return data if isinstance(data, dict) else {}
+
+
+def load_tasks(run_dir: Path) -> list[TaskInfo]:
+    """The validated tasks, reduced to what the breakdowns need."""
+    path = run_dir / "tasks.jsonl"
+    if not path.exists():
+        raise SwegenError(f"{path} does not exist", hint=f"run `swegen validate {run_dir}` first, then solve and evaluate")
+    return [_task_info(data) for data in read_lines(path) if data.get("instance_id")]
+
+
+def _task_info(data: dict[str, Any]) -> TaskInfo:
+    from swegen.split import DiffError, parse_diff
+
+    try:
+        files = parse_diff(str(data.get("patch") or "").encode("utf-8"))
+    except DiffError:
+        files = []
+    lines_by_area: Counter[str] = Counter()
+    for diff in files:
+        lines_by_area[_area(diff.path)] += max(diff.changed, 1)
+    area = lines_by_area.most_common(1)[0][0] if lines_by_area else "(unknown)"
+    return TaskInfo(
+        instance_id=str(data["instance_id"]), date=str(data.get("created_at") or "")[:10],
+        lines_changed=sum(d.changed for d in files), files_changed=len(files), area=area,
+        statement_source=str(data.get("statement_source") or "unknown"),
+    )
+
+
+def _area(path: str) -> str:
+    """The top-level area of a path: its first folder, or the package inside src/ or lib/."""
+    parts = path.split("/")
+    if len(parts) == 1:
+        return "(root)"
+    if parts[0] in CONTAINER_DIRS and len(parts) > 2:
+        return f"{parts[0]}/{parts[1]}"
+    return parts[0]
+
+
+def load_outcomes(run_dir: Path) -> dict[str, dict[str, str]]:
+    """Per model name, per instance id, its status; the last line per instance wins."""
+    root = run_dir / "evaluations"
+    folders = sorted(p for p in root.iterdir() if (p / "results.jsonl").exists()) if root.is_dir() else []
+    if not folders:
+        raise SwegenError(f"no evaluation results in {root}", hint=f"run `swegen evaluate {run_dir}` first")
+    outcomes: dict[str, dict[str, str]] = {}
+    for folder in folders:
+        name = folder.name.replace("__", "/")
+        statuses: dict[str, str] = {}
+        for line in read_lines(folder / "results.jsonl"):
+            if not line.get("instance_id"):
+                continue
+            name = str(line.get("model_name_or_path") or name)
+            statuses[str(line["instance_id"])] = _status(line)
+        outcomes[name] = statuses
+    return outcomes
+
+
+def _status(line: dict[str, Any]) -> str:
+    status = str(line.get("status") or "")
+    if status == "error" or line.get("infra_error"):
+        return "error"
+    if status in GRADED:
+        return status
+    return "resolved" if line.get("resolved") else "unresolved"
+
+
+# -- computing ---------------------------------------------------------------------------------
+
+
+def build_report(config: ReportConfig, tasks: list[TaskInfo], outcomes: dict[str, dict[str, str]],
+                 validation: dict[str, Any]) -> Report:
+    """The whole report from the loaded run (a pure function of its inputs and the score table)."""
+    ids = [t.instance_id for t in tasks]
+    grid = {name: tuple(statuses.get(i, "missing") for i in ids) for name, statuses in outcomes.items()}
+    table = load_scores(config.scores_file)
+    scored = [_model_score(config, name, grid[name], table) for name in outcomes if _baseline(name) is None]
+    models = tuple(sorted(scored, key=lambda m: (-(0 if math.isnan(m.interval.rate) else m.interval.rate), m.name)))
+    competitors = [m.name for m in models]
+    pairs = tuple(Pair(a, b, stats.mcnemar_exact(*_paired(grid[a], grid[b]))) for a, b in combinations(competitors, 2))
+    mean_rate = _mean([m.interval.rate for m in models if not math.isnan(m.interval.rate)]) or 0.5
+    power = Power(len(ids), stats.detectable_difference(len(ids), mean_rate), stats.detectable_difference(len(ids), mean_rate, one_sample=True))
+    controls = _controls(grid, validation)
+    date_split = tuple(_date_split(m, tasks, grid[m.name]) for m in models)
+    return Report(
+        run_dir=str(config.run_dir), generated_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        swegen_version=__version__, benchmark=config.benchmark, tasks=len(ids), models=models, pairs=pairs,
+        ranking=rank_verdict(models, pairs), breakdowns=_breakdowns(tasks, {m.name: grid[m.name] for m in models}),
+        date_split=date_split, controls=controls, power=power,
+        warnings=tuple(_warnings(models, controls, power, outcomes, set(ids))), task_ids=tuple(ids), grid=grid,
+    )
+
+
+def _baseline(name: str) -> str | None:
+    return name if name in BASELINES else None
+
+
+def count(statuses: Iterable[str]) -> Counts:
+    tally = Counter(statuses)
+    return Counts(tally["resolved"], sum(tally[s] for s in GRADED), tally["error"], tally["missing"])
+
+
+def _model_score(config: ReportConfig, name: str, statuses: tuple[str, ...], table: list[PublicScore]) -> ModelScore:
+    counts = count(statuses)
+    found = match(name, table, config.benchmark, override_for(name, config.public))
+    gap = None
+    if found.row is not None and counts.graded:
+        public_counts = found.row.counts()
+        gap = stats.gap(counts.resolved, counts.graded, found.row.percent, *(public_counts or (None, None)))
+    return ModelScore(name, counts, stats.wilson(counts.resolved, counts.graded), found.row, found.how, gap,
+                      _release(name, config.release, found.rows))
+
+
+def _release(name: str, given: dict[str, str], rows: Iterable[PublicScore]) -> Release:
+    date = override_for(name, given)
+    if date:
+        return Release(date, "given with --release")
+    stated = sorted(r.release_date for r in rows if r.release_date)
+    if stated:
+        return Release(stated[0], "release date from the leaderboard")
+    dated = sorted((r for r in rows if r.date), key=lambda r: r.date)
+    if dated:
+        return Release(dated[0].date, f"assumed: earliest public score ({dated[0].system}), not a release date")
+    return Release(None, "unknown: no --release and no public score names this model")
+
+
+def _paired(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[list[bool], list[bool]]:
+    shared = [(a, b) for a, b in zip(first, second) if a in GRADED and b in GRADED]
+    return [a == "resolved" for a, _ in shared], [b == "resolved" for _, b in shared]
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def rank_verdict(models: Iterable[ModelScore], pairs: Iterable[Pair]) -> Ranking:
+    """Kendall's tau between public and private orders, and a verdict that McNemar tests back."""
+    ranked = [m for m in models if m.public is not None and m.counts.graded]
+    names = tuple(m.name for m in ranked)
+    public_order = tuple(m.name for m in sorted(ranked, key=lambda m: -m.public.percent))  # type: ignore[union-attr]
+    private_order = tuple(m.name for m in sorted(ranked, key=lambda m: -m.interval.rate))
+    if len(ranked) < 2:
+        sentence = "Cannot tell whether the public ranking holds on this codebase: fewer than two models have a public score."
+        return Ranking("cannot tell", sentence, names, public_order, private_order, None, None)
+    agreement = stats.rank_agreement([m.public.percent for m in ranked], [m.interval.rate for m in ranked])  # type: ignore[union-attr]
+    tests = {frozenset((p.first, p.second)): p.test.p_value for p in pairs}
+    swapped = []
+    for a, b in combinations(ranked, 2):
+        high, low = (a, b) if a.public.percent >= b.public.percent else (b, a)  # type: ignore[union-attr]
+        if high.public.percent > low.public.percent and low.interval.rate > high.interval.rate:  # type: ignore[union-attr]
+            swapped.append((high.name, low.name, tests.get(frozenset((a.name, b.name)), math.nan)))
+    significant = [s for s in swapped if s[2] < stats.ALPHA]
+    if not swapped:
+        verdict = "holds"
+    elif significant or agreement.tau <= 0:
+        verdict = "does not hold"
+    else:
+        verdict = "holds only in part"
+    sentence = _ranking_sentence(verdict, agreement, swapped, significant, len(ranked))
+    return Ranking(verdict, sentence, names, public_order, private_order, agreement.tau, agreement.p_value, tuple(swapped))
+
+
+def _ranking_sentence(verdict: str, agreement: stats.RankAgreement, swapped: list[tuple[str, str, float]],
+                      significant: list[tuple[str, str, float]], n: int) -> str:
+    tau = f"Kendall's tau = {agreement.tau:+.2f}, p = {agreement.p_value:.2g}, {n} models"
+    head = f"The public ranking {verdict} on this codebase ({tau})."
+    if not swapped:
+        return head + " Every model keeps its public place."
+    listed = "; ".join(f"{b} beats {a} here (McNemar p = {p:.2g})" for a, b, p in swapped)
+    if significant:
+        return f"{head} Reversed: {listed}. {len(significant)} reversal(s) are significant at 5%."
+    return f"{head} Reversed: {listed}. No reversal is significant at 5%: more tasks would be needed to be sure."
+
+
+def _bucket(value: float, buckets: tuple[tuple[float, str], ...]) -> str:
+    return next(label for limit, label in buckets if value <= limit)
+
+
+def _breakdowns(tasks: list[TaskInfo], grid: dict[str, tuple[str, ...]]) -> tuple[Breakdown, ...]:
+    dimensions = (
+        ("lines changed by the fix", lambda t: _bucket(t.lines_changed, LINE_BUCKETS), [label for _, label in LINE_BUCKETS]),
+        ("files changed by the fix", lambda t: _bucket(t.files_changed, FILE_BUCKETS), [label for _, label in FILE_BUCKETS]),
+        ("area of the repository", lambda t: t.area, None),
+        ("statement source", lambda t: t.statement_source, None),
+    )
+    return tuple(_breakdown(title, [key(t) for t in tasks], grid, order) for title, key, order in dimensions)
+
+
+def _breakdown(title: str, labels: list[str], grid: dict[str, tuple[str, ...]], order: list[str] | None) -> Breakdown:
+    present = Counter(labels)
+    keys = [k for k in order if k in present] if order else sorted(present, key=lambda k: (-present[k], k))
+    groups = []
+    for key in keys:
+        cells = []
+        for model, statuses in grid.items():
+            picked = count(s for s, label in zip(statuses, labels) if label == key)
+            cells.append(Cell(model, picked.resolved, picked.graded))
+        groups.append(Group(key, present[key], tuple(cells)))
+    return Breakdown(title, tuple(groups))
+
+
+def _date_split(model: ModelScore, tasks: list[TaskInfo], statuses: tuple[str, ...]) -> DateSplit:
+    if model.release.date is None:
+        return DateSplit(model.name, model.release, Counts(), count(statuses), None)
+    before = count(s for s, t in zip(statuses, tasks) if t.date and t.date < model.release.date)
+    after = count(s for s, t in zip(statuses, tasks) if t.date and t.date >= model.release.date)
+    p = stats.fisher_exact(before.resolved, before.graded, after.resolved, after.graded)
+    return DateSplit(model.name, model.release, before, after, None if math.isnan(p) else p)
+
+
+def _controls(grid: dict[str, tuple[str, ...]], validation: dict[str, Any]) -> Controls:
+    return Controls(
+        gold=count(grid["gold"]) if "gold" in grid else None,
+        empty=count(grid["empty"]) if "empty" in grid else None,
+        infra_errors={name: count(statuses).errors for name, statuses in grid.items()},
+        validation_infra_errors=int(validation.get("infra_errors") or 0),
+        flaky_tests_dropped=int(validation.get("flaky_tests") or 0),
+    )
+
+
+def _warnings(models: tuple[ModelScore, ...], controls: Controls, power: Power, outcomes: dict[str, dict[str, str]],
+              task_ids: set[str]) -> list[str]:
+    warnings = []
+    if 100 * power.between_models > stats.MDE_WARNING_POINTS:
+        warnings.append(
+            f"too few tasks: with {power.tasks} tasks, two models must differ by about {100 * power.between_models:.0f} points, "
+            f"and a model must differ from its public number by about {100 * power.against_public:.0f} points, "
+            "before a difference can be told from chance (5% level, 80% power)")
+    if controls.gold is not None and controls.gold.resolved < controls.gold.graded:
+        warnings.append(f"the gold patches resolve only {_counted(controls.gold)}: some tasks or their environments are broken")
+    if controls.empty is not None and controls.empty.resolved:
+        warnings.append(f"the empty patch resolves {_counted(controls.empty)}: some tasks pass without a fix")
+    for name, statuses in outcomes.items():
+        unknown = set(statuses) - task_ids
+        if unknown:
+            warnings.append(f"{name}: {len(unknown)} result(s) for tasks not in tasks.jsonl were ignored")
+    for model in models:
+        if model.counts.missing:
+            warnings.append(f"{model.name}: {model.counts.missing} task(s) not evaluated (left out of its rate)")
+        if model.counts.errors:
+            warnings.append(f"{model.name}: {model.counts.errors} infrastructure error(s) left out of its rate; retry them")
+        if model.public is None:
+            warnings.append(f"{model.name}: {model.public_how}; give one with --public {model.name}=PCT")
+    return warnings
+
+
+# -- formatting helpers shared with the templates ----------------------------------------------
+
+
+def _pct(rate: float) -> str:
+    return "-" if math.isnan(rate) else f"{100 * rate:.1f}%"
+
+
+def _ci(interval: stats.Interval) -> str:
+    return "-" if math.isnan(interval.rate) else f"{100 * interval.low:.1f}-{100 * interval.high:.1f}%"
+
+
+def _counted(counts: Counts | None) -> str:
+    if counts is None or not counts.graded:
+        return "no tasks"
+    return f"{_pct(counts.rate)} ({counts.resolved}/{counts.graded})"
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.3g}"
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+FORMATTERS = {"pct": _pct, "ci": _ci, "counted": _counted, "p": _p, "points": _points, "count": count}
