@@ -503,9 +503,11 @@ def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: st
         result = run_demo(config, step=lambda message: err.print(f"- {message}"), progress=progress)
     print_funnel(result.funnel, result.output)
     print_validation(result.validation, result.output)
+    print_evaluation(result.evaluation, result.output)
     out.print(f"example repository: {result.repo}")
     out.print(f"outputs in {result.output}")
-    out.print(f"not built yet, so not run: {', '.join(PENDING_STAGES)}")
+    if PENDING_STAGES:
+        out.print(f"not built yet, so not run: {', '.join(PENDING_STAGES)}")
 
 
 # -- entry point -------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """`swegen demo`: every stage that exists, run on the bundled example repository.
 
 Each stage extends this as it lands; today it creates the example repository, mines its history
-into task candidates, and validates them in Docker.
+into task candidates, validates them in Docker, solves them with the scripted agent and evaluates
+its patches beside the gold and empty baselines.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from swegen.example import EXAMPLE_REPO_NAME, create_example
 from swegen.images import require_base_image
 from swegen.mining import MineConfig, mine
 from swegen.records import write_json
+from swegen.evaluating import EvaluateConfig, evaluate
+from swegen.solving import SolveConfig, solve
 from swegen.validating import ValidateConfig, validate
 
 #: Stages that this version does not have yet; the demo names them rather than faking them.
-PENDING_STAGES = ("solve", "evaluate", "report")
+PENDING_STAGES = ("report",)
+#: The model name of the scripted agent's predictions in the demo.
+SCRIPTED_NAME = "scripted-agent"
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -46,6 +51,7 @@ class DemoResult:
     repo: Path
     funnel: Any = None
     validation: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
 
 
 def _fresh(output: Path) -> None:
@@ -79,4 +85,11 @@ def run_demo(
         ca_bundle=config.ca_bundle,
     )
     result.validation = validate(validation, progress)
+    options = dict(python=None if config.base_image else config.python, base_image=config.base_image, ca_bundle=config.ca_bundle)
+    step(f"solving the tasks with swegen's scripted agent ({SCRIPTED_NAME}: it fixes 2 of the 4 bugs and cheats on the others)")
+    predictions = solve(SolveConfig(run_dir=out, agent="scripted", name=SCRIPTED_NAME, skill=2, repo=repo, workers=config.workers, **options), progress)
+    step("evaluating its predictions and the gold and empty baselines in the sandbox")
+    result.evaluation = evaluate(
+        EvaluateConfig(run_dir=out, predictions=("gold", "empty", str(predictions)), repo=repo, workers=config.workers, **options), progress
+    )
     return result
