@@ -103,6 +103,8 @@ def print_report(report: Any) -> None:
     for split in report.date_split:
         dates.add_row(*split.terminal_cells())
     out.print(dates)
+    for split in report.date_split:
+        out.print(f"  {split.sentence}", highlight=False)
     controls = Table(title="controls", show_header=False)
     controls.add_column("control")
     controls.add_column("value", justify="right")

@@ -180,6 +180,8 @@ class DateSplit:
     before: Counts
     after: Counts
     p_value: float | None
+    #: The split in plain words.
+    sentence: str = ""
 
     def terminal_cells(self) -> list[str]:
         when = f"{self.release.date} ({self.release.how})" if self.release.date else self.release.how
@@ -254,7 +256,7 @@ def make_report(config: ReportConfig) -> ReportResult:
     run_dir = config.run_dir
     tasks = load_tasks(run_dir)
     outcomes = load_outcomes(run_dir)
-    report = build_report(config, tasks, outcomes, _read_json(run_dir / "validation_summary.json"))
+    report = build_report(config, tasks, outcomes, _read_json(run_dir / "validation_summary.json"), unevaluated(run_dir))
     out = run_dir / "report"
     summary, html, markdown = out / "summary.json", out / "report.html", out / "report.md"
     write_json(summary, _finite(to_dict(report)))
@@ -346,6 +348,12 @@ def load_outcomes(run_dir: Path) -> dict[str, dict[str, str]]:
     return outcomes
 
 
+def unevaluated(run_dir: Path) -> list[str]:
+    """Prediction files whose model has no evaluation results yet."""
+    predictions = sorted((run_dir / "predictions").glob("*.jsonl")) if (run_dir / "predictions").is_dir() else []
+    return [f"predictions/{p.name}" for p in predictions if not (run_dir / "evaluations" / p.stem / "results.jsonl").exists()]
+
+
 def _status(line: dict[str, Any]) -> str:
     status = str(line.get("status") or "")
     if status == "error" or line.get("infra_error"):
@@ -359,7 +367,7 @@ def _status(line: dict[str, Any]) -> str:
 
 
 def build_report(config: ReportConfig, tasks: list[TaskInfo], outcomes: dict[str, dict[str, str]],
-                 validation: dict[str, Any]) -> Report:
+                 validation: dict[str, Any], not_evaluated: Iterable[str] = ()) -> Report:
     """The whole report from the loaded run (a pure function of its inputs and the score table)."""
     ids = [t.instance_id for t in tasks]
     grid = {name: tuple(statuses.get(i, "missing") for i in ids) for name, statuses in outcomes.items()}
@@ -377,7 +385,9 @@ def build_report(config: ReportConfig, tasks: list[TaskInfo], outcomes: dict[str
         swegen_version=__version__, benchmark=config.benchmark, tasks=len(ids), models=models, pairs=pairs,
         ranking=rank_verdict(models, pairs), breakdowns=_breakdowns(tasks, {m.name: grid[m.name] for m in models}),
         date_split=date_split, controls=controls, power=power,
-        warnings=tuple(_warnings(models, controls, power, outcomes, set(ids))), task_ids=tuple(ids), grid=grid,
+        warnings=tuple(_warnings(models, controls, power, outcomes, set(ids)) + [
+            f"{path} has no evaluation, so it is not in this report: run `swegen evaluate {config.run_dir}`" for path in not_evaluated]),
+        task_ids=tuple(ids), grid=grid,
     )
 
 
@@ -490,12 +500,27 @@ def _breakdown(title: str, labels: list[str], grid: dict[str, tuple[str, ...]], 
 
 
 def _date_split(model: ModelScore, tasks: list[TaskInfo], statuses: tuple[str, ...]) -> DateSplit:
-    if model.release.date is None:
-        return DateSplit(model.name, model.release, Counts(), count(statuses), None)
-    before = count(s for s, t in zip(statuses, tasks) if t.date and t.date < model.release.date)
-    after = count(s for s, t in zip(statuses, tasks) if t.date and t.date >= model.release.date)
+    release = model.release.date
+    if release is None:
+        return DateSplit(model.name, model.release, Counts(), Counts(), None, f"{model.name}: no release date, so no split; give one with --release")
+    before = count(s for s, t in zip(statuses, tasks) if t.date and t.date < release)
+    after = count(s for s, t in zip(statuses, tasks) if t.date and t.date >= release)
     p = stats.fisher_exact(before.resolved, before.graded, after.resolved, after.graded)
-    return DateSplit(model.name, model.release, before, after, None if math.isnan(p) else p)
+    p_value = None if math.isnan(p) else p
+    return DateSplit(model.name, model.release, before, after, p_value, _date_sentence(model.name, release, before, after, p_value))
+
+
+def _date_sentence(name: str, release: str, before: Counts, after: Counts, p: float | None) -> str:
+    if p is None:
+        return f"{name}: every graded task is on one side of {release}, so the date split says nothing"
+    if before.rate == after.rate:
+        direction = "the same"
+    else:
+        direction = "better" if before.rate > after.rate else "worse"
+    verdict = "significant at 5%: a sign of contamination" if p < stats.ALPHA and before.rate > after.rate else (
+        "significant at 5%" if p < stats.ALPHA else "not significant at 5%")
+    return (f"{name} does {direction} on fixes older than its release ({_pct(before.rate)} against {_pct(after.rate)}; "
+            f"Fisher p = {p:.2g}, {verdict})")
 
 
 def _controls(grid: dict[str, tuple[str, ...]], validation: dict[str, Any]) -> Controls:

@@ -145,6 +145,8 @@ def test_pairs_date_split_and_breakdowns_count_every_task(tmp_path: Path):
     assert (devstral["before"]["resolved"], devstral["before"]["graded"]) == (11, 11)
     assert devstral["after"]["graded"] == 19
     assert devstral["p_value"] is not None
+    assert devstral["sentence"].startswith("devstral-small-2512 does better on fixes older than its release (100.0% against 89.5%")
+    assert "not significant at 5%" in devstral["sentence"]
     titles = [b["title"] for b in summary["breakdowns"]]
     assert titles == ["lines changed by the fix", "files changed by the fix", "area of the repository", "statement source"]
     for breakdown in summary["breakdowns"]:
@@ -163,6 +165,7 @@ def test_markdown_and_html_show_table_verdict_and_date_split(tmp_path: Path):
     assert "| devstral-small-2512 | 93.3% (28/30) |" in markdown
     assert "The public ranking does not hold on this codebase" in markdown
     assert "## Task date against model release" in markdown and "assumed: earliest public score" in markdown
+    assert "- gpt-5-2025-08-07 does " in markdown
     assert "flaky tests dropped in validation | 3 |" in markdown
     html = result.html.read_text()
     for marker in ('id="scores"', 'id="verdict"', 'id="date-split"', 'id="plot-private-public"', 'id="plot-gap"', 'id="plot-grid"'):
@@ -180,6 +183,7 @@ def test_cli_prints_the_table_and_writes_the_files(tmp_path: Path):
     assert "given on the command line (--public)" in proc.stdout
     assert "2025-09-01 (given with --release)" in proc.stdout
     assert "task date against model release" in proc.stdout
+    assert "devstral-small-2512 does better on fixes older than its release" in proc.stdout
     assert "flaky tests dropped" in proc.stdout
     for name in ("report.html", "summary.json", "report.md"):
         assert (run / "report" / name).exists()
@@ -196,6 +200,14 @@ def test_no_evaluations_is_one_line_saying_to_evaluate_first(tmp_path: Path):
     assert len(lines) == 1 and "swegen evaluate" in lines[0]
     with pytest.raises(SwegenError):
         make_report(ReportConfig(run))
+
+
+def test_predictions_not_yet_evaluated_are_named(tmp_path: Path):
+    run = make_run(tmp_path, {"gpt-5": pattern({1, 2})})
+    (run / "predictions" / "o3.jsonl").write_text(json.dumps({"instance_id": "acme__ledger-000", "model_name_or_path": "o3", "model_patch": ""}) + "\n")
+    report = make_report(ReportConfig(run)).report
+    assert [m.name for m in report.models] == ["gpt-5"]
+    assert any("predictions/o3.jsonl has no evaluation" in w and "swegen evaluate" in w for w in report.warnings)
 
 
 def test_bad_option_values_are_one_line(tmp_path: Path):
@@ -238,6 +250,8 @@ def test_unknown_model_without_public_score_is_reported_not_guessed(tmp_path: Pa
     assert report.ranking.verdict == "cannot tell"
     assert any("acme/in-house-coder" in w and "--public" in w for w in report.warnings)
     assert (run / "evaluations" / "acme__in-house-coder").is_dir()
+    split = next(d for d in report.date_split if d.model == "acme/in-house-coder")
+    assert split.release.date is None and "no release date" in split.sentence and split.before.graded == split.after.graded == 0
 
 
 def test_html_escapes_names_from_files(tmp_path: Path):
