@@ -18,6 +18,8 @@ STATUS_COLOURS = {
     "error": "#6a1b9a",
     "missing": "#bdbdbd",
 }
+#: Horizontal room for one entry of the grid's legend.
+LEGEND_STEP = 110
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Grid:
     rows: tuple[tuple[str, float], ...]
     squares: tuple[Square, ...]
     legend: tuple[tuple[str, str], ...]
+    legend_step: int
 
 
 @dataclass(frozen=True)
@@ -128,9 +131,9 @@ def grid(report: Any, max_width: int = 900, label_width: int = 190) -> Grid:
         rows.append((name, 14 + r * (cell + 2) + cell / 2))
         for c, (task, status) in enumerate(zip(report.task_ids, report.grid[name])):
             squares.append(Square(label_width + c * cell, 14 + r * (cell + 2), STATUS_COLOURS.get(status, "#bdbdbd"), f"{name} / {task}: {status}"))
-    width = int(label_width + tasks * cell + 10)
+    width = int(max(label_width + tasks * cell + 10, label_width + LEGEND_STEP * len(STATUS_COLOURS)))
     height = int(14 + len(names) * (cell + 2) + 30)
-    return Grid(width, height, cell, label_width, tuple(rows), tuple(squares), tuple(STATUS_COLOURS.items()))
+    return Grid(width, height, cell, label_width, tuple(rows), tuple(squares), tuple(STATUS_COLOURS.items()), LEGEND_STEP)
 
 
 def gap_chart(models: Any, width: int = 420, left: int = 190, row: int = 28) -> GapChart:
