@@ -328,3 +328,31 @@ def test_html_report_opens_in_headless_chromium_without_errors(tmp_path: Path):
     gaps = re.search(r'<svg id="plot-gap".*?</svg>', dom, re.DOTALL).group(0)
     assert gaps.count('class="bar"') == len(MODELS)
     assert "does not hold on this codebase" in dom
+
+
+def test_installed_wheel_ships_the_score_table_and_report_templates(tmp_path: Path):
+    """A non-editable install reports from any directory: public scores and templates are in the wheel."""
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(root)],
+                   check=True, capture_output=True)
+    (wheel,) = wheels.glob("swegen-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for asset in ("swegen/data/public_scores.csv", "swegen/_templates/report.html.j2", "swegen/_templates/report.md.j2"):
+        assert asset in names
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)], check=True)
+    run = three_models(tmp_path / "work")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    probe = "import swegen.scores as s, swegen.resources as r; print(s.shipped_file()); print(r.template_dir())"
+    where = subprocess.run([sys.executable, "-c", probe], cwd=elsewhere, env={"PYTHONPATH": str(site)}, capture_output=True, text=True, check=True)
+    assert all(line.startswith(str(site)) for line in where.stdout.split()), where.stdout
+    proc = subprocess.run([sys.executable, "-m", "swegen", "report", str(run)], cwd=elsewhere, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(site), "COLUMNS": "250"}, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "same scaffold (bash-only board)" in proc.stdout
+    assert (run / "report" / "report.html").exists()
