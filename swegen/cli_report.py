@@ -41,23 +41,27 @@ def register(cli: click.Group) -> None:
         """Published SWE-bench scores that reports compare with."""
 
     @scores.command("list")
-    @option("--model", env="MODEL", default=None, help="Only rows naming this model (matched as reports match names).")
+    @option("--model", env="SCORES_MODEL", default=None, help="Only rows naming this model (matched as reports match names).")
     @option("--benchmark", env="BENCHMARK", type=click.Choice(["verified", "lite", "full", "multilingual"]), default=None, help="Only this split.")
     def scores_list(model: str | None, benchmark: str | None) -> None:
         """List the public scores, newest first, each with its source."""
         from swegen import scores as public
 
         rows = public.load_scores()
+        used: set[int] = set()
         if model:
+            # Mark the row `swegen report` would compare with on each split.
+            used = {id(m.row) for m in (public.match(model, rows, split) for split in public.BENCHMARKS) if m.row}
             rows = public.rows_for(model, rows)
         if benchmark:
             rows = [r for r in rows if r.benchmark == benchmark]
-        table = Table(title=f"public SWE-bench scores ({len(rows)} rows)")
-        for column in ("model", "system", "split", "%", "resolved", "attempts", "date", "source"):
+        table = Table(title=f"public SWE-bench scores ({len(rows)} rows)" + (", * = the row a report uses" if model else ""))
+        for column in ("", "model", "system", "split", "%", "resolved", "attempts", "date", "source"):
             table.add_column(column, justify="right" if column in ("%", "resolved") else "left")
         for row in rows:
             counted = f"{row.resolved}/{row.total}" if row.resolved is not None else ""
-            table.add_row(row.model, row.system, row.benchmark, f"{row.percent:g}", counted, row.attempts, row.date, row.source)
+            mark = "*" if id(row) in used else ""
+            table.add_row(mark, row.model, row.system, row.benchmark, f"{row.percent:g}", counted, row.attempts, row.date, row.source)
         _out().print(table)
         if model and not rows:
             _out().print(f"no public row names {model!r}; give one with `swegen report --public {model}=PCT`")

@@ -167,6 +167,8 @@ def test_scores_update_and_list_on_the_command_line(tmp_path: Path, own_data_dir
     listed = run_cli("scores", "list", "--model", "future-model-1", env=env)
     assert listed.returncode == 0, listed.stderr
     assert "Future Model" in listed.stdout and "bash-only" in listed.stdout
+    marked = [line for line in listed.stdout.splitlines() if line.startswith("│ *")]
+    assert len(marked) == 1 and "mini-SWE-agent v2.0.0 (bash-only)" in marked[0]
     everything = run_cli("scores", "list", env=env)
     assert "Devstral Small 2 (2512)" in everything.stdout
     bad = run_cli("scores", "update", "--from", str(tmp_path / "nothing.json"), env=env)
