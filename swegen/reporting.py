@@ -372,7 +372,7 @@ def build_report(config: ReportConfig, tasks: list[TaskInfo], outcomes: dict[str
     ids = [t.instance_id for t in tasks]
     grid = {name: tuple(statuses.get(i, "missing") for i in ids) for name, statuses in outcomes.items()}
     table = load_scores(config.scores_file)
-    scored = [_model_score(config, name, grid[name], table) for name in outcomes if _baseline(name) is None]
+    scored = [_model_score(config, name, grid[name], table) for name in outcomes if name not in BASELINES]
     models = tuple(sorted(scored, key=lambda m: (-(0 if math.isnan(m.interval.rate) else m.interval.rate), m.name)))
     competitors = [m.name for m in models]
     pairs = tuple(Pair(a, b, stats.mcnemar_exact(*_paired(grid[a], grid[b]))) for a, b in combinations(competitors, 2))
@@ -389,10 +389,6 @@ def build_report(config: ReportConfig, tasks: list[TaskInfo], outcomes: dict[str
             f"{path} has no evaluation, so it is not in this report: run `swegen evaluate {config.run_dir}`" for path in not_evaluated]),
         task_ids=tuple(ids), grid=grid,
     )
-
-
-def _baseline(name: str) -> str | None:
-    return name if name in BASELINES else None
 
 
 def count(statuses: Iterable[str]) -> Counts:
@@ -450,22 +446,28 @@ def rank_verdict(models: Iterable[ModelScore], pairs: Iterable[Pair]) -> Ranking
         if high.public.percent > low.public.percent and low.interval.rate > high.interval.rate:  # type: ignore[union-attr]
             swapped.append((high.name, low.name, tests.get(frozenset((a.name, b.name)), math.nan)))
     significant = [s for s in swapped if s[2] < stats.ALPHA]
+    if math.isnan(agreement.tau):
+        sentence = "Cannot tell whether the public ranking holds on this codebase: the models tie here or in public."
+        return Ranking("cannot tell", sentence, names, public_order, private_order, None, None)
     if not swapped:
         verdict = "holds"
     elif significant or agreement.tau <= 0:
         verdict = "does not hold"
     else:
         verdict = "holds only in part"
-    sentence = _ranking_sentence(verdict, agreement, swapped, significant, len(ranked))
+    any_significant = any(p.test.p_value < stats.ALPHA for p in pairs if p.first in names and p.second in names)
+    sentence = _ranking_sentence(verdict, agreement, swapped, significant, len(ranked), any_significant)
     return Ranking(verdict, sentence, names, public_order, private_order, agreement.tau, agreement.p_value, tuple(swapped))
 
 
 def _ranking_sentence(verdict: str, agreement: stats.RankAgreement, swapped: list[tuple[str, str, float]],
-                      significant: list[tuple[str, str, float]], n: int) -> str:
+                      significant: list[tuple[str, str, float]], n: int, any_significant: bool) -> str:
     tau = f"Kendall's tau = {agreement.tau:+.2f}, p = {agreement.p_value:.2g}, {n} models"
     head = f"The public ranking {verdict} on this codebase ({tau})."
     if not swapped:
-        return head + " Every model keeps its public place."
+        if any_significant:
+            return head + " Every model keeps its public place."
+        return head + " Every model keeps its public place, but no two differ significantly here, so the agreement is weak evidence."
     listed = "; ".join(f"{b} beats {a} here (McNemar p = {p:.2g})" for a, b, p in swapped)
     if significant:
         return f"{head} Reversed: {listed}. {len(significant)} reversal(s) are significant at 5%."

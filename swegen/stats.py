@@ -111,7 +111,8 @@ def rank_agreement(public: list[float], private: list[float]) -> RankAgreement:
 
     if len(public) != len(private):
         raise ValueError("both orderings must cover the same models")
-    if len(public) < 2:
+    if len(public) < 2 or len(set(public)) == 1 or len(set(private)) == 1:
+        # One model, or all tied on one side: there is no ordering to compare (scipy would warn).
         return RankAgreement(math.nan, math.nan, len(public))
     result = kendalltau(public, private)
     return RankAgreement(float(result.statistic), float(result.pvalue), len(public))

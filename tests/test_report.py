@@ -227,6 +227,7 @@ def test_public_ranking_holds_when_orders_agree(tmp_path: Path):
     assert report.ranking.verdict == "holds" and report.ranking.tau == pytest.approx(1.0)
     assert report.ranking.sentence.startswith("The public ranking holds on this codebase")
     assert not report.ranking.swapped
+    assert "Every model keeps its public place." in report.ranking.sentence, "24 and 20 against 8 of 30 differ significantly"
     # Without baselines the controls say so rather than inventing numbers.
     assert ("gold patch baseline (should resolve all)", "not evaluated") in report.controls.rows()
 
@@ -240,6 +241,18 @@ def test_a_reversal_within_noise_holds_only_in_part(tmp_path: Path):
     ranking = make_report(ReportConfig(run)).report.ranking
     assert ranking.verdict == "holds only in part"
     assert "No reversal is significant" in ranking.sentence
+
+
+def test_agreement_without_any_significant_difference_is_called_weak(tmp_path: Path):
+    run = make_run(tmp_path, {"gpt-5": pattern(set(range(12))), "devstral-small-2512": pattern(set(range(11)))})
+    ranking = make_report(ReportConfig(run)).report.ranking
+    assert ranking.verdict == "holds" and "weak evidence" in ranking.sentence
+
+
+def test_models_that_tie_here_cannot_tell(tmp_path: Path):
+    run = make_run(tmp_path, {"gpt-5": pattern(set()), "devstral-small-2512": pattern(set())})
+    ranking = make_report(ReportConfig(run)).report.ranking
+    assert ranking.verdict == "cannot tell" and ranking.tau is None
 
 
 def test_unknown_model_without_public_score_is_reported_not_guessed(tmp_path: Path):

@@ -57,6 +57,7 @@ def test_kendall_on_a_constructed_ordering():
     assert agreement.p_value == pytest.approx(1 / 3)
     assert stats.rank_agreement([1, 2, 3], [3, 2, 1]).tau == pytest.approx(-1.0)
     assert math.isnan(stats.rank_agreement([1.0], [2.0]).tau)
+    assert math.isnan(stats.rank_agreement([1.0, 2.0], [0.5, 0.5]).tau)
 
 
 def test_gap_with_counts_uses_newcombe_and_without_counts_a_fixed_public_rate():
