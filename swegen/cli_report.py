@@ -68,7 +68,7 @@ def register(cli: click.Group) -> None:
 
     @scores.command("update")
     @option("--from", "source", env="SCORES_FROM", required=True, metavar="FILE_OR_URL",
-            help="The official leaderboard JSON (data/leaderboards.json of the SWE-bench site), as a file or URL.")
+            help="The official leaderboard JSON (data/leaderboards.json of the SWE-bench site) or the leaderboard page, as a file or URL.")
     def scores_update(source: str) -> None:
         """Add the rows of the official leaderboard JSON to your own score table."""
         from swegen import scores as public

@@ -241,8 +241,11 @@ def override_for(name: str, overrides: dict[str, Any]) -> Any:
 
 
 def read_leaderboard(source: str, timeout: float = 30) -> list[PublicScore]:
-    """Rows from the official leaderboard JSON (a file or an http(s) URL)."""
+    """Rows from the official leaderboard JSON (a file or an http(s) URL), or from the leaderboard page."""
     text = _fetch(source, timeout)
+    embedded = re.search(r"<script[^>]*id=[\"']leaderboard-data[\"'][^>]*>(.*?)</script>", text, re.DOTALL)
+    if embedded:  # the leaderboard page itself, which carries the same JSON in a script tag
+        text = embedded.group(1)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

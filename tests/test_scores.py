@@ -146,6 +146,13 @@ def test_read_leaderboard_json(tmp_path: Path):
     assert "leaderboards.json" in verified.source
 
 
+def test_read_leaderboard_from_the_page_that_embeds_it(tmp_path: Path):
+    data = json.loads(_leaderboard(tmp_path).read_text())["leaderboards"]
+    page = tmp_path / "index.html"
+    page.write_text(f'<html><body><script type="application/json" id="leaderboard-data">{json.dumps(data)}</script></body></html>')
+    assert [r.model for r in scores.read_leaderboard(str(page))] == ["Future Model", "future-model-1"]
+
+
 def test_read_leaderboard_rejects_other_json(tmp_path: Path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"models": []}', encoding="utf-8")
