@@ -10,9 +10,11 @@ For each repository and commit of benchmarks/env_sample.json, two recipes:
   a user's clone has), `pip install -e '.[test]'` with network, and `pip install pytest` only when
   the extras did not bring it; then the same sandbox, probe and `run_pytest`, without network.
 
-Success (both): the image builds, the package under test imports from /testbed, and pytest
-collects at least one test and runs (exit 0 or 1, report consistent, no time-out). Collection
-errors in some files are counted but do not fail a measurement; "clean" shares need none.
+Success (both): the image builds, the package under test imports from /testbed, pytest runs
+(exit 0 or 1 with a report that agrees, no time-out) and at least one test passes: a suite whose
+every test errors (the newest pytest under an old conftest) is not running. Collection errors in
+some files are counted but do not fail a measurement; "clean" also needs none. The table shows
+passed/collected, since a recipe that misses test requirements still "runs" with fewer passing.
 
 Resumable: one JSON line per measurement is appended to --out; a (repo, age, recipe, label) that
 is there already is skipped. The naive recipe does not depend on swegen's code, so it is measured
@@ -80,11 +82,16 @@ def _counts(run) -> dict:
 
 
 def _verdict(row: dict) -> dict:
-    ok = bool(row.get("built")) and not row.get("import_error") and row.get("tests", 0) > 0 and not row.get("run_problem")
+    """Success: built, the package imports from /testbed, pytest ran (exit 0 or 1 with a report
+    that agrees) and at least one test passed (a suite whose every test errors does not run)."""
+    ok = bool(row.get("built")) and not row.get("import_error") and not row.get("run_problem") and not row.get("harness")
+    ok = ok and row.get("passed", 0) > 0
     row["success"] = ok
     row["clean"] = ok and row.get("collection_errors", 0) == 0
-    if not ok and not row.get("why"):
-        row["why"] = row.get("build_error") or row.get("import_error") or row.get("run_problem") or "no test collected"
+    row["why"] = None if ok else (
+        row.get("harness") or row.get("build_error") or row.get("import_error") or row.get("run_problem")
+        or ("no test collected" if not row.get("tests") else "no test passed")
+    )
     return row
 
 
@@ -205,7 +212,7 @@ def measure_naive(clone: Path, sha: str, tests: str, timeout: float, logs: Path,
 def summary(rows: list[dict], label: str | None) -> str:
     latest: dict[tuple, dict] = {}
     for row in rows:
-        latest[_key(row)] = row
+        latest[_key(row)] = _verdict(row)
     labels = sorted({r["label"] for r in latest.values() if r["recipe"] == "swegen"})
     out = []
     for lab in labels if label is None else [label]:
@@ -272,7 +279,7 @@ def main() -> None:
                     else:
                         row.update(measure_naive(clone, commit["sha"], tests, args.timeout, logs, name.lower()))
                 except SwegenError as exc:  # a sandbox failure: recorded, not fatal for the sweep
-                    row.update(built=row.get("built", False), why=f"harness: {exc.one_line()}")
+                    row.update(built=row.get("built", False), harness=f"harness: {exc.one_line()}")
                 row["seconds"] = round(time.monotonic() - started, 1)
                 _verdict(row)
                 with args.out.open("a", encoding="utf-8") as sink:

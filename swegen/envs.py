@@ -126,8 +126,12 @@ def plan_environment(
 def _install_command(date: str) -> str:
     """Resolve every requirement together as of `date`; when that fails (an old pin that does not
     build on the Python at hand), install them one by one and say which were skipped, so the
-    tests that do not need the missing ones can still run."""
-    uv = f"UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 uv pip install --python {VENV_PYTHON} --exclude-newer {date}"
+    tests that do not need the missing ones can still run.
+
+    Bytecode is compiled at install time, as pip does and uv does not by default: compiling an
+    old dependency at import time instead warns (invalid escape sequences, on a newer Python),
+    and suites that turn warnings into errors then fail to import it."""
+    uv = f"UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 uv pip install --compile-bytecode --python {VENV_PYTHON} --exclude-newer {date}"
     deps = "/opt/swegen/deps/requirements.txt"
     return (
         f"{uv} -r {deps} || (echo 'swegen: installing the requirements together failed; one by one now' && "
