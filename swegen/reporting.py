@@ -197,15 +197,17 @@ class Controls:
     empty: Counts | None
     #: Infrastructure errors per model (evaluation), baselines included.
     infra_errors: dict[str, int]
-    validation_infra_errors: int
-    flaky_tests_dropped: int
+    #: From validation_summary.json; None when the run folder has none.
+    validation_infra_errors: int | None
+    flaky_tests_dropped: int | None
 
     def rows(self) -> list[tuple[str, str]]:
         rows = [("gold patch baseline (should resolve all)", _counted(self.gold) if self.gold else "not evaluated"),
                 ("empty patch baseline (should resolve none)", _counted(self.empty) if self.empty else "not evaluated")]
         rows += [(f"infrastructure errors, {name}", str(n)) for name, n in self.infra_errors.items()]
-        rows += [("infrastructure errors in validation", str(self.validation_infra_errors)),
-                 ("flaky tests dropped in validation", str(self.flaky_tests_dropped))]
+        unknown = "unknown (no validation_summary.json)"
+        rows += [("infrastructure errors in validation", unknown if self.validation_infra_errors is None else str(self.validation_infra_errors)),
+                 ("flaky tests dropped in validation", unknown if self.flaky_tests_dropped is None else str(self.flaky_tests_dropped))]
         return rows
 
 
@@ -530,8 +532,8 @@ def _controls(grid: dict[str, tuple[str, ...]], validation: dict[str, Any]) -> C
         gold=count(grid["gold"]) if "gold" in grid else None,
         empty=count(grid["empty"]) if "empty" in grid else None,
         infra_errors={name: count(statuses).errors for name, statuses in grid.items()},
-        validation_infra_errors=int(validation.get("infra_errors") or 0),
-        flaky_tests_dropped=int(validation.get("flaky_tests") or 0),
+        validation_infra_errors=int(validation["infra_errors"]) if "infra_errors" in validation else None,
+        flaky_tests_dropped=int(validation["flaky_tests"]) if "flaky_tests" in validation else None,
     )
 
 

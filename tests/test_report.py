@@ -230,6 +230,9 @@ def test_public_ranking_holds_when_orders_agree(tmp_path: Path):
     assert "Every model keeps its public place." in report.ranking.sentence, "24 and 20 against 8 of 30 differ significantly"
     # Without baselines the controls say so rather than inventing numbers.
     assert ("gold patch baseline (should resolve all)", "not evaluated") in report.controls.rows()
+    (run / "validation_summary.json").unlink()
+    rows = dict(make_report(ReportConfig(run)).report.controls.rows())
+    assert rows["flaky tests dropped in validation"] == "unknown (no validation_summary.json)"
 
 
 def test_a_reversal_within_noise_holds_only_in_part(tmp_path: Path):
