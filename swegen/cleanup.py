@@ -33,6 +33,21 @@ def _owner_alive(labels: dict[str, str]) -> bool:
     return True
 
 
+def _remove(container) -> bool:
+    """Remove a container; False when it went away meanwhile (or is being removed already)."""
+    import docker.errors
+
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:  # "removal already in progress"
+            return False
+        raise
+    return True
+
+
 def clean(*, everything: bool = False, images: bool = False, dry_run: bool = False) -> CleanResult:
     """Remove leftover containers; with `everything`, also those of running swegen processes.
 
@@ -43,8 +58,8 @@ def clean(*, everything: bool = False, images: bool = False, dry_run: bool = Fal
         if not everything and _owner_alive(container.labels):
             result.kept_in_use.append(container.short_id)
             continue
-        if not dry_run:
-            container.remove(force=True)
+        if not dry_run and not _remove(container):
+            continue
         result.removed_containers.append(container.short_id)
     if images:
         from swegen.images import list_images

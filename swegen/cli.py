@@ -21,11 +21,7 @@ out = Console()
 err = Console(stderr=True)
 
 #: Which issue brings each stage that is not built yet (so the message says where it stands).
-PENDING = {
-    "solve": "solving lands with issue #5",
-    "evaluate": "evaluation lands with issue #5",
-    "report": "reporting lands with issue #6",
-}
+PENDING: dict[str, str] = {}
 #: Stages whose commands live in their own modules, once built (each has register(cli)).
 STAGE_MODULES = ("swegen.cli_report",)
 
@@ -292,8 +288,9 @@ def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, ins
 
 def print_evaluation(summaries: dict[str, dict[str, Any]], run_dir: Path) -> None:
     table = Table(title="evaluation")
-    for column in ("model", "tasks", "submitted", "resolved", "unresolved", "empty patch", "infra errors", "resolved %"):
-        table.add_column(column, justify="left" if column == "model" else "right")
+    table.add_column("model", overflow="fold", no_wrap=False, min_width=14)
+    for column in ("tasks", "sent", "resolved", "unres.", "empty", "infra", "%"):
+        table.add_column(column, justify="right")
     for model, s in summaries.items():
         rate = 100 * s["resolved_instances"] / s["total_instances"] if s["total_instances"] else 0.0
         table.add_row(model, str(s["total_instances"]), str(s["submitted_instances"]), str(s["resolved_instances"]),
@@ -504,8 +501,12 @@ def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: st
     print_funnel(result.funnel, result.output)
     print_validation(result.validation, result.output)
     print_evaluation(result.evaluation, result.output)
+    from swegen.cli_report import print_report
+
+    print_report(result.report.report)
     out.print(f"example repository: {result.repo}")
     out.print(f"outputs in {result.output}")
+    out.print(f"report: {result.report.html}")
     if PENDING_STAGES:
         out.print(f"not built yet, so not run: {', '.join(PENDING_STAGES)}")
 

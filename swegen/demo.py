@@ -1,8 +1,8 @@
 """`swegen demo`: every stage that exists, run on the bundled example repository.
 
 Each stage extends this as it lands; today it creates the example repository, mines its history
-into task candidates, validates them in Docker, solves them with the scripted agent and evaluates
-its patches beside the gold and empty baselines.
+into task candidates, validates them in Docker, solves them with the scripted agent, evaluates
+its patches beside the gold and empty baselines, and reports private against public scores.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from swegen.images import require_base_image
 from swegen.mining import MineConfig, mine
 from swegen.records import write_json
 from swegen.evaluating import EvaluateConfig, evaluate
+from swegen.reporting import ReportConfig, make_report
 from swegen.solving import SolveConfig, solve
 from swegen.validating import ValidateConfig, validate
 
 #: Stages that this version does not have yet; the demo names them rather than faking them.
-PENDING_STAGES = ("report",)
+PENDING_STAGES: tuple[str, ...] = ()
 #: The model name of the scripted agent's predictions in the demo.
 SCRIPTED_NAME = "scripted-agent"
 
@@ -52,6 +53,7 @@ class DemoResult:
     funnel: Any = None
     validation: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    report: Any = None
 
 
 def _fresh(output: Path) -> None:
@@ -92,4 +94,6 @@ def run_demo(
     result.evaluation = evaluate(
         EvaluateConfig(run_dir=out, predictions=("gold", "empty", str(predictions)), repo=repo, workers=config.workers, **options), progress
     )
+    step("reporting: private against public scores")
+    result.report = make_report(ReportConfig(out))
     return result

@@ -170,11 +170,13 @@ class Container:
         if not bed.package:
             return mode, None
         probe = self.box.exec(
-            ["python", "-c", f"import {bed.package}, os; print(os.path.realpath({bed.package}.__file__))"],
+            ["python", "-c", f"import {bed.package}, os; print('swegen-location=' + os.path.realpath({bed.package}.__file__))"],
             timeout=120,
             env=bed.test_env,
         )
-        location = probe.stdout.strip()
+        # marked: importing the package may print anything (a patch under evaluation may make it)
+        marked = [line for line in probe.stdout.splitlines() if line.startswith("swegen-location=")]
+        location = marked[-1].removeprefix("swegen-location=") if marked else ""
         if not probe.ok:
             return mode, f"the package {bed.package} does not import: {probe.stderr.strip().splitlines()[-1:]}"
         if not location.startswith("/testbed/"):

@@ -57,3 +57,12 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
         cwd=cwd,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def demo_run(base_image, tmp_path_factory) -> tuple[Path, str]:
+    """One `swegen demo` run (mine, validate, solve, evaluate), shared by the tests that read it."""
+    out = tmp_path_factory.mktemp("demo") / "run"
+    proc = run_cli("demo", "-o", str(out), "--workers", "2", timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc.stdout

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import run_cli
 
-COMMANDS = ["mine", "validate", "solve", "evaluate", "report", "doctor", "demo", "example", "images", "clean", "env", "export"]
+COMMANDS = ["mine", "validate", "solve", "evaluate", "report", "scores", "doctor", "demo", "example", "images", "clean", "env", "export"]
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
 
@@ -28,13 +28,6 @@ def test_help_lists_every_command():
     assert proc.returncode == 0
     listed = {line.split()[0] for line in proc.stdout.split("Commands:")[1].splitlines() if line.strip()}
     assert listed == set(COMMANDS)
-
-
-@pytest.mark.parametrize("stage", ["solve", "evaluate", "report"])
-def test_a_stage_not_built_yet_says_so_in_one_line(stage):
-    line = one_line_error(run_cli(stage, "./repo", "--some-flag"))
-    assert f"swegen {stage} is not built yet" in line
-    assert run_cli(stage).stdout == ""
 
 
 def test_docker_not_running_is_one_line_with_the_fix():

@@ -19,14 +19,6 @@ from swegen.example import load_manifest
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture(scope="module")
-def demo_run(base_image, tmp_path_factory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("demo") / "run"
-    proc = run_cli("demo", "-o", str(out), "--workers", "2", timeout=1800)
-    assert proc.returncode == 0, proc.stderr
-    return out, proc.stdout
-
-
 def lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
