@@ -33,6 +33,9 @@ def test_demo_prints_where_outputs_are(demo_run):
     assert f"outputs in {out}" in stdout.replace("\n", "")
     assert "validation funnel" in stdout and "mining funnel" in stdout
     assert json.loads((out / "demo.json").read_text())["command"] == "demo"
+    html = out / "report" / "report.html"
+    assert f"report: {html}" in stdout.replace("\n", "") and html.is_file()
+    assert "not built yet" not in stdout
 
 
 def test_demo_ends_with_exactly_the_real_fixes_and_their_fail_to_pass(demo_run):
