@@ -205,7 +205,11 @@ def _dependencies(files: _Reader, pyproject: dict, reasons: list) -> tuple[list[
     # Earlier sources win when two name the same package: pinned test requirement files are
     # the most specific statement of what the tests ran with.
     sources = [pinned, deps, _poetry(pyproject, reasons), _setup_cfg(files, reasons)]
-    sources += [_setup_py(setup_py, reasons), _tox(files, reasons)]
+    # setup.py's tests_require and test extras only when no requirement file says what the tests
+    # ran with: they are what the deprecated `setup.py test` used, and mixed with the pins of a
+    # requirement file they drag the resolution elsewhere (requests 2.25: pytest-xdist from
+    # tests_require forced pytest<=3.10 down to 3.5).
+    sources += [_setup_py(setup_py, reasons, tests=not pinned), _tox(files, reasons)]
     return _first_per_name([r for source in sources for r in _clean(source, own)]), extras
 
 
@@ -450,15 +454,18 @@ class _SetupPy:
         return {k: [v] if isinstance(v, str) else [i for i in v if isinstance(i, str)] for k, v in value.items() if isinstance(v, (str, list))}
 
 
-def _setup_py(setup_py: _SetupPy, reasons: list) -> list[str]:
-    """install_requires, tests_require and the test extras of setup.py, read without running it."""
+def _setup_py(setup_py: _SetupPy, reasons: list, tests: bool = True) -> list[str]:
+    """install_requires, and (when `tests`) tests_require and the test extras of setup.py, read
+    without running it."""
     if not setup_py.text:
         return []
     if setup_py.tree is not None:
-        out = setup_py.requirements("install_requires") + setup_py.requirements("tests_require")
-        extras = setup_py.extras()
-        for name in _test_extra_names(extras):
-            out += extras[name]
+        out = setup_py.requirements("install_requires")
+        if tests:
+            out += setup_py.requirements("tests_require")
+            extras = setup_py.extras()
+            for name in _test_extra_names(extras):
+                out += extras[name]
         if out:
             reasons.append(("install", "requirements read from setup.py's setup() call"))
         return out

@@ -211,3 +211,17 @@ def test_poetry_python_restrictions_become_markers(tmp_path):
     assert wanted["enum34"] is False and wanted["typing"] is False, "Python 2 backports stay off Python 3"
     assert wanted["isort"] is True and wanted["black"] is True
     assert "local" not in wanted
+
+
+def test_setup_py_test_requirements_yield_to_a_requirement_file(tmp_path):
+    setup_py = textwrap.dedent('''
+        from setuptools import setup
+        requires = ["urllib3<1.27"]
+        test_requirements = ["pytest-xdist", "pytest>=3"]
+        setup(name="req", install_requires=requires, tests_require=test_requirements)
+    ''')
+    repo = GitRepo(tmp_path / "r")
+    base = repo.commit("Init", {"setup.py": setup_py, "requirements-dev.txt": "pytest<=3.10.1\n", "req/__init__.py": ""})
+    reqs = requirements(plan_environment(repo.path, base, ["3.9"]))
+    assert "urllib3<1.27" in reqs and "pytest<=3.10.1" in reqs
+    assert not any(r.startswith("pytest-xdist") for r in reqs), "what CI installed wins over `setup.py test`'s list"
