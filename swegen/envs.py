@@ -40,6 +40,8 @@ SPEC_FILES = (
 #: When each Python that a base image can carry was released: old code wants an old Python.
 PYTHON_RELEASED = {"3.9": "2020-10-05", "3.11": "2022-10-24", "3.13": "2024-10-07"}
 VENV_PYTHON = "/opt/swegen/venv/bin/python"
+#: Requirements a build backend adds for editable builds only (hatchling: `editables`).
+EDITABLE_REQUIRES = {"hatchling": ("editables",)}
 
 
 @dataclass(frozen=True)
@@ -549,7 +551,10 @@ def _build_requires(pyproject: dict, files: _Reader, reasons: list) -> list[str]
     reasons.append(("build", f"{system.get('build-backend', 'setuptools (legacy)')}: {', '.join(requires)}"))
     # setuptools' own PEP 517 hooks ask for `wheel` on top of build-system.requires (old setuptools
     # has no bdist_wheel without it); an isolated build would add it, an offline install cannot.
-    return _clean(list(requires) + ["pip", "wheel"], None)
+    # Likewise what a backend asks for only for an editable build (get_requires_for_build_editable):
+    # without it the editable install fails offline and the project lands in site-packages.
+    extra = [r for backend, needs in EDITABLE_REQUIRES.items() if system.get("build-backend", "").startswith(backend) for r in needs]
+    return _clean(list(requires) + ["pip", "wheel", *extra], None)
 
 
 def _test_runner(deps: list[str], reasons: list) -> list[str]:

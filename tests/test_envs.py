@@ -41,6 +41,7 @@ def test_pep621_extras_groups_and_build_backend(tmp_path):
     plan = plan_environment(repo.path, base, ["3.9", "3.11", "3.13"])
     reqs = requirements(plan)
     assert {"requests>=2", "pytest>=7", "orjson", "hatchling", "hatch-vcs"} <= set(reqs)
+    assert "editables" in reqs, "hatchling asks for it for editable builds only; offline it must be there"
     assert "sphinx" not in reqs and "ruff" not in reqs, "docs extras and dev groups stay out when a test extra exists"
     assert not any(r.startswith("acme") for r in reqs), "the project itself is installed from the checkout"
     assert plan.package == "acme_lib" and ("PYTHONPATH", "/testbed/src") in plan.test_env
@@ -225,3 +226,55 @@ def test_setup_py_test_requirements_yield_to_a_requirement_file(tmp_path):
     reqs = requirements(plan_environment(repo.path, base, ["3.9"]))
     assert "urllib3<1.27" in reqs and "pytest<=3.10.1" in reqs
     assert not any(r.startswith("pytest-xdist") for r in reqs), "what CI installed wins over `setup.py test`'s list"
+
+
+OLD_BACKEND = '''
+"""A build backend from before PEP 660: wheels and sdists only, no editable hooks."""
+import base64, hashlib, pathlib, zipfile
+
+def _record(name, data):
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    files = {"oldpkg/__init__.py": pathlib.Path("oldpkg/__init__.py").read_bytes(),
+             "oldpkg-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\\nName: oldpkg\\nVersion: 1.0\\n",
+             "oldpkg-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: old\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
+    name = "oldpkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(pathlib.Path(wheel_directory) / name, "w") as wheel:
+        record = [_record(n, d) for n, d in files.items()] + ["oldpkg-1.0.dist-info/RECORD,,"]
+        for n, d in files.items():
+            wheel.writestr(n, d)
+        wheel.writestr("oldpkg-1.0.dist-info/RECORD", "\\n".join(record) + "\\n")
+    return name
+'''
+
+
+def test_a_backend_without_editable_installs_still_runs_the_checkout(tmp_path):
+    """install_project.sh, run here without Docker: the plain install's package is swapped for a
+    .pth file pointing at the checkout, so Python started anywhere imports the checkout."""
+    import os
+    import subprocess
+    import sys
+
+    from swegen.resources import sandbox_file
+
+    project = tmp_path / "testbed"
+    (project / "oldpkg").mkdir(parents=True)
+    (project / "oldpkg" / "__init__.py").write_text("WHERE = 'checkout'\n")
+    (project / "old_backend.py").write_text(OLD_BACKEND)
+    (project / "pyproject.toml").write_text('[build-system]\nrequires = []\nbuild-backend = "old_backend"\nbackend-path = ["."]\n')
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # without setuptools, so that pip cannot fall back to its legacy `setup.py develop` shim either
+    subprocess.run([str(venv / "bin" / "pip"), "uninstall", "-q", "-y", "setuptools"], capture_output=True)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "SWEGEN_TESTBED": str(project)}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(["sh", str(sandbox_file("install_project.sh"))], env=env, capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "swegen-install: regular, packages linked to the checkout", done.stderr
+    (project / "oldpkg" / "__init__.py").write_text("WHERE = 'patched checkout'\n")
+    probe = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import oldpkg, importlib.metadata as m; print(oldpkg.__file__, oldpkg.WHERE, m.version('oldpkg'))"],
+        env=env, capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert probe.stdout.split() == [str(project / "oldpkg" / "__init__.py"), "patched", "checkout", "1.0"], probe.stderr
