@@ -308,7 +308,8 @@ def _poetry_python_marker(constraint: str) -> str:
     alternatives = []
     for alternative in constraint.split("||"):
         parts = []
-        for part in re.split(r"[,\s]+(?=[<>=!^~*\d])", alternative.strip()):
+        alternative = re.sub(r"([<>=!^~]+)\s+", r"\1", alternative.strip())  # ">= 3.6" is ">=3.6"
+        for part in re.split(r"[,\s]+(?=[<>=!^~*\d])", alternative):
             parts += _poetry_bounds(part.strip())
         alternatives.append("(" + " and ".join(f'python_full_version {op} "{v}"' for op, v in parts) + ")" if parts else "(python_version >= \"0\")")
     return "(" + " or ".join(alternatives) + ")"

@@ -197,6 +197,7 @@ def test_poetry_python_restrictions_become_markers(tmp_path):
         typing = { version = "^3.6", python = "~2.7 || ~3.4" }
         [tool.poetry.dev-dependencies]
         isort = {version = "^5.2.0", python = "^3.6"}
+        futures = {version = "*", python = ">= 2.7, < 3"}
         black = { version = "^19.3b0", markers = "implementation_name != 'pypy'" }
         local = { path = "../local" }
     ''')
@@ -210,6 +211,7 @@ def test_poetry_python_restrictions_become_markers(tmp_path):
         req = Requirement(text)
         wanted[req.name] = req.marker is None or req.marker.evaluate(env)
     assert wanted["enum34"] is False and wanted["typing"] is False, "Python 2 backports stay off Python 3"
+    assert wanted["futures"] is False
     assert wanted["isort"] is True and wanted["black"] is True
     assert "local" not in wanted
 
