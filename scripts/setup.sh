@@ -48,7 +48,8 @@ if ! docker_answers; then
     fi
     if ! docker_answers; then
         log "starting dockerd in the background (log: /var/log/swegen-dockerd.log)"
-        as_root sh -c 'nohup dockerd >/var/log/swegen-dockerd.log 2>&1 &'
+        # its own session, so that it outlives the shell (and process group) that started it
+        as_root sh -c 'setsid nohup dockerd >>/var/log/swegen-dockerd.log 2>&1 </dev/null &'
         for _ in $(seq 60); do docker_answers && break; sleep 1; done
         docker_answers || { log "dockerd did not start; see /var/log/swegen-dockerd.log"; exit 2; }
     fi

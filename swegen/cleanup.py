@@ -55,6 +55,10 @@ def clean(*, everything: bool = False, images: bool = False, dry_run: bool = Fal
     """
     result = CleanResult()
     for container in list_managed():
+        if not everything and LABEL_PID not in container.labels and container.status == "running":
+            # not a sandbox: a step of an image build, which inherits the image's labels
+            result.kept_in_use.append(container.short_id)
+            continue
         if not everything and _owner_alive(container.labels):
             result.kept_in_use.append(container.short_id)
             continue

@@ -204,3 +204,19 @@ def test_clean_removes_leftovers_of_a_crashed_run(base_image):
     assert _containers_labelled("swegen.test", label) == []
     assert result.removed_containers
     assert all(c.labels.get("swegen.test") != label for c in list_managed())
+
+
+def test_clean_leaves_a_running_image_build_step_alone(base_image):
+    """A build step's container inherits the base image's swegen labels but is no sandbox."""
+    from swegen.cleanup import clean
+    from swegen.docker_sandbox import LABEL_PID, docker_client
+
+    client = docker_client()
+    step = client.containers.run(base_image, ["sleep", "60"], detach=True, labels={"swegen.test": f"build-{os.getpid()}"})
+    try:
+        assert step.labels.get("swegen.managed") == "true" and LABEL_PID not in step.labels
+        result = clean()
+        step.reload()
+        assert step.status == "running" and step.short_id in result.kept_in_use
+    finally:
+        step.remove(force=True)
