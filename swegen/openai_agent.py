@@ -25,7 +25,7 @@ import jinja2
 
 from swegen.errors import BadInput, GitError
 from swegen.llm import ChatFailed, ChatReply, chat, chat_endpoint
-from swegen.resources import template_env
+from swegen.resources import load_template, render_template
 from swegen.split import CODE_EXTENSIONS, SplitRules
 
 PROMPT_TEMPLATE = "solve_prompt.j2"
@@ -150,30 +150,11 @@ def _total(counts: Any) -> int | None:
 
 
 def _prompt_template(path: Path | None) -> jinja2.Template:
-    if path is None:
-        return template_env().get_template(PROMPT_TEMPLATE)
-    try:
-        source = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise BadInput(f"prompt template {path} cannot be read ({reason})", hint="pass the path of a Jinja2 template file") from None
-    try:
-        return template_env().from_string(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise BadInput(
-            f"prompt template {path} line {exc.lineno}: {_one_line(exc.message)}",
-            hint=f"fix the Jinja2 syntax, or start from swegen's templates/{PROMPT_TEMPLATE}",
-        ) from None
+    return load_template(path, PROMPT_TEMPLATE, what="prompt template")
 
 
 def _render(template: jinja2.Template, variables: dict[str, Any], path: Path | None) -> str:
-    try:
-        return template.render(**variables)
-    except jinja2.TemplateError as exc:
-        raise BadInput(
-            f"prompt template {path or PROMPT_TEMPLATE} failed to render: {_one_line(exc.message or str(exc))}",
-            hint=f"a prompt template may use only these variables: {', '.join(sorted(variables))}",
-        ) from None
+    return render_template(template, variables, path or PROMPT_TEMPLATE, what="prompt template")
 
 
 def _one_line(text: str | None) -> str:

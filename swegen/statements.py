@@ -18,11 +18,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
 
-import jinja2
 
 from swegen.errors import BadInput
 from swegen.llm import ChatFailed, chat, chat_endpoint
-from swegen.resources import template_env
+from swegen.resources import load_template as _load_template
+from swegen.resources import one_line as _one_line
+from swegen.resources import render_template as _render
 
 log = logging.getLogger(__name__)
 
@@ -773,37 +774,6 @@ def _prepare_test_output(output: str) -> str:
 def _fence_for(text: str) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     return "`" * max(3, longest + 1)
-
-
-def _load_template(path: Path | None, default: str) -> jinja2.Template:
-    if path is None:
-        return template_env().get_template(default)
-    try:
-        source = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise BadInput(f"template {path} cannot be read ({reason})", hint="pass the path of a Jinja2 template file") from None
-    try:
-        return template_env().from_string(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise BadInput(
-            f"template {path} line {exc.lineno}: {_one_line(exc.message)}",
-            hint=f"fix the Jinja2 syntax, or start from swegen's templates/{default}",
-        ) from None
-
-
-def _render(template: jinja2.Template, variables: dict[str, Any], name: Path | str) -> str:
-    try:
-        return template.render(**variables)
-    except jinja2.TemplateError as exc:
-        raise BadInput(
-            f"template {name} failed to render: {_one_line(exc.message or str(exc))}",
-            hint=f"a template may use only these variables: {', '.join(sorted(variables))}",
-        ) from None
-
-
-def _one_line(text: str | None) -> str:
-    return " ".join((text or "").split())
 
 
 # --------------------------------------------------------------------------------------------
