@@ -8,8 +8,11 @@ the test patch goes on top; the project is installed; the FAIL_TO_PASS and PASS_
 (from a JUnit report, never from the log, so printed "PASSED" lines count for nothing); and the
 pure `grading.grade` decides. No network, resource limits, a timeout.
 
-An infrastructure failure (Docker, an image, a report that contradicts pytest's exit code) is
-status "error": counted apart, never "unresolved", and run again by the next `swegen evaluate`.
+An infrastructure failure (Docker, an image) is status "error": counted apart, never
+"unresolved", and run again by the next `swegen evaluate`. A test run whose report contradicts
+pytest's exit code (or that wrote none) is run again in a fresh container; when it happens again
+with this patch, whose gold counterpart ran soundly in validation, the patch is to blame and the
+prediction is unresolved (otherwise a patch could escape the rates by breaking the report).
 Results are cached by a hash of (task, patch): an unchanged prediction is not run twice.
 """
 
@@ -39,6 +42,8 @@ TEST_CONFIG_FILES = ("conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "set
 #: Build leftovers that are never part of a patch.
 ARTIFACTS = ("__pycache__/", "*.pyc", "*.egg-info/", ".pytest_cache/", "build/", "dist/", ".eggs/")
 STATUSES = ("resolved", "unresolved", "empty_patch", "error")
+#: Marks an error that came from the test run itself (its report), not from Docker or an image.
+UNSOUND = "unsound test run: "
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -227,6 +232,16 @@ def run_eval_job(job: EvalJob) -> EvalResult:
     log: list[str] = []
     try:
         result, output = _evaluate_one(job, log)
+        if result.status == "error" and (result.infra_error or "").startswith(UNSOUND):
+            # A report that contradicts pytest's exit code, or none at all. The gold patch ran
+            # soundly on this task in validation, so when a fresh container gives the same with
+            # this patch, the patch's code did it (exiting early, overwriting the report): that
+            # is a failed run, not an infrastructure error that would leave the rates.
+            log.append(f"{result.infra_error}; running again in a fresh container")
+            result, output = _evaluate_one(job, log)
+            if result.status == "error" and (result.infra_error or "").startswith(UNSOUND):
+                reason = f"{result.infra_error.removeprefix(UNSOUND)} (twice, with this patch only)"
+                result = dataclasses.replace(result, status="unresolved", resolved=False, infra_error=None, reason=reason)
     except SwegenError as exc:
         result = _result(job, "error", patch_applied=False, reason=f"infrastructure: {exc.one_line()}", infra_error=exc.one_line())
         output = ""
@@ -283,7 +298,7 @@ def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
     verdict = grade(run.statuses, job.fail_to_pass, job.pass_to_pass, run.infra_error)
     if verdict.infra_error:
         return _result(job, "error", applied, apply_method=method, reverted_test_edits=reverted, reason=verdict.infra_error,
-                       infra_error=verdict.infra_error, tests_status=verdict.tests_status()), run.output
+                       infra_error=UNSOUND + verdict.infra_error, tests_status=verdict.tests_status()), run.output
     failing = verdict.FAIL_TO_PASS.failure + verdict.PASS_TO_PASS.failure
     reason = None if verdict.resolved else f"{len(failing)} required tests fail, e.g. {failing[0]}" if failing else "no FAIL_TO_PASS test"
     status = "resolved" if verdict.resolved else "unresolved"

@@ -170,7 +170,7 @@ class Container:
         if not bed.package:
             return mode, None
         probe = self.box.exec(
-            ["python", "-c", f"import {bed.package}, os; print('swegen-location=' + os.path.realpath({bed.package}.__file__))"],
+            ["python", "-u", "-c", f"import {bed.package}, os; print('swegen-location=' + os.path.realpath({bed.package}.__file__), flush=True)"],
             timeout=120,
             env=bed.test_env,
         )

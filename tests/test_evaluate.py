@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -109,6 +108,11 @@ def test_patches_that_game_the_tests_are_unresolved(demo_run, tmp_path):
         + "diff --git a/src/ledger/__init__.py b/src/ledger/__init__.py\n--- a/src/ledger/__init__.py\n+++ b/src/ledger/__init__.py\n"
         + _append_hunk(out, task, "src/ledger/__init__.py", "from ledger import _banner  # noqa: F401"),
         "pytest-config": _new_file("pytest.ini", "[pytest]\naddopts = -p no:python\n"),
+        # exit 0 whatever the tests did: a report that contradicts the exit code must not be an
+        # infrastructure error (which leaves the rates) but a failed run
+        "exit-zero": _new_file("src/ledger/_exit.py", "import atexit\nimport os\n\natexit.register(os._exit, 0)\n")
+        + "diff --git a/src/ledger/__init__.py b/src/ledger/__init__.py\n--- a/src/ledger/__init__.py\n+++ b/src/ledger/__init__.py\n"
+        + _append_hunk(out, task, "src/ledger/__init__.py", "from ledger import _exit  # noqa: F401"),
     }
     for name, patch in cheats.items():
         write_predictions(tmp_path / f"{name}.jsonl", f"cheat-{name}", {iid: patch})
@@ -121,6 +125,7 @@ def test_patches_that_game_the_tests_are_unresolved(demo_run, tmp_path):
     assert results(out, "cheat-conftest")[iid]["reverted_test_edits"] == ["conftest.py", "tests/conftest.py"]
     assert results(out, "cheat-edits-tests")[iid]["reverted_test_edits"] == ["tests/test_money.py"]
     assert results(out, "cheat-pytest-config")[iid]["reverted_test_edits"] == ["pytest.ini"]
+    assert "exits 0" in results(out, "cheat-exit-zero")[iid]["reason"] or "exited 0" in results(out, "cheat-exit-zero")[iid]["reason"]
     # the fake lines were printed, and counted for nothing
     output = (out / "evaluations" / "cheat-fake-output" / iid / "test_output.txt").read_text()
     assert f"PASSED {task['FAIL_TO_PASS'][0]}" in output
@@ -185,8 +190,8 @@ def test_inside_an_agents_sandbox_there_is_one_commit_and_no_gold_patch(demo_run
         "set -u; G=$(python3 -c 'import os; print(os.environ[\"G\"][::-1])'); T=$(python3 -c 'import os; print(os.environ[\"T\"][::-1])');"
         " { echo commits=$(git log --all --oneline | wc -l); echo refs=$(git for-each-ref | wc -l);"
         " echo remotes=$(git remote | wc -l); echo statement=$(wc -c < $SWEGEN_PROBLEM_FILE);"
-        f" echo gold=$(grep -rIlF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev -e \"$G\" / 2>/dev/null | wc -l);"
-        f" echo test=$(grep -rIlF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev -e \"$T\" / 2>/dev/null | wc -l);"
+        " echo gold=$(grep -rIlF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev -e \"$G\" / 2>/dev/null | wc -l);"
+        " echo test=$(grep -rIlF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev -e \"$T\" / 2>/dev/null | wc -l);"
         " echo swegen_env=$(env | grep -c '^SWEGEN_'); } > /tmp/probe.txt; cp /tmp/probe.txt /testbed/probe.txt"
     )
     proc = run_cli(
