@@ -18,29 +18,28 @@ Results are cached by a hash of (task, patch): an unchanged prediction is not ru
 
 from __future__ import annotations
 
-import concurrent.futures
 import configparser
 import dataclasses
 import hashlib
 import json
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from swegen.errors import BadInput, SwegenError
+from swegen.executor import run_jobs
 from swegen.grading import grade
 from swegen.predictions import BASELINES, Prediction, baseline_predictions, model_dir_name, read_predictions
-from swegen.records import JsonlWriter, read_lines, write_atomic, write_json
+from swegen.records import JsonlWriter, read_lines, read_tasks, write_atomic, write_json
 from swegen.runner import run_pytest
 from swegen.sandbox import Limits
 from swegen.split import SplitRules
-from swegen.testbed import Container, Environments, Testbed, git_archive, recorded_repo, test_files
+from swegen.testbed import GIT, Container, Environments, Testbed, git_archive, recorded_repo, test_files
 
 #: Files whose pytest settings a patch must not change (the whole file is reverted when it does).
 TEST_CONFIG_FILES = ("conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
-#: Build leftovers that are never part of a patch.
-ARTIFACTS = ("__pycache__/", "*.pyc", "*.egg-info/", ".pytest_cache/", "build/", "dist/", ".eggs/")
 STATUSES = ("resolved", "unresolved", "empty_patch", "error")
 #: Marks an error that came from the test run itself (its report), not from Docker or an image.
 UNSOUND = "unsound test run: "
@@ -128,10 +127,7 @@ def evaluate(config: EvaluateConfig, progress: Progress = lambda stage, done, to
 
 
 def load_tasks(run_dir: Path, only: tuple[str, ...] = ()) -> dict[str, dict]:
-    path = run_dir / "tasks.jsonl"
-    if not path.exists():
-        raise BadInput(f"{run_dir} has no tasks.jsonl", hint="run `swegen validate RUN_DIR` first")
-    tasks = {t["instance_id"]: t for t in read_lines(path)}
+    tasks = {t["instance_id"]: t for t in read_tasks(run_dir)}
     if only:
         missing = sorted(set(only) - set(tasks))
         if missing:
@@ -205,16 +201,12 @@ def _evaluate_model(config: EvaluateConfig, model: str, predictions: list[Predic
 
 def _run(jobs: list[EvalJob], workers: int, sink: JsonlWriter, progress: Callable[[int, int], None]) -> None:
     progress(0, len(jobs))
-    if workers <= 1 or len(jobs) <= 1:
-        for index, job in enumerate(jobs, 1):
-            sink.write(run_eval_job(job))
-            progress(index, len(jobs))
-        return
-    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
-        futures = [pool.submit(run_eval_job, job) for job in jobs]
-        for index, future in enumerate(concurrent.futures.as_completed(futures), 1):
-            sink.write(future.result())
-            progress(index, len(jobs))
+
+    def record(result: EvalResult, finished: int) -> None:
+        sink.write(result)
+        progress(finished, len(jobs))
+
+    run_jobs(run_eval_job, jobs, workers, record)
 
 
 def _patch_files(patch: str) -> list[str]:
@@ -267,7 +259,7 @@ def _result(job: EvalJob, status: str, patch_applied: bool, **fields) -> EvalRes
 def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
     archive = git_archive(job.bed.repo, job.bed.base_commit)
     with Container(job.bed, archive, "evaluate") as box:
-        _snapshot(box)
+        box.commit_tree()  # the base tree as one commit: to apply with --3way and see what changed
         method = ""
         if job.model_patch.strip():
             method, errors = _apply_model_patch(box, job.model_patch)
@@ -279,47 +271,30 @@ def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
         if reverted:
             log.append("reverted test edits: " + ", ".join(reverted))
         box.box.exec("rm -rf /testbed/.git", timeout=60)
-        applied = True
         error = box.apply("test.patch", job.test_patch)
         if error:
-            return _result(job, "error", applied, apply_method=method, reverted_test_edits=reverted, reason=error, infra_error=error), ""
+            return _result(job, "error", True, apply_method=method, reverted_test_edits=reverted, reason=error, infra_error=error), ""
         mode, broken = box.install(Path(job.out_dir) / "install.txt")
         log.append(f"installed: {mode}")
         if broken:
             reason = f"the project does not install with the patch: {broken}"
-            return _result(job, "unresolved", applied, apply_method=method, reverted_test_edits=reverted, reason=reason), ""
+            return _result(job, "unresolved", True, apply_method=method, reverted_test_edits=reverted, reason=reason), ""
         targets = test_files(job.fail_to_pass + job.pass_to_pass)
         run = run_pytest(box.box, targets, job.timeout, env=job.bed.test_env, extra_args=job.bed.pytest_args)
     log.append(f"pytest exit code {run.exit_code}, {len(run.statuses)} results, {run.duration:.1f}s")
     if run.timed_out:
         verdict = grade({}, job.fail_to_pass, job.pass_to_pass)
-        return _result(job, "unresolved", applied, apply_method=method, reverted_test_edits=reverted,
+        return _result(job, "unresolved", True, apply_method=method, reverted_test_edits=reverted,
                        reason=f"the tests timed out after {job.timeout:.0f}s", tests_status=verdict.tests_status()), run.output
     verdict = grade(run.statuses, job.fail_to_pass, job.pass_to_pass, run.infra_error)
     if verdict.infra_error:
-        return _result(job, "error", applied, apply_method=method, reverted_test_edits=reverted, reason=verdict.infra_error,
+        return _result(job, "error", True, apply_method=method, reverted_test_edits=reverted, reason=verdict.infra_error,
                        infra_error=UNSOUND + verdict.infra_error, tests_status=verdict.tests_status()), run.output
     failing = verdict.FAIL_TO_PASS.failure + verdict.PASS_TO_PASS.failure
     reason = None if verdict.resolved else f"{len(failing)} required tests fail, e.g. {failing[0]}" if failing else "no FAIL_TO_PASS test"
     status = "resolved" if verdict.resolved else "unresolved"
-    return _result(job, status, applied, apply_method=method, reverted_test_edits=reverted, reason=reason,
+    return _result(job, status, True, apply_method=method, reverted_test_edits=reverted, reason=reason,
                    tests_status=verdict.tests_status()), run.output
-
-
-def _git(cmd: str) -> str:
-    return f"git -c user.name=swegen -c user.email=swegen@localhost -c core.autocrlf=false {cmd}"
-
-
-def _snapshot(box: Container) -> None:
-    """Make the base tree a one-commit repository, to apply with --3way and see what changed."""
-    exclude = "\\n".join(ARTIFACTS)
-    setup = box.box.exec(
-        "cd /testbed && git init -q && printf '" + exclude + "\\n' >> .git/info/exclude && "
-        + _git("add -A -f") + " && " + _git("commit -q --no-verify -m base"),
-        timeout=300,
-    )
-    if not setup.ok:
-        raise SwegenError("could not snapshot the base tree in the sandbox", detail=setup.stderr)
 
 
 def _apply_model_patch(box: Container, patch: str) -> tuple[str, list[str]]:
@@ -328,8 +303,8 @@ def _apply_model_patch(box: Container, patch: str) -> tuple[str, list[str]]:
         patch += "\n"
     box.box.put("/tmp/model.patch", patch.encode("utf-8", errors="surrogateescape"))
     attempts = (
-        ("git apply", _git("apply --whitespace=nowarn /tmp/model.patch")),
-        ("git apply --3way", _git("apply --3way --whitespace=nowarn /tmp/model.patch")),
+        ("git apply", f"{GIT} apply --whitespace=nowarn /tmp/model.patch"),
+        ("git apply --3way", f"{GIT} apply --3way --whitespace=nowarn /tmp/model.patch"),
         ("patch", "patch --batch --forward --fuzz=0 -p1 -i /tmp/model.patch"),
     )
     errors = []
@@ -339,13 +314,13 @@ def _apply_model_patch(box: Container, patch: str) -> tuple[str, list[str]]:
         if result.ok and not conflicted:
             return method, errors
         errors.append(f"{method}: " + " ".join((result.stderr or result.stdout).split())[:300])
-        box.box.exec(_git("reset -q --hard") + " && " + _git("clean -fdq"), timeout=120)
+        box.git(f"reset -q --hard && {GIT} clean -fdq")
     return "", errors
 
 
 def _changed_paths(box: Container) -> list[tuple[str, str]]:
     """(status, path) of every file the patch changed, added or deleted."""
-    result = box.box.exec(_git("status --porcelain=v1 -z --untracked-files=all --no-renames"), timeout=120)
+    result = box.git("status --porcelain=v1 -z --untracked-files=all --no-renames")
     entries = []
     for item in result.stdout.split("\0"):
         if len(item) > 3:
@@ -374,15 +349,9 @@ def _revert_test_edits(box: Container, test_files: list[str]) -> list[str]:
         if status.strip() == "??":
             box.box.exec(["rm", "-rf", "--", f"/testbed/{path}"], timeout=60)
         else:
-            box.box.exec(_git("checkout -q HEAD -- ") + _quote(path), timeout=60)
+            box.git(f"checkout -q HEAD -- {shlex.quote(path)}")
         reverted.append(path)
     return reverted
-
-
-def _quote(path: str) -> str:
-    import shlex
-
-    return shlex.quote(path)
 
 
 def _pytest_settings_changed(box: Container, path: str) -> bool:
@@ -391,7 +360,7 @@ def _pytest_settings_changed(box: Container, path: str) -> bool:
         now = box.box.get(f"/testbed/{path}").decode("utf-8", errors="replace")
     except SwegenError:
         return True  # deleted
-    before = box.box.exec(_git("show HEAD:") + _quote(path), timeout=60).stdout
+    before = box.git(f"show HEAD:{shlex.quote(path)}").stdout
     return pytest_settings(path, before) != pytest_settings(path, now)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from swegen.errors import BadInput, SwegenError
-from swegen.records import read_lines, write_atomic
+from swegen.errors import SwegenError
+from swegen.records import read_tasks, write_atomic
 
 #: The fields of a SWE-bench instance, in the dataset's order.
 SWEBENCH_FIELDS = (
@@ -22,11 +22,8 @@ JSON_ENCODED = ("FAIL_TO_PASS", "PASS_TO_PASS")
 
 def swebench_rows(run_dir: Path) -> list[dict[str, str]]:
     """The validated tasks of `run_dir` as SWE-bench dataset rows."""
-    path = run_dir / "tasks.jsonl"
-    if not path.exists():
-        raise BadInput(f"{run_dir} has no tasks.jsonl", hint="run `swegen validate RUN_DIR` first")
     rows = []
-    for task in read_lines(path):
+    for task in read_tasks(run_dir):
         row = {name: task.get(name, "") for name in SWEBENCH_FIELDS}
         for name in JSON_ENCODED:
             row[name] = json.dumps(list(task.get(name) or []))

@@ -99,3 +99,13 @@ class JsonlWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_tasks(run_dir: Path) -> list[dict[str, Any]]:
+    """A run folder's validated tasks (tasks.jsonl, SWE-bench instances), for the stages after validation."""
+    from swegen.errors import BadInput
+
+    path = run_dir / "tasks.jsonl"
+    if not path.exists():
+        raise BadInput(f"{run_dir} has no tasks.jsonl", hint=f"run `swegen validate {run_dir}` first")
+    return list(read_lines(path))

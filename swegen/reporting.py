@@ -22,7 +22,7 @@ import jinja2
 
 from swegen import __version__, report_plots, stats
 from swegen.errors import BadInput, SwegenError
-from swegen.records import read_lines, to_dict, write_atomic, write_json
+from swegen.records import read_lines, read_tasks, to_dict, write_atomic, write_json
 from swegen.resources import template_dir
 from swegen.scores import PublicScore, load_scores, match, override_for, parse_overrides
 
@@ -297,10 +297,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def load_tasks(run_dir: Path) -> list[TaskInfo]:
     """The validated tasks, reduced to what the breakdowns need."""
-    path = run_dir / "tasks.jsonl"
-    if not path.exists():
-        raise SwegenError(f"{path} does not exist", hint=f"run `swegen validate {run_dir}` first, then solve and evaluate")
-    return [_task_info(data) for data in read_lines(path) if data.get("instance_id")]
+    return [_task_info(data) for data in read_tasks(run_dir) if data.get("instance_id")]
 
 
 def _task_info(data: dict[str, Any]) -> TaskInfo:

@@ -19,7 +19,6 @@ RUN_DIR/predictions/<model>.jsonl as they arrive; a resumed run skips the tasks 
 
 from __future__ import annotations
 
-import concurrent.futures
 import io
 import os
 import tarfile
@@ -30,12 +29,13 @@ from pathlib import Path
 from typing import Callable
 
 from swegen.errors import BadInput, SwegenError
-from swegen.evaluating import ARTIFACTS, load_tasks
+from swegen.executor import run_jobs
+from swegen.evaluating import load_tasks
 from swegen.predictions import model_dir_name
 from swegen.records import append_line, read_lines
 from swegen.resources import sandbox_file
 from swegen.sandbox import Limits
-from swegen.testbed import Container, Environments, Testbed, git_archive, recorded_repo
+from swegen.testbed import GIT, Container, Environments, Testbed, git_archive, recorded_repo
 
 AGENTS = ("command", "scripted", "openai")
 AGENT_DIR = "/swegen/agent"
@@ -122,16 +122,12 @@ def solve(config: SolveConfig, progress: Progress = lambda stage, done, total: N
                 continue
         jobs.append(_job(config, task, repo, bed, out))
     progress(f"{config.name}: solving", 0, len(jobs))
-    if config.workers <= 1 or len(jobs) <= 1:
-        for index, job in enumerate(jobs, 1):
-            append_line(out, run_solve_job(job))
-            progress(f"{config.name}: solving", index, len(jobs))
-    else:
-        with concurrent.futures.ProcessPoolExecutor(config.workers) as pool:
-            futures = [pool.submit(run_solve_job, job) for job in jobs]
-            for index, future in enumerate(concurrent.futures.as_completed(futures), 1):
-                append_line(out, future.result())
-                progress(f"{config.name}: solving", index, len(jobs))
+
+    def record(line: str, finished: int) -> None:
+        append_line(out, line)
+        progress(f"{config.name}: solving", finished, len(jobs))
+
+    run_jobs(run_solve_job, jobs, config.workers, record)
     return out
 
 
@@ -184,10 +180,6 @@ def run_solve_job(job: SolveJob) -> str:
         return _line(job.instance_id, job.name, "", job.agent, error=exc.one_line(), seconds=round(time.monotonic() - started, 1))
 
 
-def _git(cmd: str) -> str:
-    return f"git -c user.name=swegen -c user.email=swegen@localhost -c core.autocrlf=false {cmd}"
-
-
 def _in_sandbox(job: SolveJob, started: float, log: Path) -> str:
     assert job.bed is not None
     archive = git_archive(job.repo, job.base_commit)
@@ -200,9 +192,11 @@ def _in_sandbox(job: SolveJob, started: float, log: Path) -> str:
         **job.agent_env,
     }
     with Container(job.bed, archive, "solve", network=job.allow_network) as box:
-        base = _one_commit_repository(box)
+        box.commit_tree()
         install, _ = box.install()
-        _commit_install_output(box)
+        # files the install wrote into the tree (a generated _version.py) join the one commit,
+        # so that the agent's diff holds only the agent's changes
+        base = box.commit_tree(amend=True)
         box.box.put(PROBLEM_FILE, job.problem_statement.encode("utf-8"))
         for path in job.agent_files:
             box.box.put_archive(AGENT_DIR, _tar(Path(path)))
@@ -212,40 +206,13 @@ def _in_sandbox(job: SolveJob, started: float, log: Path) -> str:
             parts.append(f"# setup exit {setup.exit_code}\n{setup.stdout}{setup.stderr}")
         ran = box.box.exec(["sh", "-c", job.command], timeout=job.timeout, env=env)
         parts.append(f"# agent: {job.command}\n# exit {ran.exit_code}{' (timed out)' if ran.timed_out else ''} after {ran.duration:.1f}s\n{ran.stdout}{ran.stderr}")
-        diff = box.box.exec(_git("add -A") + " >/dev/null && " + _git(f"diff --cached --binary --no-color {base}"), timeout=300)
+        diff = box.git(f"add -A >/dev/null && {GIT} diff --cached --binary --no-color {base}", timeout=300)
         if diff.exit_code != 0:
             raise SwegenError("could not read the agent's changes with git diff", detail=diff.stderr)
     log.write_text("\n".join(parts) + "\n", encoding="utf-8")
     return _line(
         job.instance_id, job.name, diff.stdout, job.agent, exit_code=ran.exit_code, timed_out=ran.timed_out,
         seconds=round(time.monotonic() - started, 1), agent_seconds=round(ran.duration, 1), log=str(log),
-    )
-
-
-def _one_commit_repository(box: Container) -> str:
-    """/testbed as a git repository with the base tree as its only commit; its id."""
-    exclude = "\\n".join(ARTIFACTS)
-    made = box.box.exec(
-        "cd /testbed && git init -q -b main 2>/dev/null || git init -q; "
-        f"printf '{exclude}\\n' >> .git/info/exclude && "
-        + _git("add -A -f") + " && "
-        + "GIT_AUTHOR_DATE='2000-01-01T00:00:00Z' GIT_COMMITTER_DATE='2000-01-01T00:00:00Z' "
-        + _git("commit -q --no-verify -m 'base commit'") + " && git rev-parse HEAD",
-        timeout=300,
-    )
-    if not made.ok:
-        raise SwegenError("could not make the one-commit repository in the sandbox", detail=made.stderr)
-    return made.stdout.strip().splitlines()[-1]
-
-
-def _commit_install_output(box: Container) -> None:
-    """Files the install wrote into the tree (a generated _version.py) join the base commit,
-    so that the agent's diff holds only the agent's changes; still a single commit."""
-    box.box.exec(
-        "cd /testbed && " + _git("add -A") + " && (git diff --cached --quiet || "
-        + "GIT_AUTHOR_DATE='2000-01-01T00:00:00Z' GIT_COMMITTER_DATE='2000-01-01T00:00:00Z' "
-        + _git("commit -q --amend --no-verify -m 'base commit'") + ")",
-        timeout=300,
     )
 
 

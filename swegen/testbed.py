@@ -21,7 +21,14 @@ from swegen.errors import SwegenError
 from swegen.images import base_image_id, build_env_image, env_fingerprint, env_tag
 from swegen.records import to_dict, write_atomic
 from swegen.resources import sandbox_file
-from swegen.sandbox import Limits, Sandbox, SandboxSpec
+from swegen.sandbox import ExecResult, Limits, Sandbox, SandboxSpec
+
+#: git as swegen runs it in a sandbox: an identity of its own, no line-ending conversion.
+GIT = "git -c user.name=swegen -c user.email=swegen@localhost -c core.autocrlf=false"
+#: Build leftovers that are never part of a patch.
+ARTIFACTS = ("__pycache__/", "*.pyc", "*.egg-info/", ".pytest_cache/", "build/", "dist/", ".eggs/")
+#: A fixed date for the one commit, so that it tells nothing about when the task was made.
+_FIXED_DATE = "GIT_AUTHOR_DATE='2000-01-01T00:00:00Z' GIT_COMMITTER_DATE='2000-01-01T00:00:00Z'"
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,25 @@ class Container:
         if not applied.ok:
             return f"{name} does not apply: {' '.join(applied.stderr.split())[:300]}"
         return None
+
+    def git(self, args: str, timeout: float = 120) -> ExecResult:
+        """Run git in /testbed (`args` is shell text: quote paths)."""
+        return self.box.exec(f"cd /testbed && {GIT} {args}", timeout=timeout)
+
+    def commit_tree(self, amend: bool = False) -> str:
+        """Make /testbed a git repository whose only commit is its current tree (build leftovers
+        ignored); with `amend`, fold what changed since (install output) into that one commit.
+        Returns the commit id."""
+        if amend:
+            steps = f"{GIT} add -A && {_FIXED_DATE} {GIT} commit -q --amend --allow-empty --no-verify -m 'base commit'"
+        else:
+            exclude = "\\n".join(ARTIFACTS)
+            steps = (f"git init -q && printf '{exclude}\\n' >> .git/info/exclude && {GIT} add -A -f && "
+                     f"{_FIXED_DATE} {GIT} commit -q --allow-empty --no-verify -m 'base commit'")
+        made = self.box.exec(f"cd /testbed && {steps} && git rev-parse HEAD", timeout=300)
+        if not made.ok:
+            raise SwegenError("could not commit the tree in the sandbox", detail=made.stderr)
+        return made.stdout.strip().splitlines()[-1]
 
     def install(self, log: Path | None = None) -> tuple[str, str | None]:
         """Install the project offline; (how it was installed, why the package is unusable or None)."""

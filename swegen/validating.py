@@ -13,7 +13,6 @@ results are appended to validation.jsonl as they come, so a killed run resumes w
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Callable, Iterable
 
 from swegen import __version__
 from swegen.errors import BadInput, SwegenError
+from swegen.executor import run_jobs
 from swegen.grading import grade, passed
 from swegen.records import JsonlWriter, read_lines, write_atomic, write_json
 from swegen.runner import TestRun, run_pytest
@@ -158,18 +158,12 @@ def _plan_jobs(tasks: list[dict], repo: Path, config: ValidateConfig, progress: 
 
 def _run_jobs(jobs: list[Job], workers: int, sink: JsonlWriter, progress: Progress, done: int, total: int) -> None:
     progress("validating", done, total)
-    if workers <= 1:
-        for job in jobs:
-            sink.write(run_job(job))
-            done += 1
-            progress("validating", done, total)
-        return
-    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
-        futures = [pool.submit(run_job, job) for job in jobs]
-        for future in concurrent.futures.as_completed(futures):
-            sink.write(future.result())
-            done += 1
-            progress("validating", done, total)
+
+    def record(verdict: Validation, finished: int) -> None:
+        sink.write(verdict)
+        progress("validating", done + finished, total)
+
+    run_jobs(run_job, jobs, workers, record)
 
 
 # -- one candidate -----------------------------------------------------------------------------
