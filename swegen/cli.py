@@ -35,6 +35,15 @@ python_option = option("--python", env="PYTHON", default="3.11", show_default=Tr
 base_image_option = option(
     "--base-image", env="BASE_IMAGE", default=None, help="Use this image (e.g. python:3.11-slim) instead of swegen's own base image."
 )
+config_option = option(
+    "--config", "config_file", env="CONFIG", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+    help="A swegen.toml that overrides the repository's own.",
+)
+repo_option = option(
+    "--repo", env="REPO", type=click.Path(path_type=Path, exists=True), default=None, help="The repository (default: the one run.json names)."
+)
+instances_option = option("--instance", "instances", env="INSTANCE", multiple=True, help="Only these instance ids (repeatable).")
+detect_python_option = option("--python", env="PYTHON", default=None, help="Force this Python version instead of detecting one.")
 ca_bundle_option = option(
     "--ca-bundle",
     env="CA_BUNDLE",
@@ -100,7 +109,7 @@ _register_stage_modules()
 @option("--statement-template", env="STATEMENT_TEMPLATE", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="Jinja2 template replacing the built-in problem statement template.")
 @option("--rewrite-with", env="REWRITE_WITH", default=None, help="Base URL of an OpenAI-compatible endpoint to rewrite statements (off by default).")
 @option("--rewrite-model", env="REWRITE_MODEL", default="gpt-4o-mini", show_default=True, help="Model name for --rewrite-with.")
-@option("--config", "config_file", env="CONFIG", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="A swegen.toml that overrides the repository's own.")
+@config_option
 @option("--no-validate", env="NO_VALIDATE", is_flag=True, help="Only mine; validate later with `swegen validate RUN_DIR`.")
 @option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Candidates validated in parallel.")
 def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | None, until: str | None, paths: tuple[str, ...],
@@ -160,16 +169,16 @@ def print_funnel(funnel: Any, output: Path) -> None:
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@option("--repo", env="REPO", type=click.Path(path_type=Path, exists=True), default=None, help="The repository (default: the one run.json names).")
+@repo_option
 @option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Candidates validated in parallel.")
 @option("--before-runs", env="BEFORE_RUNS", type=click.IntRange(min=1), default=2, show_default=True, help="Runs without the fix.")
 @option("--after-runs", env="AFTER_RUNS", type=click.IntRange(min=1), default=3, show_default=True, help="Runs with the fix.")
 @option("--p2p", env="P2P", type=click.Choice(["files", "full"]), default="files", show_default=True, help="Run the touched test files, or the whole suite.")
 @option("--timeout", env="TIMEOUT", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds one test run may take.")
-@option("--python", env="PYTHON", default=None, help="Force this Python version instead of detecting one.")
+@detect_python_option
 @base_image_option
 @ca_bundle_option
-@option("--config", "config_file", env="CONFIG", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="A swegen.toml that overrides the repository's own.")
+@config_option
 @option("--retry", env="RETRY", is_flag=True, help="Run again the candidates that failed on infrastructure or an image build.")
 def validate(run_dir: Path, repo: Path | None, workers: int, before_runs: int, after_runs: int, p2p: str, timeout: float,
              python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None, retry: bool) -> None:
@@ -222,14 +231,14 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
 @option("--base-url", env="BASE_URL", default=None, help="The openai agent: the endpoint, e.g. https://api.openai.com/v1.")
 @option("--model", env="MODEL", default=None, help="The openai agent: the model to ask.")
 @option("--api-key-env", env="API_KEY_ENV", default="OPENAI_API_KEY", show_default=True, help="The openai agent: the variable holding the API key.")
-@option("--instance", "instances", env="INSTANCE", multiple=True, help="Only these instance ids (repeatable).")
-@option("--repo", env="REPO", type=click.Path(path_type=Path, exists=True), default=None, help="The repository (default: the one run.json names).")
+@instances_option
+@repo_option
 @option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Tasks solved in parallel.")
 @option("--timeout", env="TIMEOUT", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds the agent may work on one task.")
-@option("--python", env="PYTHON", default=None, help="Force this Python version instead of detecting one.")
+@detect_python_option
 @base_image_option
 @ca_bundle_option
-@option("--config", "config_file", env="CONFIG", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="A swegen.toml that overrides the repository's own.")
+@config_option
 def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str | None, agent_files: tuple[Path, ...],
           agent_env: tuple[str, ...], allow_network: bool, skill: int, base_url: str | None, model: str | None, api_key_env: str,
           instances: tuple[str, ...], repo: Path | None, workers: int, timeout: float, python: str | None, base_image: str | None,
@@ -263,14 +272,14 @@ def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str 
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @option("-p", "--predictions", env="PREDICTIONS", multiple=True, required=True, help="A SWE-bench predictions file (JSONL, or JSON list/dict), or the baselines 'gold' and 'empty' (repeatable).")
 @option("--model", env="MODEL", default=None, help="Model name to use instead of the file's model_name_or_path.")
-@option("--instance", "instances", env="INSTANCE", multiple=True, help="Only these instance ids (repeatable).")
-@option("--repo", env="REPO", type=click.Path(path_type=Path, exists=True), default=None, help="The repository (default: the one run.json names).")
+@instances_option
+@repo_option
 @option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Predictions evaluated in parallel.")
 @option("--timeout", env="TIMEOUT", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds the tests of one prediction may take.")
-@option("--python", env="PYTHON", default=None, help="Force this Python version instead of detecting one.")
+@detect_python_option
 @base_image_option
 @ca_bundle_option
-@option("--config", "config_file", env="CONFIG", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="A swegen.toml that overrides the repository's own.")
+@config_option
 def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, instances: tuple[str, ...], repo: Path | None, workers: int,
              timeout: float, python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None) -> None:
     """Grade predictions on RUN_DIR's tasks in the sandbox, as SWE-bench grades them."""
@@ -323,7 +332,7 @@ def env() -> None:
 @env.command("show")
 @click.argument("task_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @option("--python", env="PYTHON", default=None, help="Force this Python version.")
-@option("--config", "config_file", env="CONFIG", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None, help="A swegen.toml that overrides the repository's own.")
+@config_option
 def env_show(task_dir: Path, python: str | None, config_file: Path | None) -> None:
     """Print the environment recipe of RUN_DIR/<instance_id> and why each part was chosen."""
     from swegen.envs import available_pythons, describe, plan_environment
