@@ -56,3 +56,7 @@ class DiskSpaceLow(SwegenError):
 
 class BadInput(SwegenError):
     """A file or option the user gave is malformed."""
+
+
+class InfrastructureDown(SwegenError):
+    """Too many infrastructure failures in a row (a model endpoint or Docker is down): the stage stops."""

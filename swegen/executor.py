@@ -22,5 +22,12 @@ def run_jobs(fn: Callable[[J], R], jobs: Sequence[J], workers: int, on_result: C
         return
     with concurrent.futures.ProcessPoolExecutor(workers) as pool:
         futures = [pool.submit(fn, job) for job in jobs]
-        for finished, future in enumerate(concurrent.futures.as_completed(futures), 1):
-            on_result(future.result(), finished)
+        try:
+            for finished, future in enumerate(concurrent.futures.as_completed(futures), 1):
+                on_result(future.result(), finished)
+        except BaseException:
+            # on_result may stop the stage (too many infrastructure errors): jobs not started
+            # yet must not run on, unseen, while the pool shuts down
+            for future in futures:
+                future.cancel()
+            raise

@@ -3,7 +3,8 @@
 No real model is reachable from tests or demos, so `FakeModelServer` serves
 `POST /v1/chat/completions` and `GET /v1/models` on 127.0.0.1 from a pure function of the request,
 `responder(messages, model)`. It records every request it receives, so a test can check what was
-sent (and what was not), and can be told to fail every completion with an HTTP status.
+sent (and what was not), and can be told to fail completions (every one, or only the first N)
+with an HTTP status and a Retry-After header, or by hanging up without an answer.
 
     with FakeModelServer() as server:
         rewrite_statement(..., base_url=server.base_url, model="fake-model", api_key=None)
@@ -79,11 +80,21 @@ class FakeModelServer:
         fail_with: int | None = None,
         models: tuple[str, ...] = (DEFAULT_MODEL,),
         port: int = 0,
+        fail_first: int | None = None,
+        retry_after: str | None = None,
+        hang_up: bool = False,
     ) -> None:
         #: Called for each completion; may be swapped between requests.
         self.responder: Responder = responder or default_responder
-        #: When set, every chat completion answers with this HTTP status and an error body.
+        #: When set, failing chat completions answer with this HTTP status and an error body.
         self.fail_with = fail_with
+        #: Only the first this many completions fail (None: every one), for a flaky endpoint.
+        self.fail_first = fail_first
+        #: The Retry-After header sent with a failing answer (e.g. "1"), if any.
+        self.retry_after = retry_after
+        #: Failing completions close the connection without a word instead of answering a status.
+        self.hang_up = hang_up
+        self._completions = 0
         self.models = tuple(models)
         #: Every request received: {"method", "path", "headers", "raw", "body" (parsed JSON or None)}.
         self.requests: list[dict[str, Any]] = []
@@ -140,9 +151,17 @@ class FakeModelServer:
         data = [{"id": name, "object": "model", "created": 0, "owned_by": "swegen"} for name in self.models]
         return 200, {"object": "list", "data": data}
 
-    def complete(self, body: Any) -> tuple[int, dict[str, Any]]:
+    def failing(self) -> bool:
+        """Whether this completion request is one of those told to fail (counts the request)."""
+        with self._lock:
+            self._completions += 1
+            number = self._completions
+        told = bool(self.fail_with) or self.hang_up
+        return told and (self.fail_first is None or number <= self.fail_first)
+
+    def complete(self, body: Any, failing: bool | None = None) -> tuple[int, dict[str, Any]]:
         """Status and JSON answer for one chat completion request body."""
-        if self.fail_with:
+        if (self.failing() if failing is None else failing) and self.fail_with:
             return _error(self.fail_with, f"fake model told to fail with HTTP {self.fail_with}", "server_error")
         if not isinstance(body, dict):
             return _error(400, "the request body must be a JSON object", "invalid_request_error")
@@ -201,11 +220,16 @@ def _handler_for(fake: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             if path not in ("/v1/chat/completions", "/chat/completions"):
                 self._send(*_error(404, f"no route POST {path}", "not_found"))
                 return
+            failing = fake.failing()
+            if failing and fake.hang_up:
+                self.close_connection = True  # no status line at all: the client sees the connection closed
+                return
             body = self._parsed(raw)
             if body is None:
                 self._send(*_error(400, "the request body is not JSON", "invalid_request_error"))
                 return
-            self._send(*fake.complete(body))
+            status, payload = fake.complete(body, failing)
+            self._send(status, payload, {"Retry-After": fake.retry_after} if failing and fake.retry_after else {})
 
         def _parsed(self, raw: str) -> Any:
             try:
@@ -219,11 +243,13 @@ def _handler_for(fake: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             fake.record({"method": self.command, "path": path, "headers": dict(self.headers), "raw": raw, "body": body})
             return path
 
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
+        def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             try:
                 self.end_headers()
                 self.wfile.write(data)

@@ -6,7 +6,10 @@ identifiers, boosted for files and symbols the statement names (a traceback's fr
 the best ones that fit a character budget through templates/solve_prompt.j2, and asks for one
 unified diff. The reply's diff is normalised (fences, a/ b/ prefixes, `diff --git` headers, hunk
 counts, CRLF) and kept only when `git apply --check` accepts it; otherwise the model is asked
-again, quoting why. Network and HTTP failures are recorded in the outcome, never raised.
+again, quoting why. Network and HTTP failures are recorded in the outcome, never raised: an
+outage (refused or closed connections, timeouts, HTTP 5xx and 429, retried first with backoff by
+swegen.llm; or an endpoint that refuses us, 401/403/404) is `infra_error`, which is no answer
+of the model's; any other failure is `error`, an attempt that produced no patch.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 import jinja2
 
 from swegen.errors import BadInput, GitError
-from swegen.llm import ChatFailed, ChatReply, chat, chat_endpoint
+from swegen.llm import ChatFailed, ChatReply, RetryPolicy, chat, chat_endpoint
 from swegen.resources import load_template, render_template
 from swegen.split import CODE_EXTENSIONS, SplitRules
 
@@ -58,6 +61,8 @@ class OpenAIAgentConfig:
     prompt_template: Path | None = None
     #: Requests in all: after a reply with no usable diff, ask again with the reason until this many.
     attempts: int = 2
+    #: How each request is retried when the endpoint fails on the way (network, timeout, 5xx, 429).
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
         chat_endpoint(self.base_url)  # BadInput for a URL that is not http(s)
@@ -89,6 +94,8 @@ class AgentOutcome:
     error: str | None
     #: Repository-relative paths shown to the model, most relevant first.
     files_shown: list[str] = field(default_factory=list)
+    #: Set when the endpoint failed us (after retries): no answer of the model's, to be asked again.
+    infra_error: str | None = None
 
 
 def solve_with_openai(source_dir: Path, problem_statement: str, config: OpenAIAgentConfig) -> AgentOutcome:
@@ -111,37 +118,40 @@ def solve_with_openai(source_dir: Path, problem_statement: str, config: OpenAIAg
         "error": None,
     }
     messages = [{"role": "user", "content": _render(template, variables, config.prompt_template)}]
-    replies, patch, error = _converse(messages, source_dir, config, template, variables)
+    replies, patch, error, infra = _converse(messages, source_dir, config, template, variables)
     return AgentOutcome(
         model_patch=patch,
         seconds=round(time.monotonic() - started, 3),
         prompt_tokens=_total(r.prompt_tokens for r in replies),
         completion_tokens=_total(r.completion_tokens for r in replies),
-        error=error,
+        error=None if infra else error,
         files_shown=[f.path for f in shown],
+        infra_error=error if infra else None,
     )
 
 
 def _converse(
     messages: list[dict[str, str]], source_dir: Path, config: OpenAIAgentConfig, template: jinja2.Template, variables: dict[str, Any]
-) -> tuple[list[ChatReply], str, str | None]:
-    """Replies received, the usable patch ("" if none) and why there is none."""
+) -> tuple[list[ChatReply], str, str | None, bool]:
+    """Replies received, the usable patch ("" if none), why there is none, and whether that is
+    the infrastructure's fault rather than the model's."""
     endpoint = chat_endpoint(config.base_url)
     api_key = os.environ.get(config.api_key_env) or None
     replies: list[ChatReply] = []
     error: str | None = None
     for _ in range(config.attempts):
         try:
-            reply = chat(endpoint, config.model, messages, api_key=api_key, timeout=config.timeout, temperature=config.temperature)
+            reply = chat(endpoint, config.model, messages, api_key=api_key, timeout=config.timeout,
+                         temperature=config.temperature, retry=config.retry)
         except ChatFailed as exc:
-            return replies, "", str(exc)
+            return replies, "", str(exc), exc.infra
         replies.append(reply)
         patch, error = usable_patch(reply.text, source_dir)
         if patch:
-            return replies, patch, None
+            return replies, patch, None, False
         follow_up = _render(template, {**variables, "error": error}, config.prompt_template)
         messages = [*messages, {"role": "assistant", "content": reply.text}, {"role": "user", "content": follow_up}]
-    return replies, "", f"no usable diff after {len(replies)} replies: {error}"
+    return replies, "", f"no usable diff after {len(replies)} replies: {error}", False
 
 
 def _total(counts: Any) -> int | None:

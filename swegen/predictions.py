@@ -3,12 +3,19 @@
 A predictions file is JSONL (one object per line), or JSON holding a list of objects or a dict
 keyed by instance id. Each object has `instance_id`, `model_name_or_path` and `model_patch` (a
 unified diff; empty or null means "no patch"). swegen's solve stage adds its own fields (agent,
-seconds, tokens, exit code), which SWE-bench's tools ignore.
+seconds, tokens, exit code), which SWE-bench's tools ignore; `infra_error` marks a task the
+agent could not be run on (the endpoint or the sandbox failed), which is no prediction at all.
+
+Reading is strict, because a file that is wrong as a whole would otherwise be graded as a model
+that failed every task: the file must be UTF-8 JSON, each task may appear once per model, every
+instance id must be a task of the run folder, and a non-empty model_patch must look like a diff
+(a patch that is a diff but does not apply is the model's failure, graded as such).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +24,8 @@ from swegen.errors import BadInput
 
 #: Built-in baselines: the gold patch, and no patch at all.
 BASELINES = ("gold", "empty")
+#: A line any unified, git or binary diff has; text with none of them is not a patch at all.
+_DIFF_LINE = re.compile(r"^(?:diff --git |--- |\+\+\+ |@@ |Index: |GIT binary patch|Binary files )", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,12 @@ class Prediction:
 
     def as_json(self) -> dict[str, Any]:
         return {"instance_id": self.instance_id, "model_name_or_path": self.model_name_or_path, "model_patch": self.model_patch, **self.extra}
+
+    @property
+    def infra_error(self) -> str | None:
+        """Why the agent could not be run on this task (solve's infrastructure error), or None."""
+        value = self.extra.get("infra_error")
+        return str(value) if value else None
 
 
 def model_dir_name(model: str) -> str:
@@ -70,11 +85,31 @@ def _objects(path: Path, text: str) -> list[tuple[str, Any]]:
     return objects
 
 
-def read_predictions(path: Path, model: str | None = None) -> list[Prediction]:
-    """Every prediction in a file; a malformed file is a BadInput naming the line."""
+def _text(path: Path) -> str:
+    if path.is_dir():
+        raise BadInput(f"predictions file {path} is a folder", hint="pass the predictions JSONL file itself, e.g. RUN_DIR/predictions/MODEL.jsonl")
     if not path.is_file():
         raise BadInput(f"predictions file {path} does not exist", hint="pass a SWE-bench predictions JSONL, or 'gold' / 'empty'")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read predictions file {path} ({exc.strerror})", hint="make it readable by this user") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise BadInput(
+            f"{path} line {line} is not UTF-8 (byte 0x{data[exc.start]:02x})",
+            hint="write predictions as UTF-8 JSON; bytes of a binary patch go in as \\u escapes",
+        ) from None
+
+
+def read_predictions(path: Path, model: str | None = None, known: set[str] | None = None) -> list[Prediction]:
+    """Every prediction in a file; a malformed file is a BadInput naming the line.
+
+    With `known` (every instance id of the run folder), a prediction for another task is a BadInput too.
+    """
+    text = _text(path)
     predictions, seen = [], set()
     for where, item in _objects(path, text):
         if not isinstance(item, dict):
@@ -90,6 +125,12 @@ def read_predictions(path: Path, model: str | None = None) -> list[Prediction]:
             raise BadInput(f"{path} {where} has no model_name_or_path", hint="add it to each prediction, or pass --model NAME")
         if (name, instance_id) in seen:
             raise BadInput(f"{path} {where}: a second prediction of {name} for {instance_id}", hint="keep one prediction per model and task")
+        if known is not None and instance_id not in known:
+            raise BadInput(f"{path} {where}: {instance_id} is not a task of this run folder",
+                           hint="evaluate predictions made for this run's tasks.jsonl, or remove that line")
+        if patch and patch.strip() and not _DIFF_LINE.search(patch):
+            raise BadInput(f"{path} {where}: the model_patch of {instance_id} is not a diff",
+                           hint="model_patch must be a unified diff (git diff output); use \"\" for no patch")
         seen.add((name, instance_id))
         extra = {k: v for k, v in item.items() if k not in ("instance_id", "model_name_or_path", "model_patch")}
         predictions.append(Prediction(instance_id, name.strip(), patch or "", extra))

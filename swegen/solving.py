@@ -15,31 +15,45 @@ Three kinds of agent:
 The agent never sees the gold patch, the test patch, the FAIL_TO_PASS / PASS_TO_PASS lists, or
 any later commit: none of them is in its sandbox. Predictions are appended to
 RUN_DIR/predictions/<model>.jsonl as they arrive; a resumed run skips the tasks already solved.
+
+An infrastructure failure is not a prediction: a model endpoint that is down (after retries), an
+environment image that does not build, a sandbox that breaks, or an agent command that cannot
+start (exit 126/127 from sh) is written as a line with `infra_error` and no patch, which
+evaluation counts as an error, never against the model. The next `swegen solve` asks again for
+exactly those tasks (their lines are replaced, the finished ones kept). After
+`max_infra_errors` of them in a row, solve stops (InfrastructureDown): nothing is gained by
+running every remaining task into the same outage.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from swegen.errors import BadInput, SwegenError
+from swegen.errors import BadInput, InfrastructureDown, SwegenError
 from swegen.executor import run_jobs
 from swegen.evaluating import load_tasks
 from swegen.predictions import model_dir_name
-from swegen.records import append_line, read_lines
+from swegen.records import append_line, read_lines, write_atomic
 from swegen.resources import sandbox_file
 from swegen.sandbox import Limits
 from swegen.testbed import GIT, Container, Environments, Testbed, git_archive, recorded_repo
 
+if TYPE_CHECKING:
+    from swegen.openai_agent import OpenAIAgentConfig
+
 AGENTS = ("command", "scripted", "openai")
 AGENT_DIR = "/swegen/agent"
 PROBLEM_FILE = "/swegen/problem_statement.md"
+#: What `sh -c` exits with when the command is not found (127) or cannot be executed (126).
+CANNOT_START = (126, 127)
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -77,6 +91,11 @@ class SolveConfig:
     ca_bundle: Path | None = None
     config_file: Path | None = None
     limits: Limits = field(default_factory=lambda: Limits(memory="4g", cpus=2.0, pids=2048))
+    #: The openai agent: retries of a request that failed on the way, and the first pause (doubling).
+    retries: int = 4
+    backoff: float = 2.0
+    #: Stop after this many infrastructure errors in a row.
+    max_infra_errors: int = 5
 
 
 @dataclass(frozen=True)
@@ -100,17 +119,21 @@ class SolveJob:
     base_url: str | None = None
     model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
+    retries: int = 4
+    backoff: float = 2.0
 
 
 def solve(config: SolveConfig, progress: Progress = lambda stage, done, total: None) -> Path:
-    """Run the agent on every task not solved yet; returns the predictions file."""
+    """Run the agent on every task not solved yet (infrastructure errors included); returns the
+    predictions file. Raises InfrastructureDown after `max_infra_errors` of them in a row."""
     _check(config)
     tasks = load_tasks(config.run_dir, config.instance_ids)
     out = config.run_dir / "predictions" / f"{model_dir_name(config.name)}.jsonl"
-    done = {row["instance_id"] for row in read_lines(out)}
-    pending = [t for i, t in sorted(tasks.items()) if i not in done]
     repo = config.repo or recorded_repo(config.run_dir)
     envs = None if config.agent == "openai" else Environments(config.run_dir, repo, config.python, config.base_image, config.ca_bundle, config.config_file)
+    done = finished_predictions(out)
+    pending = [t for i, t in sorted(tasks.items()) if i not in done]
+    streak = _Streak(config.max_infra_errors)
     jobs = []
     for index, task in enumerate(pending, 1):
         progress(f"{config.name}: preparing", index, len(pending))
@@ -118,7 +141,9 @@ def solve(config: SolveConfig, progress: Progress = lambda stage, done, total: N
         if envs is not None:
             bed, _, error = envs.testbed(task, config.limits)
             if error:
-                append_line(out, _line(task["instance_id"], config.name, "", config.agent, error=error))
+                line = _line(task["instance_id"], config.name, "", config.agent, infra_error=f"environment: {error}")
+                append_line(out, line)
+                streak.count(line)
                 continue
         jobs.append(_job(config, task, repo, bed, out))
     progress(f"{config.name}: solving", 0, len(jobs))
@@ -126,9 +151,37 @@ def solve(config: SolveConfig, progress: Progress = lambda stage, done, total: N
     def record(line: str, finished: int) -> None:
         append_line(out, line)
         progress(f"{config.name}: solving", finished, len(jobs))
+        streak.count(line)
 
     run_jobs(run_solve_job, jobs, config.workers, record)
     return out
+
+
+def finished_predictions(out: Path) -> set[str]:
+    """Instance ids with a prediction in `out`. Lines of infrastructure errors are dropped from the
+    file (rewritten whole, atomically), so that the run about to start asks again for exactly those
+    and the file keeps one line per task."""
+    rows = {row["instance_id"]: row for row in read_lines(out) if isinstance(row, dict) and "instance_id" in row}
+    kept = {i: row for i, row in rows.items() if not row.get("infra_error")}
+    if len(kept) != len(rows):
+        write_atomic(out, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept.values()))
+    return set(kept)
+
+
+class _Streak:
+    """Counts infrastructure errors in a row, in the order results arrive; too many stop the stage."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.run = limit, 0
+
+    def count(self, line: str) -> None:
+        error = json.loads(line).get("infra_error")
+        self.run = self.run + 1 if error else 0
+        if error and self.limit and self.run >= self.limit:
+            raise InfrastructureDown(
+                f"solve stopped after {self.run} infrastructure errors in a row (last: {error})",
+                hint="fix the endpoint or Docker, then run the same command again: finished predictions are kept, the failed ones are retried",
+            )
 
 
 def _check(config: SolveConfig) -> None:
@@ -138,6 +191,12 @@ def _check(config: SolveConfig) -> None:
         raise BadInput("the command agent needs a command", hint="pass --cmd 'your-agent --flags' (run in /testbed)")
     if config.agent == "openai" and not (config.base_url and config.model):
         raise BadInput("the openai agent needs an endpoint and a model", hint="pass --base-url URL and --model NAME")
+    if config.agent == "openai":
+        _openai_config(config.base_url or "", config.model or "", config.api_key_env, config.retries, config.backoff)
+    if config.workers < 1:
+        raise BadInput(f"workers is {config.workers}", hint="give --workers 1 or more")
+    if config.max_infra_errors < 0:
+        raise BadInput(f"max_infra_errors is {config.max_infra_errors}", hint="give 1 or more (0: never stop)")
     for path in config.agent_files:
         if not path.exists():
             raise BadInput(f"agent file {path} does not exist", hint="pass existing files with --agent-file")
@@ -156,18 +215,18 @@ def _job(config: SolveConfig, task: dict, repo: Path, bed: Testbed | None, out: 
         command=command, setup=config.setup, agent_files=files, agent_env=dict(config.agent_env),
         allow_network=config.allow_network, timeout=config.timeout, log=str(log),
         base_url=config.base_url, model=config.model, api_key_env=config.api_key_env,
+        retries=config.retries, backoff=config.backoff,
     )
 
 
 def _line(instance_id: str, name: str, patch: str, agent: str, **extra: object) -> str:
-    import json
-
     record = {"instance_id": instance_id, "model_name_or_path": name, "model_patch": patch, "agent": agent, **extra}
     return json.dumps(record, ensure_ascii=False)
 
 
 def run_solve_job(job: SolveJob) -> str:
-    """Run the agent on one task; the predictions line. An agent's failure is a result, not an error."""
+    """Run the agent on one task; the predictions line. An agent's failure is a result, not an
+    error; a failure of the sandbox or of Docker is a line with `infra_error`."""
     started = time.monotonic()
     log = Path(job.log)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +236,8 @@ def run_solve_job(job: SolveJob) -> str:
         return _in_sandbox(job, started, log)
     except SwegenError as exc:
         log.write_text(f"swegen: {exc.one_line()}\n{exc.detail}\n", encoding="utf-8")
-        return _line(job.instance_id, job.name, "", job.agent, error=exc.one_line(), seconds=round(time.monotonic() - started, 1))
+        return _line(job.instance_id, job.name, "", job.agent, infra_error=f"sandbox: {exc.one_line()}",
+                     seconds=round(time.monotonic() - started, 1), log=str(log))
 
 
 def _in_sandbox(job: SolveJob, started: float, log: Path) -> str:
@@ -210,9 +270,15 @@ def _in_sandbox(job: SolveJob, started: float, log: Path) -> str:
         if diff.exit_code != 0:
             raise SwegenError("could not read the agent's changes with git diff", detail=diff.stderr)
     log.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    extra: dict[str, object] = {}
+    if ran.exit_code in CANNOT_START and not ran.timed_out:
+        # sh could not find or run the agent: the model was never asked (an uninstalled tool, a typo)
+        said = (ran.stderr.strip().splitlines() or [""])[-1][:200]
+        extra["infra_error"] = f"the agent command could not start (exit {ran.exit_code}: {said})"
+    patch = "" if extra else diff.stdout
     return _line(
-        job.instance_id, job.name, diff.stdout, job.agent, exit_code=ran.exit_code, timed_out=ran.timed_out,
-        seconds=round(time.monotonic() - started, 1), agent_seconds=round(ran.duration, 1), log=str(log),
+        job.instance_id, job.name, patch, job.agent, exit_code=ran.exit_code, timed_out=ran.timed_out,
+        seconds=round(time.monotonic() - started, 1), agent_seconds=round(ran.duration, 1), log=str(log), **extra,
     )
 
 
@@ -223,20 +289,31 @@ def _tar(path: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _openai_config(base_url: str, model: str, api_key_env: str, retries: int, backoff: float) -> "OpenAIAgentConfig":
+    """The openai agent's config (BadInput for a bad URL or policy, so solve fails before any task)."""
+    from swegen.llm import RetryPolicy
+    from swegen.openai_agent import OpenAIAgentConfig
+
+    retry = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max(60.0, backoff))
+    return OpenAIAgentConfig(base_url=base_url, model=model, api_key_env=api_key_env, retry=retry)
+
+
 def _openai(job: SolveJob, started: float) -> str:
-    from swegen.openai_agent import OpenAIAgentConfig, solve_with_openai
+    from swegen.openai_agent import solve_with_openai
 
     with tempfile.TemporaryDirectory(prefix="swegen-solve-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(git_archive(job.repo, job.base_commit))) as tar:
             tar.extractall(tmp, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(tmp)
-        config = OpenAIAgentConfig(base_url=job.base_url or "", model=job.model or "", api_key_env=job.api_key_env)
+        config = _openai_config(job.base_url or "", job.model or "", job.api_key_env, job.retries, job.backoff)
         outcome = solve_with_openai(Path(tmp), job.problem_statement, config)
     Path(job.log).write_text(
-        f"# openai agent {job.model} at {job.base_url}\nfiles shown: {', '.join(outcome.files_shown)}\nerror: {outcome.error}\n",
+        f"# openai agent {job.model} at {job.base_url}\nfiles shown: {', '.join(outcome.files_shown)}\n"
+        f"error: {outcome.error}\ninfrastructure error: {outcome.infra_error}\n",
         encoding="utf-8",
     )
+    extra = {"infra_error": outcome.infra_error} if outcome.infra_error else {"error": outcome.error}
     return _line(
-        job.instance_id, job.name, outcome.model_patch, job.agent, error=outcome.error,
+        job.instance_id, job.name, outcome.model_patch, job.agent, **extra,
         seconds=round(time.monotonic() - started, 1), prompt_tokens=outcome.prompt_tokens,
         completion_tokens=outcome.completion_tokens, files_shown=outcome.files_shown,
     )

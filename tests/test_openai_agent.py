@@ -13,6 +13,7 @@ import pytest
 
 from swegen.errors import BadInput, SwegenError
 from swegen.fake_model import FakeModelServer, last_user_text
+from swegen.llm import RetryPolicy
 from swegen.openai_agent import (
     MAX_FILE_BYTES,
     AgentOutcome,
@@ -119,7 +120,8 @@ def source(tmp_path: Path) -> Path:
 
 
 def config(server: FakeModelServer, **changes: object) -> OpenAIAgentConfig:
-    return OpenAIAgentConfig(base_url=server.base_url, model="fake-model", **{"timeout": 10, **changes})  # type: ignore[arg-type]
+    defaults = {"timeout": 10, "retry": RetryPolicy(retries=2, backoff=0.01)}
+    return OpenAIAgentConfig(base_url=server.base_url, model="fake-model", **{**defaults, **changes})  # type: ignore[arg-type]
 
 
 def applied_and_run(source: Path, patch: str, tmp_path: Path) -> str:
@@ -203,19 +205,26 @@ def test_a_diff_that_never_applies_gives_no_patch_and_says_why(source):
     assert "the diff does not apply" in last_user_text(server.requests[-1]["body"]["messages"])
 
 
-def test_an_http_error_is_recorded_not_raised(source):
+def test_an_http_error_is_retried_then_recorded_as_infrastructure_not_raised(source):
     with FakeModelServer(fail_with=500) as server:
         outcome = solve_with_openai(source, TRACEBACK, config(server))
-    assert outcome.model_patch == "" and "HTTP 500" in (outcome.error or "") and len(server.requests) == 1
+    assert outcome.model_patch == "" and "HTTP 500" in (outcome.infra_error or "") and len(server.requests) == 3
+    assert outcome.error is None and "after 3 tries" in (outcome.infra_error or "")
     assert outcome.prompt_tokens is None and outcome.completion_tokens is None
     assert outcome.files_shown[0] == "pkg/core.py" and outcome.seconds >= 0
 
 
-def test_an_unreachable_endpoint_is_recorded_not_raised(source):
+def test_a_request_the_endpoint_refuses_is_the_attempts_failure_not_infrastructure(source):
+    with FakeModelServer(fail_with=400) as server:
+        outcome = solve_with_openai(source, TRACEBACK, config(server))
+    assert len(server.requests) == 1 and outcome.infra_error is None and "HTTP 400" in (outcome.error or "")
+
+
+def test_an_unreachable_endpoint_is_recorded_as_infrastructure_not_raised(source):
     with FakeModelServer() as server:
         gone = config(server)
     outcome = solve_with_openai(source, TRACEBACK, gone)
-    assert outcome.model_patch == "" and "cannot reach" in (outcome.error or "")
+    assert outcome.model_patch == "" and "cannot reach" in (outcome.infra_error or "") and outcome.error is None
 
 
 def test_a_timeout_is_recorded_not_raised(source):
@@ -224,8 +233,8 @@ def test_a_timeout_is_recorded_not_raised(source):
         return fenced(GOOD_DIFF)
 
     with FakeModelServer(slow) as server:
-        outcome = solve_with_openai(source, TRACEBACK, config(server, timeout=0.3))
-    assert outcome.model_patch == "" and "timed out" in (outcome.error or "")
+        outcome = solve_with_openai(source, TRACEBACK, config(server, timeout=0.3, retry=RetryPolicy(retries=0)))
+    assert outcome.model_patch == "" and "timed out" in (outcome.infra_error or "")
 
 
 def test_the_prompt_template_can_be_replaced(source, tmp_path):
