@@ -280,8 +280,12 @@ def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str 
 @base_image_option
 @ca_bundle_option
 @config_option
+# Hidden, and no environment variable: only swegen's red-team tests switch the tamper checks off,
+# to show that an attack they catch would pass without them.
+@click.option("--no-tamper-checks", "no_tamper_checks", is_flag=True, hidden=True)
 def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, instances: tuple[str, ...], repo: Path | None, workers: int,
-             timeout: float, python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None) -> None:
+             timeout: float, python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None,
+             no_tamper_checks: bool) -> None:
     """Grade predictions on RUN_DIR's tasks in the sandbox, as SWE-bench grades them."""
     from swegen.evaluating import EvaluateConfig, evaluate as run_evaluate
     from swegen.images import resolve_ca_bundle
@@ -289,6 +293,7 @@ def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, ins
     config = EvaluateConfig(
         run_dir=run_dir, predictions=predictions, repo=repo, model=model, workers=workers, timeout=timeout,
         instance_ids=instances, python=python, base_image=base_image, ca_bundle=resolve_ca_bundle(ca_bundle), config_file=config_file,
+        tamper_checks=not no_tamper_checks,
     )
     with _progress() as progress:
         summaries = run_evaluate(config, progress)
@@ -298,12 +303,13 @@ def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, ins
 def print_evaluation(summaries: dict[str, dict[str, Any]], run_dir: Path) -> None:
     table = Table(title="evaluation")
     table.add_column("model", overflow="fold", no_wrap=False, min_width=14)
-    for column in ("tasks", "sent", "resolved", "unres.", "empty", "infra", "%"):
+    for column in ("tasks", "sent", "resolved", "unres.", "tampered", "empty", "infra", "%"):
         table.add_column(column, justify="right")
     for model, s in summaries.items():
         rate = 100 * s["resolved_instances"] / s["total_instances"] if s["total_instances"] else 0.0
-        table.add_row(model, str(s["total_instances"]), str(s["submitted_instances"]), str(s["resolved_instances"]),
-                      str(s["unresolved_instances"]), str(s["empty_patch_instances"]), str(s["error_instances"]), f"{rate:.1f}")
+        table.add_row(escape(model), str(s["total_instances"]), str(s["submitted_instances"]), str(s["resolved_instances"]),
+                      str(s["unresolved_instances"]), str(s.get("tampered_instances", 0)), str(s["empty_patch_instances"]),
+                      str(s["error_instances"]), f"{rate:.1f}")
     out.print(table)
     if any(s["error_instances"] for s in summaries.values()):
         err.print("infrastructure errors are not counted as unresolved; run the same command again to retry them")

@@ -14,6 +14,11 @@ pytest's exit code (or that wrote none) is run again in a fresh container; when 
 with this patch, whose gold counterpart ran soundly in validation, the patch is to blame and the
 prediction is unresolved (otherwise a patch could escape the rates by breaking the report).
 Results are cached by a hash of (task, patch): an unchanged prediction is not run twice.
+
+Code under test runs inside pytest's process and could rewrite what it reports, so every graded
+run carries tamper evidence: canary tests planted just before the run (swegen.canaries) and the
+outcomes streamed out as the tests ran, cross-checked with the JUnit report (swegen.runner). A run
+that fails either is `tampered`: unresolved with the reason, and counted apart in summary.json.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ import configparser
 import dataclasses
 import hashlib
 import json
+import secrets
 import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from swegen import canaries
 from swegen.errors import BadInput, SwegenError
 from swegen.executor import run_jobs
 from swegen.grading import grade
@@ -68,6 +75,9 @@ class EvaluateConfig:
     ca_bundle: Path | None = None
     config_file: Path | None = None
     limits: Limits = field(default_factory=lambda: Limits(memory="4g", cpus=2.0, pids=2048))
+    #: Canaries and the streamed cross-check. Off only to show, in swegen's own red-team tests,
+    #: that an attack they stop would otherwise pass; never for real verdicts.
+    tamper_checks: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,7 @@ class EvalJob:
     out_dir: str
     timeout: float
     key: str
+    tamper_checks: bool = True
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,10 @@ class EvalResult:
     #: Hash of (task, patch): a result with the same key is not run again.
     key: str = ""
     seconds: float = 0.0
+    #: The run's results were changed from inside it (canaries or the result stream say so).
+    tampered: bool = False
+    #: The canary tests planted for this run (fresh each run).
+    canaries: list[str] = field(default_factory=list)
 
 
 # -- the stage ---------------------------------------------------------------------------------
@@ -176,7 +191,7 @@ def _evaluate_model(config: EvaluateConfig, model: str, predictions: list[Predic
                 instant.append(result)
             continue
         bed, _, error = envs.testbed(task, config.limits)
-        key = task_key(task, prediction.model_patch, bed.image if bed else "")
+        key = task_key(task, prediction.model_patch, bed.image if bed else "") + ("" if config.tamper_checks else "-unchecked")
         previous = done.get(prediction.instance_id)
         if previous and previous.get("key") == key and previous.get("status") != "error":
             continue  # cached: the same patch on the same task
@@ -189,7 +204,7 @@ def _evaluate_model(config: EvaluateConfig, model: str, predictions: list[Predic
             bed=bed, model=model, model_patch=prediction.model_patch, run_empty=model == "empty",
             test_patch=task["test_patch"], test_files=task.get("test_files") or _patch_files(task["test_patch"]),
             fail_to_pass=list(task["FAIL_TO_PASS"]), pass_to_pass=list(task["PASS_TO_PASS"]),
-            out_dir=str(instance_out), timeout=config.timeout, key=key,
+            out_dir=str(instance_out), timeout=config.timeout, key=key, tamper_checks=config.tamper_checks,
         ))
     with JsonlWriter(out / "results.jsonl") as sink:
         for result in instant:
@@ -280,13 +295,19 @@ def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
             reason = f"the project does not install with the patch: {broken}"
             return _result(job, "unresolved", True, apply_method=method, reverted_test_edits=reverted, reason=reason), ""
         targets = test_files(job.fail_to_pass + job.pass_to_pass)
-        run = run_pytest(box.box, targets, job.timeout, env=job.bed.test_env, extra_args=job.bed.pytest_args)
-    log.append(f"pytest exit code {run.exit_code}, {len(run.statuses)} results, {run.duration:.1f}s")
+        planted = box.plant_canaries(job.fail_to_pass, secrets.randbits(64)) if job.tamper_checks else []
+        run = run_pytest(box.box, targets, job.timeout, env=job.bed.test_env, extra_args=job.bed.pytest_args, stream=job.tamper_checks)
+    log.append(f"pytest exit code {run.exit_code}, {len(run.statuses)} results, {run.duration:.1f}s, {len(planted)} canaries")
+    planted_ids = [c.test_id for c in planted]
     if run.timed_out:
         verdict = grade({}, job.fail_to_pass, job.pass_to_pass)
         return _result(job, "unresolved", True, apply_method=method, reverted_test_edits=reverted,
                        reason=f"the tests timed out after {job.timeout:.0f}s", tests_status=verdict.tests_status()), run.output
     verdict = grade(run.statuses, job.fail_to_pass, job.pass_to_pass, run.infra_error)
+    tampered = run.tampered or canaries.verdict(planted, run.statuses, run.collection_errors, verdict.resolved and not verdict.infra_error)
+    if tampered:
+        return _result(job, "unresolved", True, apply_method=method, reverted_test_edits=reverted, reason=f"tampered: {tampered}",
+                       tests_status=verdict.tests_status(), tampered=True, canaries=planted_ids), run.output
     if verdict.infra_error:
         return _result(job, "error", True, apply_method=method, reverted_test_edits=reverted, reason=verdict.infra_error,
                        infra_error=UNSOUND + verdict.infra_error, tests_status=verdict.tests_status()), run.output
@@ -294,7 +315,7 @@ def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
     reason = None if verdict.resolved else f"{len(failing)} required tests fail, e.g. {failing[0]}" if failing else "no FAIL_TO_PASS test"
     status = "resolved" if verdict.resolved else "unresolved"
     return _result(job, status, True, apply_method=method, reverted_test_edits=reverted, reason=reason,
-                   tests_status=verdict.tests_status()), run.output
+                   tests_status=verdict.tests_status(), canaries=planted_ids), run.output
 
 
 def _apply_model_patch(box: Container, patch: str) -> tuple[str, list[str]]:
@@ -399,7 +420,8 @@ def _write_instance(out: Path, patch: str, result: EvalResult, output: str) -> N
             "resolved": result.resolved,
             "tests_status": result.tests_status,
             "swegen": {"status": result.status, "reason": result.reason, "apply_method": result.apply_method,
-                       "reverted_test_edits": result.reverted_test_edits, "infra_error": result.infra_error},
+                       "reverted_test_edits": result.reverted_test_edits, "infra_error": result.infra_error,
+                       "tampered": result.tampered, "canaries": result.canaries},
         }
     }
     write_json(out / "report.json", report)
@@ -415,6 +437,7 @@ def summarise(out: Path, model: str, task_ids: list[str], submitted: list[str], 
     rows = {i: r for i, r in latest_results(out).items() if i in set(submitted)}
     ids = {status: sorted(i for i, r in rows.items() if r["status"] == status) for status in STATUSES}
     completed = sorted(ids["resolved"] + ids["unresolved"])
+    tampered = sorted(i for i, r in rows.items() if r.get("tampered"))
     summary = {
         "model_name_or_path": model,
         "total_instances": len(task_ids),
@@ -433,7 +456,9 @@ def summarise(out: Path, model: str, task_ids: list[str], submitted: list[str], 
         "error_ids": ids["error"],
         "unknown_ids": unknown,
         "reverted_test_edits": {i: r["reverted_test_edits"] for i, r in rows.items() if r.get("reverted_test_edits")},
-        "schema_version": 2,
+        "tampered_instances": len(tampered),
+        "tampered_ids": tampered,
+        "schema_version": 3,
     }
     write_json(out / "summary.json", summary)
     return summary

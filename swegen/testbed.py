@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from swegen.canaries import Canary, plant
 from swegen.docker_sandbox import DockerSandbox
 from swegen.envs import EnvPlan, available_pythons, plan_environment
 from swegen.errors import SwegenError
@@ -184,6 +186,27 @@ class Container:
             raise SwegenError("could not commit the tree in the sandbox", detail=made.stderr)
         return made.stdout.strip().splitlines()[-1]
 
+    def kill_strays(self) -> None:
+        """Kill whatever earlier commands left running (a patch's install may start a daemon that
+        watches the tree), so nothing of the patch's outlives into what runs next."""
+        self.box.exec(["python3", "-c", _KILL_STRAYS], timeout=60)
+
+    def plant_canaries(self, fail_to_pass: list[str], seed: int) -> list[Canary]:
+        """Write canary tests into the files of the FAIL_TO_PASS tests, now; the canaries planted."""
+        self.kill_strays()
+        rng = random.Random(seed)
+        planted: list[Canary] = []
+        for path in test_files(fail_to_pass):
+            try:
+                source = self.box.get(f"/testbed/{path}").decode("utf-8")
+            except (SwegenError, UnicodeDecodeError):
+                continue
+            text, canaries = plant(path, source, fail_to_pass, rng)
+            if canaries:
+                self.box.put(f"/testbed/{path}", text.encode("utf-8"))
+                planted += canaries
+        return planted
+
     def install(self, log: Path | None = None) -> tuple[str, str | None]:
         """Install the project offline; (how it was installed, why the package is unusable or None)."""
         bed = self.bed
@@ -208,6 +231,31 @@ class Container:
         if not location.startswith("/testbed/"):
             return mode, f"the package {bed.package} is imported from {location}, not from the checkout"
         return mode, None
+
+
+#: Kills every process of the container but its init, its main process and this one's ancestors.
+_KILL_STRAYS = r"""
+import os, signal
+mine = {os.getpid(), os.getppid()}
+def parent(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return -1
+for _ in range(20):
+    pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    main = min((p for p in pids if p != 1 and parent(p) == 1), default=None)
+    strays = [p for p in pids if p not in (1, main) and p not in mine]
+    if not strays:
+        break
+    for pid in strays:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+print(len(strays))
+"""
 
 
 def test_files(tests: list[str]) -> list[str]:

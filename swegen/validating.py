@@ -15,11 +15,12 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from swegen import __version__
+from swegen import __version__, canaries
 from swegen.errors import BadInput, SwegenError
 from swegen.executor import run_jobs
 from swegen.grading import grade, passed
@@ -177,6 +178,7 @@ class _Phase:
     apply_error: str | None = None
     install: str = ""
     import_error: str | None = None
+    planted: list[canaries.Canary] = field(default_factory=list)
 
 
 def run_job(job: Job) -> Validation:
@@ -222,9 +224,11 @@ def _archive(job: Job) -> bytes:
     return git_archive(job.bed.repo, job.bed.base_commit)
 
 
-def _phase(job: Job, archive: bytes, patches: list[tuple[str, str]], runs: int, label: str, targets: list[str]) -> _Phase:
+def _phase(job: Job, archive: bytes, patches: list[tuple[str, str]], runs: int, label: str, targets: list[str],
+           canaries_for: list[str] | None = None) -> _Phase:
     """A fresh container from the environment image with the source at the base commit (no
-    history), the patches applied, the project installed, then the tests run `runs` times."""
+    history), the patches applied, the project installed, then the tests run `runs` times
+    (with canaries beside the tests `canaries_for`, as a graded run of evaluation has them)."""
     logs = Path(job.task_dir) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     phase = _Phase()
@@ -234,6 +238,8 @@ def _phase(job: Job, archive: bytes, patches: list[tuple[str, str]], runs: int, 
             if phase.apply_error:
                 return phase
         phase.install, phase.import_error = box.install(logs / f"install-{label}.txt")
+        if canaries_for:
+            phase.planted = box.plant_canaries(canaries_for, secrets.randbits(64))
         for index in range(1, runs + 1):
             run = run_pytest(box.box, targets, job.timeout, env=job.bed.test_env, extra_args=job.bed.pytest_args)
             (logs / f"{label}-{index}.txt").write_text(run.output, encoding="utf-8")
@@ -254,6 +260,12 @@ def _phase_problem(before: _Phase, after: _Phase) -> tuple[str, str, bool] | Non
         for run in phase.runs:
             if run.infra_error:
                 return f"infra-error: {run.infra_error}", "patches apply", True
+    for phase in (before, after):
+        for run in phase.runs:
+            # the repository's own code changed its results (or swegen cannot read them): every
+            # later evaluation of this task would be flagged as tampered, so it is no task
+            if run.tampered:
+                return f"unverifiable-results: {run.tampered}", "patches apply", False
     return None
 
 
@@ -277,13 +289,16 @@ def _controls(job: Job, archive: bytes, test_patch: str, gold_patch: str, f2p: l
     """Run the task as evaluation will, with the gold patch and with the empty patch."""
     targets = job.targets and test_files(f2p + p2p)
     for name, patch, should_resolve in (("gold", gold_patch, True), ("empty", "", False)):
-        phase = _phase(job, archive, [(f"{name}.patch", patch), ("test.patch", test_patch)], 1, f"control-{name}", targets)
+        phase = _phase(job, archive, [(f"{name}.patch", patch), ("test.patch", test_patch)], 1, f"control-{name}", targets, f2p)
         if phase.apply_error or phase.import_error:
             return f"control-{name}-failed: {phase.apply_error or phase.import_error}"
         run = phase.runs[0]
         verdict = grade(run.statuses, f2p, p2p, run.infra_error)
         if verdict.infra_error:
             return f"control-{name}-failed: {verdict.infra_error}"
+        tampered = run.tampered or canaries.verdict(phase.planted, run.statuses, run.collection_errors, verdict.resolved)
+        if tampered:
+            return f"control-{name}-tampered: {tampered}"
         if verdict.resolved != should_resolve:
             return f"control-{name}-{'unresolved' if should_resolve else 'resolved'}: graded as evaluation grades"
     return None
