@@ -38,12 +38,13 @@ from swegen import canaries
 from swegen.errors import BadInput, SwegenError
 from swegen.executor import run_jobs
 from swegen.grading import grade
+from swegen.patching import apply_model_patch
 from swegen.predictions import BASELINES, Prediction, baseline_predictions, model_dir_name, read_predictions
 from swegen.records import JsonlWriter, read_lines, read_tasks, write_atomic, write_json
 from swegen.runner import run_pytest
 from swegen.sandbox import Limits
 from swegen.split import SplitRules
-from swegen.testbed import GIT, Container, Environments, Testbed, git_archive, recorded_repo, test_files
+from swegen.testbed import Container, Environments, Testbed, git_archive, recorded_repo, test_files
 
 #: Files whose pytest settings a patch must not change (the whole file is reverted when it does).
 TEST_CONFIG_FILES = ("conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
@@ -277,7 +278,7 @@ def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
         box.commit_tree()  # the base tree as one commit: to apply with --3way and see what changed
         method = ""
         if job.model_patch.strip():
-            method, errors = _apply_model_patch(box, job.model_patch)
+            method, errors = apply_model_patch(box, job.model_patch)
             log.extend(errors)
             if not method:
                 return _result(job, "unresolved", False, reason="the patch does not apply: " + (errors[-1] if errors else "")), ""
@@ -316,27 +317,6 @@ def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
     status = "resolved" if verdict.resolved else "unresolved"
     return _result(job, status, True, apply_method=method, reverted_test_edits=reverted, reason=reason,
                    tests_status=verdict.tests_status(), canaries=planted_ids), run.output
-
-
-def _apply_model_patch(box: Container, patch: str) -> tuple[str, list[str]]:
-    """(method, errors): try git apply, git apply --3way, patch --forward without fuzz."""
-    if not patch.endswith("\n"):
-        patch += "\n"
-    box.box.put("/tmp/model.patch", patch.encode("utf-8", errors="surrogateescape"))
-    attempts = (
-        ("git apply", f"{GIT} apply --whitespace=nowarn /tmp/model.patch"),
-        ("git apply --3way", f"{GIT} apply --3way --whitespace=nowarn /tmp/model.patch"),
-        ("patch", "patch --batch --forward --fuzz=0 -p1 -i /tmp/model.patch"),
-    )
-    errors = []
-    for method, command in attempts:
-        result = box.box.exec(command, timeout=120)
-        conflicted = method == "git apply --3way" and "conflict" in (result.stdout + result.stderr).lower()
-        if result.ok and not conflicted:
-            return method, errors
-        errors.append(f"{method}: " + " ".join((result.stderr or result.stdout).split())[:300])
-        box.git(f"reset -q --hard && {GIT} clean -fdq")
-    return "", errors
 
 
 def _changed_paths(box: Container) -> list[tuple[str, str]]:
