@@ -23,6 +23,28 @@ CHORE_WORDS = re.compile(
 TYPO = re.compile(r"\b(typos?|spelling|misspell\w*)\b", re.IGNORECASE)
 BOILERPLATE = re.compile(r"^(Merge (pull request|branch|remote-tracking branch)\b.*)$", re.IGNORECASE)
 
+#: A branch named for a version or a release line: 2.0.x, 1.x, 3.0, proposed/2.8.0, release-1.2, stable.
+VERSION_BRANCH = re.compile(
+    r"^(?:[\w.-]+/)*(?:(?:v|release[-_]?|maint(?:enance)?[-_]?|stable[-_]?)?\d+(?:\.(?:\d+|x))*(?:\.x|-maint(?:enance)?)?"
+    r"|releases?|stable|maint(?:enance)?|release[-_/][\w.-]+)$",
+    re.IGNORECASE,
+)
+#: The branch a merge brings in: "Merge branch 'x'", GitLab's "Merge branch 'x' into 'y'", GitHub's "Merge pull request #1 from o/x".
+MERGED_BRANCH = re.compile(r"^Merge (?:remote-tracking )?branch '(?P<a>[^']+)'|^Merge pull request #\d+ from [^/\s]+/(?P<b>\S+)")
+#: A release or version change announced in a subject or a pull request's title.
+RELEASE_TITLE = re.compile(
+    r"^(?:changes for (?:version|release)\b|(?:release[sd]?|releasing)(?: version)?:? v?\d|release$|prepare (?:for )?(?:the )?(?:\S+ )?release\b|"
+    r"prepare (?:version )?v?\d|version v?\d+\.\d|v?\d+\.\d+(?:\.\d+)*(?:\s|$)|bump(?:ed|s)? (?:the )?version|update version\b|"
+    r"set version\b|start (?:version )?v?\d+\.\d)",
+    re.IGNORECASE,
+)
+#: Commits that only reformat: "Apply black", "Reformat with ruff", "Run pre-commit on all files".
+REFORMAT = re.compile(
+    r"^(?:re-?format\w*|blacken\w*|(?:apply|run|ran)\s+(?:black|ruff|isort|pre-commit|autopep8|yapf|pyupgrade|prettier)\b|"
+    r"pre-commit autoupdate|\[pre-commit\.ci\]|\[?pre-commit\.ci\]? auto fixes)",
+    re.IGNORECASE,
+)
+
 #: Source lines changed above which a change is unlikely to be one focused fix.
 LARGE_CHANGE = 300
 SMALL_CHANGE = 50
@@ -92,3 +114,25 @@ def score_bugfix(ev: Evidence) -> Verdict:
         reasons.append(f"large change ({ev.source_lines_changed} source lines)")
     is_feature = not fix_hit and (bool(feature_hit) or only_new_api)
     return Verdict(round(min(1.0, max(0.0, score)), 3), tuple(reasons), is_feature)
+
+
+def pr_title(message: str) -> str:
+    """The pull request title a merge message carries on its first body line (GitHub's form)."""
+    body = message.split("\n", 1)[1] if "\n" in message else ""
+    return next((line.strip() for line in body.splitlines() if line.strip()), "")
+
+
+def release_reason(message: str, is_merge: bool) -> str | None:
+    """Why a change is a release, a merge of a release or maintenance line, a version bump or a
+    reformatting rather than one fix; None when it is none of them."""
+    subject = message.split("\n", 1)[0].strip()
+    branch = MERGED_BRANCH.match(subject) if is_merge else None
+    name = branch and (branch["a"] or branch["b"])
+    if name and VERSION_BRANCH.match(name):
+        return f"release-merge: merges the release or maintenance branch '{name}' (many changes, not one fix)"
+    for text in (subject, pr_title(message) if is_merge else ""):
+        if text and RELEASE_TITLE.match(text):
+            return f"release: '{text[:60]}' is a release or version change, not one fix"
+        if text and REFORMAT.match(text):
+            return f"reformat: '{text[:60]}' only reformats"
+    return None

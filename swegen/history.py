@@ -52,14 +52,28 @@ class Commit:
     #: Filled in by the miner: is the commit on the main line, and is its second parent?
     on_main_line: bool = False
     second_parent_on_main_line: bool = False
+    #: Filled in by the miner: the merge this unit was found inside (a pull request merged into
+    #: a maintenance branch that reached the walked line through another merge), if any.
+    nested_in: str | None = None
+    #: Filled in by the miner: the units this merge was decomposed into (0: it is one unit).
+    inner_units: int = 0
+    #: Filled in by the miner: the other commits of a fast-forwarded or rebased pull request
+    #: that this commit ends (its first-parent ancestors down to, not including, `base`).
+    pr_commits: tuple[str, ...] = ()
 
     @property
     def is_merge(self) -> bool:
         return len(self.parents) > 1
 
+    #: Filled in by the miner for a rebased pull request of several commits: its base.
+    pr_base: str | None = None
+
     @property
     def base(self) -> str | None:
-        """The commit a fix is diffed against: the first parent (None for a root commit)."""
+        """The commit a fix is diffed against: the first parent (None for a root commit), or the
+        base of the rebased pull request the commit ends."""
+        if self.pr_base is not None:
+            return self.pr_base
         return self.parents[0] if self.parents else None
 
     @property
@@ -256,6 +270,36 @@ def branch_commits(
             if sha != merge.sha:
                 pairs.append((sha, message.strip()))
     return pairs
+
+
+def read_commits(repo: Path, shas: list[str], paths: Iterable[str] = ()) -> list[Commit]:
+    """The commits `shas` with numstat against their first parent, as `walk` gives them, in
+    one git process (the order of `shas`; a commit outside `paths` is left out)."""
+    if not shas:
+        return []
+    args = ["log", "--no-walk=unsorted", "--stdin", "-z", "--numstat", "--no-renames", "--diff-merges=first-parent"]
+    args += [f"--format={LOG_FORMAT}"]
+    args += ["--", *paths] if paths else []
+    out = subprocess.run(["git", "-C", str(repo), *args], input="\n".join(shas).encode() + b"\n", capture_output=True)
+    if out.returncode != 0:
+        raise GitError("git log failed", detail=out.stderr.decode(errors="replace"))
+    return list(_parse_log(_records(io.BytesIO(out.stdout))))
+
+
+def commit_range(repo: Path, bottom: str, top: str, graph: "CommitGraph | None" = None) -> list[str]:
+    """The commits of `git log bottom..top`, newest first: on the commit graph when there is one."""
+    if graph is not None:
+        try:
+            return _RangeWalk(graph.commits).run(bottom, top)
+        except _Unreadable:
+            pass
+    return git(repo, "rev-list", f"{bottom}..{top}").split()
+
+
+def numstat_between(repo: Path, base: str, tip: str, paths: Iterable[str] = ()) -> tuple[FileStat, ...]:
+    """The files changed from `base` to `tip`, as `walk` lists them."""
+    out = git(repo, "diff", "-z", "--numstat", "--no-renames", base, tip, "--", *paths)
+    return tuple(_parse_numstat(out))
 
 
 class CommitGraph:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from swegen import __version__, codeindex
-from swegen.classify import Evidence, score_bugfix
+from swegen.classify import Evidence, release_reason, score_bugfix
 from swegen import config as project_config
 from swegen.errors import BadInput
 from swegen.history import (
@@ -38,11 +38,13 @@ from swegen.history import (
     RepoInfo,
     TagTimeline,
     branch_commits,
+    commit_range,
     git,
     first_parent_line,
     main_line_ref,
     open_repo,
     reachable,
+    read_commits,
     remote_name,
     walk,
 )
@@ -123,6 +125,8 @@ class Candidate:
     source_lines_changed: int
     test_lines_changed: int
     duplicate_of: str | None = None
+    #: The merge this unit was found inside (it reached the walked line through that merge).
+    nested_in: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,10 @@ class Funnel:
     scanned: int = 0
     #: Commits of merged branches, counted in their merge rather than on their own.
     inside_merges: int = 0
+    #: Units found inside other merges (pull requests merged into a maintenance branch, ...).
+    nested_units: int = 0
+    #: Merges decomposed into such inner units (and not units themselves).
+    decomposed_merges: int = 0
     with_tests: int = 0
     candidates: int = 0
     kept: int = 0
@@ -175,6 +183,8 @@ class Funnel:
         return {
             "commits_scanned": self.scanned,
             "branch_commits_inside_merges": self.inside_merges,
+            "units_from_nested_merges": self.nested_units,
+            "merges_decomposed": self.decomposed_merges,
             "with_test_changes": self.with_tests,
             "candidates": self.candidates,
             "kept": self.kept,
@@ -260,23 +270,186 @@ def _rules(config: MineConfig) -> SplitRules:
 def _scan(
     config: MineConfig, info: RepoInfo, graph: CommitGraph | None, funnel: Funnel, progress: Progress
 ) -> Iterator[Commit]:
-    """Pass one: the commits to consider, in the walk's order (newest first, roughly)."""
+    """Pass one: the commits to consider, in the walk's order (newest first, roughly), then the
+    units found inside merges (see _Nesting)."""
     main_ref = main_line_ref(config.repo)
     mainline = first_parent_line(config.repo, main_ref, graph) if main_ref else set()
     # Commits of branches already merged into the main line are part of their merge (the pull
-    # request is the unit); only the first-parent line of the main line and unmerged work count.
+    # request is the unit); only the first-parent line of the main line and unmerged work count,
+    # and the units that _Nesting finds inside merges.
     merged = reachable(config.repo, main_ref, graph) - mainline if main_ref else set()
-    for commit in walk(config.repo, config.refs or DEFAULT_REFS, config.since, config.until, config.paths):
-        if commit.sha in merged:
-            funnel.inside_merges += 1
-            continue
-        on_main = commit.sha in mainline
-        second_on_main = commit.is_merge and commit.parents[1] in mainline
-        yield replace(commit, on_main_line=on_main, second_parent_on_main_line=second_on_main)
-        funnel.scanned += 1
-        if funnel.scanned % 200 == 0:
-            progress("scanning history", funnel.scanned, info.commit_count)
+    nesting = _Nesting(config.repo, graph, main_ref, mainline)
+    # Commits of merged branches that the walk met on another ref's line (a maintenance branch):
+    # kept, as they may be units of a decomposed merge that then need no other git process.
+    skipped: dict[str, Commit] = {}
+    walked: set[str] = set()
+    try:
+        for commit in walk(config.repo, config.refs or DEFAULT_REFS, config.since, config.until, config.paths):
+            if commit.sha in merged:
+                skipped[commit.sha] = commit
+                continue
+            walked.add(commit.sha)
+            yield _placed(nesting.decompose(commit), mainline)
+            funnel.scanned += 1
+            if funnel.scanned % 200 == 0:
+                progress("scanning history", funnel.scanned, info.commit_count)
+        inner = {sha: (outer, n) for sha, outer, n in nesting.units if sha not in walked}
+        unread = [sha for sha in inner if sha not in skipped]
+        read = {c.sha: c for c in read_commits(config.repo, unread, config.paths)}
+        for sha, (outer, n) in inner.items():
+            commit = skipped.get(sha) or read.get(sha)
+            if commit is None:
+                continue  # outside --paths
+            yield _placed(replace(commit, nested_in=outer, inner_units=n), mainline)
+            funnel.scanned += 1
+            funnel.nested_units += 1
+    finally:
+        nesting.close()
+    funnel.inside_merges = len(skipped.keys() - inner.keys())
+    funnel.decomposed_merges = nesting.decomposed
     progress("scanning history", funnel.scanned, funnel.scanned)
+
+
+def _placed(commit: Commit, mainline: set[str]) -> Commit:
+    """The commit with where it stands against the main line filled in."""
+    on_main = commit.sha in mainline
+    second_on_main = commit.is_merge and commit.parents[1] in mainline
+    return replace(commit, on_main_line=on_main, second_parent_on_main_line=second_on_main)
+
+
+class _Nesting:
+    """Pull requests merged into another branch (a maintenance or release line, a remote copy of
+    main) that reached the walked line only through a merge of that branch.
+
+    A merge is decomposed when the branch it brings in has merges of its own that bring in work
+    (not syncs of the base into the branch), or when it merges a release or maintenance line or
+    a copy of a main branch: every commit of the branch's first-parent line is then a unit of its
+    own, diffed against its first parent, and inner merges are decomposed the same way,
+    recursively. An ordinary pull request (its branch has no such merges) stays one unit.
+    """
+
+    def __init__(self, repo: Path, graph: CommitGraph | None, main_ref: str | None, mainline: set[str]) -> None:
+        self._repo, self._graph, self._mainline = repo, graph, mainline
+        self._objects: BlobReader | None = None  # started only when an inner merge needs its message
+        #: (unit, outer merge, units it was decomposed into), in the order they were found.
+        self.units: list[tuple[str, str, int]] = []
+        self._seen: set[str] = set()
+        self.decomposed = 0
+        self._brought = self._brought_in(main_ref) if graph is not None and main_ref else {}
+
+    def _brought_in(self, main_ref: str) -> dict[str, set[str]]:
+        """{merge on the main line: the commits it brought in}, in one pass over the graph: the
+        commits reachable from a main-line merge and not from its first parent are those no
+        older main-line merge brought in (what `git log M^1..M` lists, without a walk per merge)."""
+        assert self._graph is not None
+        top = self._graph.resolve(self._repo, main_ref)
+        order, sha = [], top
+        while sha is not None and sha in self._graph.commits:
+            order.append(sha)
+            parents = self._graph.commits[sha][1]
+            sha = parents[0] if parents else None
+        owned: set[str] = set()
+        brought = {}
+        for merge in reversed(order):
+            parents = self._graph.commits[merge][1]
+            if len(parents) < 2:
+                continue
+            found, pending = set(), [p for p in parents[1:] if p not in self._mainline and p not in owned]
+            while pending:
+                commit = pending.pop()
+                if commit in found or commit in owned or commit in self._mainline or commit not in self._graph.commits:
+                    continue
+                found.add(commit)
+                pending.extend(self._graph.commits[commit][1])
+            owned |= found
+            brought[merge] = found
+        return brought
+
+    def decompose(self, commit: Commit) -> Commit:
+        """`commit`, with the number of units it was decomposed into when it is decomposed."""
+        if not commit.is_merge or commit.sha in self._seen or commit.parents[1] in self._mainline:
+            return commit  # a merge of the main line into a branch brings nothing of its own
+        if commit.sha in self._brought:
+            assert self._graph is not None
+            inside = {c: self._graph.commits[c][1] for c in self._brought[commit.sha]}
+        else:
+            inside = self._range(commit.parents[0], commit.sha)
+        count = self._units_of(commit.sha, commit.parents, commit.message, inside)
+        return replace(commit, inner_units=count) if count else commit
+
+    def _units_of(self, sha: str, parents: tuple[str, ...], message: str, inside: dict[str, tuple[str, ...]]) -> int:
+        """Record the units of the merge `sha`, whose range is `inside` ({commit: parents});
+        how many (0: the merge is one unit)."""
+        line: list[str] = []
+        for tip in parents[1:]:
+            commit = tip
+            while commit in inside and commit not in line:
+                line.append(commit)
+                own = inside[commit]
+                commit = own[0] if own else ""
+        inner = {c for c in line if any(p in inside for p in inside[c][1:])}
+        if not inner and not _long_lived(message, True):
+            return 0
+        self._seen.add(sha)
+        self.decomposed += 1
+        messages = self._messages(sorted(inner)) if inner else {}
+        count = 0
+        for commit in line:
+            if commit in self._mainline or commit in self._seen or (len(inside[commit]) > 1 and commit not in inner):
+                continue  # on the walked main line already, or a sync of the base into the branch
+            self._seen.add(commit)
+            entry = len(self.units)
+            self.units.append((commit, sha, 0))
+            if commit in inner:
+                nested = self._units_of(commit, inside[commit], messages.get(commit, ""), _within(inside, commit))
+                self.units[entry] = (commit, sha, nested)
+            count += 1
+        return count
+
+    def _range(self, bottom: str, top: str) -> dict[str, tuple[str, ...]]:
+        """{commit: parents} of `git log bottom..top`."""
+        shas = commit_range(self._repo, bottom, top, self._graph)
+        if self._graph is not None and all(sha in self._graph.commits for sha in shas):
+            return {sha: self._graph.commits[sha][1] for sha in shas}
+        lines = git(self._repo, "rev-list", "--parents", f"{bottom}..{top}").split("\n")
+        return {line.split()[0]: tuple(line.split()[1:]) for line in lines if line.strip()}
+
+    def _messages(self, shas: list[str]) -> dict[str, str]:
+        if self._objects is None:
+            self._objects = BlobReader(self._repo)
+        found = {}
+        for sha, raw in zip(shas, self._objects.commits(shas)):
+            found[sha] = (raw or b"").partition(b"\n\n")[2].decode("utf-8", errors="replace").strip()
+        return found
+
+    def close(self) -> None:
+        if self._objects is not None:
+            self._objects.close()
+
+
+def _within(inside: dict[str, tuple[str, ...]], merge: str) -> dict[str, tuple[str, ...]]:
+    """The range of the inner merge `merge` (what it brought in), within its outer merge's range
+    `inside`: what is outside it was already on the line the outer merge went into."""
+    def ancestors(starts: Iterable[str]) -> set[str]:
+        found, pending = set(), [c for c in starts if c in inside]
+        while pending:
+            commit = pending.pop()
+            if commit not in found:
+                found.add(commit)
+                pending.extend(p for p in inside[commit] if p in inside)
+        return found
+
+    parents = inside[merge]
+    brought = ancestors(parents[1:]) - ancestors(parents[:1])
+    return {c: inside[c] for c in brought}
+
+
+def _long_lived(message: str, is_merge: bool) -> bool:
+    """Does the merge bring in a line whose commits are changes of their own: a release or
+    maintenance branch, or a copy of a main branch (a pull)?"""
+    subject = message.split("\n", 1)[0].strip()
+    reason = release_reason(message, is_merge)
+    return bool(SYNC_SUBJECT.match(subject) or (reason and reason.startswith("release")))
 
 
 def _roles(commit: Commit, rules: SplitRules) -> list[str]:
@@ -540,6 +713,8 @@ def _run_record(config: MineConfig, info: RepoInfo, slug: str) -> dict[str, obje
 
 def _cheap_reasons(commit: Commit, roles: list[str], config: MineConfig) -> list[str]:
     """Reasons to reject a commit that its file list alone gives; [] when it goes on."""
+    if commit.inner_units:
+        return [_decomposed_reason(commit)]
     reasons = []
     if "test" not in roles:
         reasons.append("no-tests")
@@ -553,10 +728,26 @@ def _cheap_reasons(commit: Commit, roles: list[str], config: MineConfig) -> list
         return ["sync-merge"]
     if commit.is_merge and SYNC_SUBJECT.match(commit.subject):
         return ["sync-merge: merges a copy of a main branch, not a pull request"]
+    release = release_reason(commit.message, commit.is_merge)
+    if release:
+        return [release]
     source_lines = sum(f.added + f.deleted for f, role in zip(commit.files, roles) if role == "source")
     if source_lines > config.max_source_lines:
         return [f"too-large: {source_lines} source lines changed (limit {config.max_source_lines})"]
     return []
+
+
+def _decomposed_reason(commit: Commit) -> str:
+    """A merge decomposed into its inner units is not a unit itself: it says what it was, and
+    how many units it held."""
+    n = commit.inner_units
+    held = f"decomposed into {n} inner unit{'s' * (n != 1)}, mined on their own"
+    if SYNC_SUBJECT.match(commit.subject):
+        return f"sync-merge: merges a copy of a main branch, not a pull request; {held}"
+    release = release_reason(commit.message, True)
+    if release:
+        return f"{release}; {held}"
+    return f"branch-merge: brings in a branch that holds merges of its own; {held}"
 
 
 class _SameChanges:
@@ -635,6 +826,7 @@ def _rejected(commit: Commit, slug: str, reasons: list[str], roles: list[str]) -
         other_files=by_role["other"],
         source_lines_changed=lines["source"],
         test_lines_changed=lines["test"],
+        nested_in=commit.nested_in,
     )
 
 
@@ -780,6 +972,7 @@ def _analyse(commit: Commit, raw: bytes, readers: _Readers, ctx: _Context) -> tu
         other_files=split.other_files,
         source_lines_changed=source_lines,
         test_lines_changed=sum(f.changed for f in split.tests),
+        nested_in=commit.nested_in,
     )
     if reasons:
         return candidate, None

@@ -94,12 +94,13 @@ def test_same_fix_through_a_release_branch_appears_once(tmp_path):
     repo.git("cherry-pick", first)
     out = run(repo, tmp_path)
     found = [c for c in candidates(out) if "lib.py" in c["source_files"]]
-    # the release branch's own commit is part of the merge that brought it back to main
-    assert first not in {c["fix_commit"] for c in found}
-    assert [c["fix_commit"] for c in found if c["kept"]] == [merge_back]
+    # the merge of the release line is decomposed: its commit is the unit, the merge is not
+    assert [(c["fix_commit"], c["nested_in"]) for c in found if c["kept"]] == [(first, merge_back)]
+    (back,) = [c for c in found if c["fix_commit"] == merge_back]
+    assert back["reasons"][0].startswith("release-merge: ") and "decomposed into 1 inner unit," in back["reasons"][0]
     (dup,) = [c for c in found if c["reasons"] == ["duplicate"]]
-    assert dup["duplicate_of"].endswith(merge_back[:12])
-    assert dup["subject"] == "Fix total skipping the first item", "the cherry-pick is the later copy"
+    assert dup["duplicate_of"].endswith(first[:12])
+    assert dup["subject"] == "Fix total skipping the first item" and dup["fix_commit"] != first, "the cherry-pick is the later copy"
 
 
 def test_a_merge_of_main_into_a_branch_is_not_a_task(tmp_path):
@@ -371,3 +372,159 @@ def test_branch_commits_found_without_git_match_git_log_even_with_clock_skew(tmp
     with BlobReader(repo) as objects:
         for merge in merges:
             assert branch_commits(repo, merge, graph, objects) == expected[merge.sha]
+
+
+# -- nested merges (issue 11): a pull request that reached main through another merge ----------
+
+LIB2 = LIB_FIXED + "\n\ndef mean(xs):\n    return total(xs) / len(xs) + 1\n"
+LIB2_FIXED = LIB_FIXED + "\n\ndef mean(xs):\n    return total(xs) / len(xs)\n"
+TEST2 = TEST + "\n\ndef test_mean():\n    from lib import mean\n    assert mean([2, 4]) == 3\n"
+
+
+def by_sha(out: Path) -> dict[str, dict]:
+    return {c["fix_commit"]: c for c in candidates(out)}
+
+
+def pr_into(repo: GitRepo, target: str, name: str, number: int, commits: list[tuple[str, dict]]) -> tuple[str, str]:
+    """A pull request branch off `target`, merged into it with GitHub's subject: (base, merge)."""
+    repo.checkout(target)
+    base = repo.head()
+    repo.branch(name)
+    for message, files in commits:
+        repo.commit(message, files)
+    repo.checkout(target)
+    return base, repo.merge(name, f"Merge pull request #{number} from dev/{name}")
+
+
+@pytest.mark.parametrize("keep_branch", [True, False])
+def test_pr_merged_into_a_maintenance_branch_is_a_unit_through_the_branch_merge(tmp_path, keep_branch):
+    repo = base_repo(tmp_path)
+    repo.branch("2.0.x")
+    base, pr = pr_into(repo, "2.0.x", "fix-total", 7, [
+        ("Fix total skipping the first item", {"lib.py": LIB_FIXED}),
+        ("Add a test for total", {"tests/test_lib.py": TEST}),
+    ])
+    repo.checkout("main")
+    repo.commit("Unrelated docs", {"README.md": "# lib\nmore\n"})
+    outer = repo.merge("2.0.x", "Merge branch '2.0.x'")
+    if not keep_branch:
+        repo.git("branch", "-D", "2.0.x")  # main is then the only way to the pull request
+    out = tmp_path / "run"
+    funnel = mine(MineConfig(repo=repo.path, output=out))
+    (only,) = kept(out)
+    assert (only["fix_commit"], only["base_commit"], only["kind"], only["nested_in"]) == (pr, base, "merge", outer)
+    t = task(out, only)
+    assert t["touched_tests"] == ["tests/test_lib.py::test_total"] and "for x in xs:" in t["patch"]
+    reason = by_sha(out)[outer]["reasons"][0]
+    assert reason.startswith("release-merge: ") and "'2.0.x'" in reason and "decomposed into 1 inner unit," in reason
+    assert (funnel.nested_units, funnel.decomposed_merges) == (1, 1)
+    assert funnel.as_dict()["units_from_nested_merges"] == 1
+
+
+def test_two_levels_of_nesting(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.branch("2.0.x")
+    repo.branch("2.1.x", "main")
+    base, pr = pr_into(repo, "2.0.x", "fix-total", 3, [("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})])
+    repo.checkout("2.1.x")
+    repo.commit("Start 2.1 docs", {"README.md": "# lib 2.1\n"})
+    middle = repo.merge("2.0.x", "Merge branch '2.0.x' into 2.1.x")
+    repo.checkout("main")
+    outer = repo.merge("2.1.x", "Merge branch '2.1.x'")
+    for name in ("2.0.x", "2.1.x"):
+        repo.git("branch", "-D", name)
+    out = tmp_path / "run"
+    funnel = mine(MineConfig(repo=repo.path, output=out))
+    (only,) = kept(out)
+    assert (only["fix_commit"], only["base_commit"], only["nested_in"]) == (pr, base, middle)
+    found = by_sha(out)
+    assert found[middle]["nested_in"] == outer and "decomposed into 1 inner unit," in found[middle]["reasons"][0]
+    # the 2.1.x line holds the middle merge and its own docs commit
+    assert "decomposed into 2 inner units," in found[outer]["reasons"][0]
+    assert funnel.nested_units == 3 and funnel.decomposed_merges == 2
+
+
+def test_a_pull_merge_of_remote_main_holding_a_pr_merge(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.branch("upstream")  # origin's main, where the pull request was merged
+    base, pr = pr_into(repo, "upstream", "fix-total", 11, [("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})])
+    repo.checkout("main")
+    repo.commit("Local docs", {"README.md": "# lib\nlocal\n"})
+    pull = repo.merge("upstream", "Merge remote-tracking branch 'origin/master'")
+    repo.git("branch", "-D", "upstream")
+    out = run(repo, tmp_path)
+    (only,) = kept(out)
+    assert (only["fix_commit"], only["base_commit"], only["nested_in"]) == (pr, base, pull)
+    reason = by_sha(out)[pull]["reasons"][0]
+    assert reason.startswith("sync-merge: ") and "decomposed into 1 inner unit," in reason
+
+
+def test_same_fix_via_a_maintenance_branch_and_a_cherry_pick_is_kept_once(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.branch("2.0.x")
+    repo.checkout("main")
+    base, pr = pr_into(repo, "2.0.x", "fix-total", 5, [("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})])
+    fix = repo.git("rev-parse", f"{pr}^2")
+    repo.checkout("main")
+    repo.commit("Unrelated docs", {"README.md": "# lib\nmore\n"})
+    repo.git("cherry-pick", fix)
+    pick = repo.head()
+    outer = repo.merge("2.0.x", "Merge branch '2.0.x'")
+    out = run(repo, tmp_path)
+    (only,) = kept(out)
+    assert (only["fix_commit"], only["nested_in"]) == (pr, outer), "the earliest copy: the pull request on 2.0.x"
+    found = by_sha(out)
+    assert found[pick]["reasons"] == ["duplicate"] and found[pick]["duplicate_of"].endswith(pr[:12])
+    assert found[outer]["reasons"][0].startswith("release-merge")
+
+
+def test_a_release_merge_is_decomposed_and_itself_rejected(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.commit("Add mean", {"lib.py": LIB2, "tests/test_lib.py": TEST})
+    repo.branch("version-2.0")
+    rename = repo.commit("Rename the README", {"README.md": "# lib 2\n"})
+    fix = repo.commit("Fix mean being off by one", {"lib.py": LIB2_FIXED, "tests/test_lib.py": TEST2})
+    bump = repo.commit("Bump version to 2.0", {"VERSION": "2.0\n"})
+    repo.checkout("main")
+    release = repo.git("merge", "-q", "--no-ff", "-m", "Merge pull request #20 from acme/version-2.0\n\nChanges for version 2.0", "version-2.0") or repo.head()
+    repo.git("branch", "-D", "version-2.0")
+    out = run(repo, tmp_path)
+    found = by_sha(out)
+    reason = found[release]["reasons"][0]
+    assert reason.startswith("release: 'Changes for version 2.0'") and "decomposed into 3 inner units," in reason
+    assert [c["fix_commit"] for c in kept(out)] == [fix]
+    assert found[fix]["nested_in"] == release and found[fix]["kind"] == "commit"
+    assert {found[rename]["reasons"][0], found[bump]["reasons"][0]} <= {"no-tests", "no-source"}
+
+
+def test_a_branch_holding_pull_request_merges_is_decomposed_whatever_its_name(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.branch("integration")
+    base, pr = pr_into(repo, "integration", "fix-total", 8, [("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})])
+    repo.checkout("main")
+    repo.commit("Unrelated docs", {"README.md": "# lib\nmore\n"})
+    outer = repo.merge("integration", "Merge branch 'integration'")
+    out = run(repo, tmp_path)
+    assert [(c["fix_commit"], c["nested_in"]) for c in kept(out)] == [(pr, outer)]
+    assert by_sha(out)[outer]["reasons"][0].startswith("branch-merge: ")
+
+
+def test_control_a_pr_that_merged_main_in_stays_one_unit(tmp_path):
+    """The control: merges of the base into a pull request's branch bring nothing in, so the
+    pull request is not decomposed."""
+    repo = base_repo(tmp_path)
+    base = repo.head()
+    repo.branch("fix-total")
+    repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED})
+    repo.checkout("main")
+    repo.commit("Unrelated docs", {"README.md": "# lib\nmore\n"})
+    repo.checkout("fix-total")
+    repo.merge("main", "Merge branch 'main' into fix-total")
+    repo.commit("Add a test for total", {"tests/test_lib.py": TEST})
+    repo.checkout("main")
+    merge = repo.merge("fix-total", "Merge pull request #4 from dev/fix-total")
+    out = tmp_path / "run"
+    funnel = mine(MineConfig(repo=repo.path, output=out))
+    (only,) = kept(out)
+    assert (only["fix_commit"], only["nested_in"], funnel.nested_units) == (merge, None, 0)
+    assert base
