@@ -3,6 +3,9 @@
 A sandbox has three verbs and a close: `exec` a command under a timeout, `put` and `get` files
 (or whole tar streams). A broken sandbox raises `SandboxError`; a failing command is just a
 result. Every implementation passes the same conformance suite (tests/test_sandbox_conformance.py).
+
+Calls on one sandbox do not overlap: when a command returns, whatever it left running is killed,
+so no process of an untrusted command outlives it (and none can touch what the next one reads).
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ class ExecResult:
     timed_out: bool = False
     #: Wall-clock seconds, measured on the host.
     duration: float = 0.0
+    #: Processes the command left running, killed when it returned (nothing outlives its command).
+    strays: int = 0
+    #: The limit that stopped the command's processes ("disk"), or None.
+    limit: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -43,6 +50,22 @@ class Limits:
     pids: int = 1024
     #: Network access; off unless a stage explicitly asks (agents calling hosted models).
     network: bool = False
+    #: Most bytes the sandbox may add to its file system; past it, its processes are killed.
+    disk: str = "10g"
+    #: Largest file a process may write (a write past it fails and the writer gets SIGXFSZ).
+    file_size: str = "4g"
+
+
+def size_bytes(size: str) -> int:
+    """Bytes in Docker's size notation ("512m", "4g", "1024k", or a plain number of bytes)."""
+    text = size.strip().lower().removesuffix("b")
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    scale = units.get(text[-1:], 1)
+    number = text[:-1] if text[-1:] in units else text
+    try:
+        return int(float(number) * scale)
+    except ValueError:
+        raise ValueError(f"not a size: {size!r} (expected e.g. 512m or 4g)") from None
 
 
 @dataclass(frozen=True)
