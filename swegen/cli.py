@@ -283,9 +283,10 @@ def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str 
 # Hidden, and no environment variable: only swegen's red-team tests switch the tamper checks off,
 # to show that an attack they catch would pass without them.
 @click.option("--no-tamper-checks", "no_tamper_checks", is_flag=True, hidden=True)
+@click.option("--no-test-edit-revert", "no_test_edit_revert", is_flag=True, hidden=True)
 def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, instances: tuple[str, ...], repo: Path | None, workers: int,
              timeout: float, python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None,
-             no_tamper_checks: bool) -> None:
+             no_tamper_checks: bool, no_test_edit_revert: bool) -> None:
     """Grade predictions on RUN_DIR's tasks in the sandbox, as SWE-bench grades them."""
     from swegen.evaluating import EvaluateConfig, evaluate as run_evaluate
     from swegen.images import resolve_ca_bundle
@@ -293,7 +294,7 @@ def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, ins
     config = EvaluateConfig(
         run_dir=run_dir, predictions=predictions, repo=repo, model=model, workers=workers, timeout=timeout,
         instance_ids=instances, python=python, base_image=base_image, ca_bundle=resolve_ca_bundle(ca_bundle), config_file=config_file,
-        tamper_checks=not no_tamper_checks,
+        tamper_checks=not no_tamper_checks, revert_test_edits=not no_test_edit_revert,
     )
     with _progress() as progress:
         summaries = run_evaluate(config, progress)

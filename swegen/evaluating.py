@@ -79,6 +79,9 @@ class EvaluateConfig:
     #: Canaries and the streamed cross-check. Off only to show, in swegen's own red-team tests,
     #: that an attack they stop would otherwise pass; never for real verdicts.
     tamper_checks: bool = True
+    #: Revert what a patch changed in tests and test configuration. Off only for the red-team
+    #: tests' controls, like tamper_checks.
+    revert_test_edits: bool = True
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class EvalJob:
     timeout: float
     key: str
     tamper_checks: bool = True
+    revert_test_edits: bool = True
 
 
 @dataclass(frozen=True)
@@ -192,7 +196,7 @@ def _evaluate_model(config: EvaluateConfig, model: str, predictions: list[Predic
                 instant.append(result)
             continue
         bed, _, error = envs.testbed(task, config.limits)
-        key = task_key(task, prediction.model_patch, bed.image if bed else "") + ("" if config.tamper_checks else "-unchecked")
+        key = task_key(task, prediction.model_patch, bed.image if bed else "") + ("" if config.tamper_checks else "-unchecked") + ("" if config.revert_test_edits else "-unreverted")
         previous = done.get(prediction.instance_id)
         if previous and previous.get("key") == key and previous.get("status") != "error":
             continue  # cached: the same patch on the same task
@@ -206,6 +210,7 @@ def _evaluate_model(config: EvaluateConfig, model: str, predictions: list[Predic
             test_patch=task["test_patch"], test_files=task.get("test_files") or _patch_files(task["test_patch"]),
             fail_to_pass=list(task["FAIL_TO_PASS"]), pass_to_pass=list(task["PASS_TO_PASS"]),
             out_dir=str(instance_out), timeout=config.timeout, key=key, tamper_checks=config.tamper_checks,
+            revert_test_edits=config.revert_test_edits,
         ))
     with JsonlWriter(out / "results.jsonl") as sink:
         for result in instant:
@@ -283,7 +288,7 @@ def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
             if not method:
                 return _result(job, "unresolved", False, reason="the patch does not apply: " + (errors[-1] if errors else "")), ""
             log.append(f"model patch applied with {method}")
-        reverted = _revert_test_edits(box, job.test_files)
+        reverted = _revert_test_edits(box, job.test_files) if job.revert_test_edits else []
         if reverted:
             log.append("reverted test edits: " + ", ".join(reverted))
         box.box.exec("rm -rf /testbed/.git", timeout=60)
