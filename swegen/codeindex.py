@@ -1017,3 +1017,43 @@ def _hit_tests(ix: _Index, path: str, changes: _Changes) -> list[str]:
         or _uses_changed_name(ix, t, changes.names)
     }
     return sorted(hit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Test code shared between files: a conftest.py's fixtures, a helper module's functions. A change
+# there touches the tests of other files that use what changed.
+
+
+@dataclass(frozen=True)
+class SharedChange:
+    """What a change to a file of shared test code (no tests of its own) reaches in other files."""
+
+    names: frozenset[str]  # fixtures, helpers and module-level names that changed
+    every_test: bool  # an autouse fixture (or a setup hook) changed: every test in scope is touched
+
+
+def shared_change(path: str, new: bytes | None, lines: set[int]) -> SharedChange:
+    """The names a change to `path` (in new-file line numbers) changes, spread through the
+    file's own helpers (a fixture built on a changed helper changed too)."""
+    ix = _index(path, new)
+    if ix is None:
+        return SharedChange(frozenset(), False)
+    changes = _Changes(set(), set(), set())
+    for line in sorted(lines):
+        if not ix.is_blank(line):
+            changes.line(ix, line)
+    _spread_through_helpers(ix, changes)
+    return SharedChange(frozenset(changes.names), bool(changes.scopes))
+
+
+def tests_using(path: str, source: bytes | None, change: SharedChange) -> list[str]:
+    """Node ids of the tests in `path` that use a name of `change` (as a fixture argument, a
+    call, through a fixture or helper of their own file), or all of them when it changed an
+    autouse fixture. Sorted."""
+    ix = _index(path, source)
+    if ix is None or not ix.tests:
+        return []
+    changes = _Changes(set(), {()} if change.every_test else set(), set(change.names))
+    if changes.names:
+        _spread_through_helpers(ix, changes)
+    return _hit_tests(ix, path, changes)

@@ -221,9 +221,9 @@ def mine(config: MineConfig, progress: Progress = lambda stage, done, total: Non
     slug = repo_slug(info, config.repo_name)
     issues = IssueIndex.load(config.issues) if config.issues else None
     funnel = Funnel(warnings=_warnings(info))
+    rules = _rules(config)  # before the output is touched: a bad swegen.toml must leave it as it was
     _prepare_output(config.output)
     write_json(config.output / "run.json", _run_record(config, info, slug))
-    rules = _rules(config)
     # One git process lists every commit with its parents: the main line, the merged branches
     # and the branch commits of each merge are all found here rather than by a git process each.
     graph = CommitGraph(config.repo) if info.commit_count <= GRAPH_MAX_COMMITS else None
@@ -876,6 +876,42 @@ def _code_facts(split: Split, fixed: dict[str, list[bytes | None]]) -> _CodeFact
     )
 
 
+#: At most this many test files are read to find the tests that use a changed fixture or helper.
+SHARED_SCOPE_FILES = 400
+
+
+def _tests_using_shared_code(
+    commit: Commit, split: Split, fixed: list[bytes | None], with_touched: set[str], readers: "_Readers", ctx: "_Context"
+) -> list[str]:
+    """Tests in other files touched by a change to shared test code: a conftest.py's fixtures
+    (used by name by every test below its folder) or a helper module of the tests (used by the
+    test files that import it)."""
+    touched: set[str] = set()
+    for item, new in zip(split.tests, fixed):
+        name = item.path.rsplit("/", 1)[-1]
+        if new is None or not name.endswith(".py") or item.path in with_touched:
+            continue
+        if name != "conftest.py" and codeindex.test_node_ids(item.path, new):
+            continue  # a test file's own tests were found by _code_facts
+        change = codeindex.shared_change(item.path, new, set(item.added_lines) | set(item.removed_at))
+        if not change.names and not change.every_test:
+            continue
+        folder = item.path.rsplit("/", 1)[0] + "/" if "/" in item.path else ""
+        module = name.removesuffix(".py").encode()
+        for path, source in _test_files_under(commit.sha, folder, item.path, readers, ctx):
+            if name == "conftest.py" or module in source:
+                touched |= set(codeindex.tests_using(path, source, change))
+    return sorted(touched)
+
+
+def _test_files_under(sha: str, folder: str, exclude: str, readers: "_Readers", ctx: "_Context") -> list[tuple[str, bytes]]:
+    """The Python test files below `folder` at commit `sha`, with their text."""
+    listing = git(ctx.config.repo, "ls-tree", "-r", "-z", "--name-only", sha, "--", folder or ".")
+    paths = [p for p in listing.split("\0") if p.endswith(".py") and p != exclude and ctx.rules.role(p) == "test"]
+    paths = [p for p in paths if p.rsplit("/", 1)[-1] != "conftest.py"][:SHARED_SCOPE_FILES]
+    return [(p, data) for p, data in zip(paths, readers.blobs.read_many([(sha, p) for p in paths])) if data is not None]
+
+
 def _fixed_versions(commit: Commit, split: Split, blobs: BlobReader) -> dict[str, list[bytes | None]]:
     """The fixed version of each source and test file (None when the fix deletes it)."""
     items = [*split.source, *split.tests]
@@ -932,6 +968,9 @@ def _analyse(commit: Commit, raw: bytes, readers: _Readers, ctx: _Context) -> tu
     messages = [commit.message] + [message for _, message in branch]
     fixed = _fixed_versions(commit, split, readers.blobs)
     facts = _code_facts(split, fixed)
+    shared = _tests_using_shared_code(commit, split, fixed["tests"], {t.split("::")[0] for t in facts.touched_tests}, readers, ctx)
+    if shared:
+        facts = replace(facts, touched_tests=sorted(set(facts.touched_tests) | set(shared)))
     source_lines = sum(f.changed for f in split.source)
     evidence = Evidence(
         subjects=tuple(m.split("\n", 1)[0] for m in messages),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+from swegen import codeindex
 from swegen.codeindex import (
     Definition,
     added_definitions,
@@ -378,3 +379,19 @@ def test_a_changed_name_in_strings_and_comments_touches_nothing():
     new = old.replace(b"return 1", b"return 2").replace(b"helper() == 1", b"helper() == 2")
     changed = {line_of(new, "return 2"), line_of(new, "helper() == 2")}
     assert touched_tests(P, old, new, changed, changed) == ids("test_calls")
+
+
+def test_shared_change_of_an_autouse_fixture_touches_every_test_of_another_file():
+    conftest = b"import pytest\n\n@pytest.fixture(autouse=True)\ndef env(monkeypatch):\n    monkeypatch.setenv('X', '1')\n"
+    change = codeindex.shared_change("tests/conftest.py", conftest, {5})
+    assert change.every_test and "env" in change.names
+    tests = b"def test_a():\n    pass\n\nclass TestB:\n    def test_b(self):\n        pass\n"
+    assert codeindex.tests_using("tests/test_x.py", tests, change) == ["tests/test_x.py::TestB::test_b", "tests/test_x.py::test_a"]
+
+
+def test_shared_change_reaches_a_test_through_a_fixture_of_its_own_file():
+    conftest = b"import pytest\n\n@pytest.fixture\ndef base():\n    return 1\n"
+    change = codeindex.shared_change("tests/conftest.py", conftest, {5})
+    assert change.names == {"base"} and not change.every_test
+    tests = b"import pytest\n\n@pytest.fixture\ndef derived(base):\n    return base + 1\n\ndef test_d(derived):\n    pass\n\ndef test_e():\n    pass\n"
+    assert codeindex.tests_using("tests/test_x.py", tests, change) == ["tests/test_x.py::test_d"]

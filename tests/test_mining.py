@@ -528,3 +528,64 @@ def test_control_a_pr_that_merged_main_in_stays_one_unit(tmp_path):
     (only,) = kept(out)
     assert (only["fix_commit"], only["nested_in"], funnel.nested_units) == (merge, None, 0)
     assert base
+
+
+# -- touched tests beyond test functions (issue 11) ---------------------------------------------
+
+PARAM_TEST = (
+    "import pytest\nfrom lib import total\n\n@pytest.mark.parametrize('xs, want', [\n    ([2, 2], 4),\n])\n"
+    "def test_total(xs, want):\n    assert total(xs) == want\n\ndef test_empty():\n    assert total([]) == 0\n"
+)
+
+
+def test_a_parametrize_only_test_change_touches_its_test(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.commit("Add tests", {"tests/test_lib.py": PARAM_TEST})
+    fix = repo.commit("Fix total skipping the first item", {
+        "lib.py": LIB_FIXED, "tests/test_lib.py": PARAM_TEST.replace("    ([2, 2], 4),\n", "    ([2, 2], 4),\n    ([1, 2], 3),\n"),
+    })
+    out = run(repo, tmp_path)
+    (only,) = kept(out)
+    assert only["fix_commit"] == fix
+    assert task(out, only)["touched_tests"] == ["tests/test_lib.py::test_total"]
+
+
+CONFTEST = "import pytest\n\n@pytest.fixture\ndef numbers():\n    return [2, 2]\n\n@pytest.fixture\ndef other():\n    return 1\n"
+USES = (
+    "from lib import total\n\ndef test_sum(numbers):\n    assert total(numbers) == sum(numbers)\n\n"
+    "def test_other(other):\n    assert other == 1\n"
+)
+
+
+def test_a_changed_conftest_fixture_touches_the_tests_that_use_it_in_its_folder(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.commit("Add tests", {"tests/conftest.py": CONFTEST, "tests/unit/test_sum.py": USES, "other/test_far.py": USES})
+    fix = repo.commit("Fix total skipping the first item", {
+        "lib.py": LIB_FIXED, "tests/conftest.py": CONFTEST.replace("return [2, 2]", "return [1, 2]"),
+    })
+    out = run(repo, tmp_path)
+    (only,) = kept(out)
+    assert only["fix_commit"] == fix and only["test_files"] == ["tests/conftest.py"]
+    # the fixture's users below tests/, not its other tests, nor tests outside the conftest's folder
+    assert task(out, only)["touched_tests"] == ["tests/unit/test_sum.py::test_sum"]
+
+
+def test_control_a_conftest_change_no_test_uses_is_still_rejected(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.commit("Add tests", {"tests/conftest.py": CONFTEST + "\ndef unused():\n    return 0\n", "tests/test_sum.py": USES})
+    fix = repo.commit("Fix total skipping the first item", {
+        "lib.py": LIB_FIXED, "tests/conftest.py": CONFTEST + "\ndef unused():\n    return 1\n",
+    })
+    out = run(repo, tmp_path)
+    assert by_sha(out)[fix]["reasons"][0].startswith("no-touched-tests")
+
+
+def test_a_changed_test_helper_module_touches_the_tests_that_import_it(tmp_path):
+    helper = "def make(n):\n    return [n, n]\n"
+    user = "from helpers import make\nfrom lib import total\n\ndef test_make():\n    assert total(make(1)) == 2\n\ndef test_plain():\n    assert True\n"
+    repo = base_repo(tmp_path)
+    repo.commit("Add tests", {"tests/helpers.py": helper, "tests/test_make.py": user})
+    repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/helpers.py": helper.replace("[n, n]", "[n, n, 0]")})
+    out = run(repo, tmp_path)
+    (only,) = kept(out)
+    assert task(out, only)["touched_tests"] == ["tests/test_make.py::test_make"]
