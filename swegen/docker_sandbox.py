@@ -5,11 +5,20 @@ Containers start with no network (unless asked), memory, CPU and pids limits, an
 container, so a hung process is killed there; the host also stops waiting shortly after, so a
 wedged daemon cannot hang swegen. Containers are removed on close, on error, on Ctrl-C, and at
 interpreter exit as a last resort.
+
+What runs inside is untrusted, and root there, so the container is built to hold it: PID 1 is a
+tiny shell loop that code inside cannot kill (the kernel ignores signals to a namespace's init
+that it does not handle), that reaps orphans, and that on SIGUSR1 from the host kills every other
+process, which is how nothing a command starts outlives it; every capability is dropped but the
+few that file ownership needs; one file may not grow past `Limits.file_size`; and while a command
+runs, the host checks what the container has written (Docker's SizeRw) and kills its processes
+past `Limits.disk`, since Docker's own size limit needs xfs with project quotas.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
 import functools
 import io
@@ -22,7 +31,7 @@ import time
 from typing import Any, Sequence
 
 from swegen.errors import DockerUnavailable, ImageMissing, SandboxError
-from swegen.sandbox import TIMEOUT_EXIT_CODES, ExecResult, SandboxSpec
+from swegen.sandbox import TIMEOUT_EXIT_CODES, ExecResult, SandboxSpec, size_bytes
 
 LABEL_MANAGED = "swegen.managed"
 LABEL_PID = "swegen.pid"
@@ -35,6 +44,15 @@ OUTPUT_CAP = 8 * 1024 * 1024
 KILL_GRACE = 5
 #: Extra seconds the host waits past the in-container timeout before it declares the sandbox broken.
 HOST_GRACE = 30
+#: PID 1 of every sandbox: unkillable from inside, reaps orphans, kills all else on SIGUSR1.
+KEEPER = ("trap 'kill -9 -1; kill -9 -1; kill -9 -1' USR1; trap '' HUP INT QUIT TERM USR2 PIPE; "
+          "while :; do sleep 86400 & wait; done")
+KEEPER_SLEEP = "sleep 86400"
+#: File ownership and modes, which package installs and test suites change as root. Not among
+#: them: raw sockets, mknod, chroot, binding low ports, setting file capabilities, audit writes.
+CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID"]
+#: Seconds between two looks at how much a running command has written to disk.
+DISK_POLL = 1.0
 
 _live: set[str] = set()
 _live_lock = threading.Lock()
@@ -73,10 +91,36 @@ def _remove_leftovers() -> None:
 atexit.register(_remove_leftovers)
 
 
+@contextlib.contextmanager
+def _daemon_calls(what: str) -> Any:
+    """Turn the SDK's own exceptions (the daemon went away, restarted, or answered with an error)
+    into SandboxError, so that every stage records an infrastructure error instead of crashing."""
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        yield
+    except (docker.errors.DockerException, requests.exceptions.RequestException, ConnectionError) as exc:
+        raise SandboxError(f"the Docker daemon failed while {what}", hint="check the Docker daemon (`swegen doctor`)", detail=repr(exc)) from exc
+
+
+def _daemon_gone(exc: BaseException) -> bool:
+    """Did a request fail because no daemon answers (rather than because it refused)?"""
+    import requests.exceptions
+
+    return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError))
+
+
 def _wrap(cmd: str | Sequence[str], timeout: float) -> list[str]:
     """The argv that runs `cmd` under GNU timeout inside the container."""
     argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
     return ["timeout", "-k", str(KILL_GRACE), f"{max(timeout, 0.1):.3f}", *argv]
+
+
+class SandboxStopped(SandboxError):
+    """The container stopped under a running command: the daemon restarted, or it was killed.
+
+    The stage decides whose failure it is: code under test can stop its own container too."""
 
 
 class DockerSandbox:
@@ -91,6 +135,7 @@ class DockerSandbox:
 
     def _start(self, spec: SandboxSpec) -> Any:
         import docker.errors
+        import docker.types
 
         limits = spec.limits
         labels = {
@@ -103,9 +148,9 @@ class DockerSandbox:
         try:
             container = self._client.containers.create(
                 spec.image,
-                command=["sleep", "infinity"],
+                command=["sh", "-c", KEEPER],
                 detach=True,
-                init=True,
+                init=False,  # the keeper is init: docker-init would exit when its child is killed
                 labels=labels,
                 working_dir=spec.workdir,
                 environment=spec.env,
@@ -115,6 +160,9 @@ class DockerSandbox:
                 nano_cpus=int(limits.cpus * 1e9),
                 pids_limit=limits.pids,
                 security_opt=["no-new-privileges"],
+                cap_drop=["ALL"],
+                cap_add=CAPABILITIES,
+                ulimits=[docker.types.Ulimit(name="fsize", soft=size_bytes(limits.file_size), hard=size_bytes(limits.file_size))],
             )
         except docker.errors.ImageNotFound as exc:
             raise ImageMissing(
@@ -123,10 +171,15 @@ class DockerSandbox:
             ) from exc
         except docker.errors.APIError as exc:
             raise SandboxError("Docker refused to create a container", hint=START_HINT, detail=str(exc)) from exc
+        except Exception as exc:  # the daemon went away: the SDK raises requests' errors then
+            raise SandboxError("lost the Docker daemon while creating a container", hint=START_HINT, detail=repr(exc)) from exc
         with _live_lock:
             _live.add(container.id)
         try:
-            container.start()
+            with _daemon_calls("starting a container"):
+                container.start()
+                container.reload()
+            self._init_pid = container.attrs["State"]["Pid"]  # the keeper, as the host numbers it
             self._mkdir(container, spec.workdir)
         except BaseException:
             self._remove(container)
@@ -134,7 +187,8 @@ class DockerSandbox:
         return container
 
     def _mkdir(self, container: Any, path: str) -> None:
-        code, out = container.exec_run(["mkdir", "-p", path])
+        with _daemon_calls(f"creating {path} in the sandbox"):
+            code, out = container.exec_run(["mkdir", "-p", path])
         if code != 0:
             raise SandboxError(f"could not create {path} in the sandbox", detail=out.decode(errors="replace"))
 
@@ -142,11 +196,14 @@ class DockerSandbox:
         try:
             container.remove(force=True)
         except Exception as exc:
+            if _daemon_gone(exc):
+                # The daemon is down: what the container did stands (a verdict is not lost for
+                # it); it is removed at exit if the daemon is back, else by `swegen clean`.
+                return
             if "No such container" not in str(exc) and "404" not in str(exc):
                 raise SandboxError("could not remove a sandbox container", detail=str(exc)) from exc
-        finally:
-            with _live_lock:
-                _live.discard(container.id)
+        with _live_lock:
+            _live.discard(container.id)
 
     def close(self) -> None:
         if self._container is not None:
@@ -181,14 +238,15 @@ class DockerSandbox:
         container = self._live()
         api = self._client.api
         started = time.monotonic()
-        exec_id = api.exec_create(
-            container.id,
-            _wrap(cmd, timeout),
-            workdir=workdir or self.spec.workdir,
-            environment=env or {},
-            stdout=True,
-            stderr=True,
-        )["Id"]
+        with _daemon_calls("starting a command in the sandbox"):
+            exec_id = api.exec_create(
+                container.id,
+                _wrap(cmd, timeout),
+                workdir=workdir or self.spec.workdir,
+                environment=env or {},
+                stdout=True,
+                stderr=True,
+            )["Id"]
         out, err = _Capped(), _Capped()
         failure: list[BaseException] = []
 
@@ -202,7 +260,7 @@ class DockerSandbox:
 
         reader = threading.Thread(target=pump, daemon=True, name="swegen-exec")
         reader.start()
-        reader.join(timeout + KILL_GRACE + HOST_GRACE)
+        limit = self._wait(reader, timeout + KILL_GRACE + HOST_GRACE)
         duration = time.monotonic() - started
         if reader.is_alive():
             self.close()
@@ -214,11 +272,72 @@ class DockerSandbox:
             )
         if failure:
             raise SandboxError("lost the connection to the sandbox", hint="check the Docker daemon", detail=repr(failure[0]))
-        code = api.exec_inspect(exec_id).get("ExitCode")
+        with _daemon_calls("reading a command's exit code"):
+            code = api.exec_inspect(exec_id).get("ExitCode")
+            # A failing command is a result only while its container lives: a daemon restart
+            # (or a kill from outside) stops the container and fails whatever ran in it.
+            stopped = code != 0 and not api.inspect_container(container.id)["State"].get("Running")
         if code is None:
             raise SandboxError("Docker did not report an exit code", detail=_describe(cmd))
+        if stopped:
+            raise SandboxStopped(
+                "the sandbox container stopped while a command ran in it",
+                hint="check the Docker daemon (it may have restarted)",
+                detail=_describe(cmd),
+            )
         timed_out = code in TIMEOUT_EXIT_CODES and duration >= timeout
-        return ExecResult(code, out.text(), err.text(), timed_out, duration)
+        strays = self._reap()
+        stderr = err.text()
+        if limit == "disk":
+            stderr += f"\n[swegen: the sandbox wrote more than {self.spec.limits.disk} to disk; its processes were killed]\n"
+        return ExecResult(code, out.text(), stderr, timed_out, duration, strays, limit)
+
+    # -- what untrusted commands may not do ---------------------------------------------------
+
+    def _wait(self, reader: threading.Thread, seconds: float) -> str | None:
+        """Wait for a command, checking its disk use; "disk" when it went past the limit."""
+        cap = size_bytes(self.spec.limits.disk) if self.spec.limits.disk else 0
+        deadline, limit = time.monotonic() + seconds, None
+        while reader.is_alive() and time.monotonic() < deadline:
+            reader.join(min(DISK_POLL, max(deadline - time.monotonic(), 0)))
+            if cap and limit is None and reader.is_alive() and self.disk_used() > cap:
+                limit = "disk"
+                self._kill_all()
+        return limit
+
+    def disk_used(self) -> int:
+        """Bytes this container has written to its file system (its writable layer)."""
+        with _daemon_calls("measuring the sandbox's disk use"):
+            rows = self._client.api.containers(all=True, size=True, filters={"id": self._live().id})
+        return int(rows[0].get("SizeRw") or 0) if rows else 0
+
+    def _others(self) -> list[list[str]]:
+        """The container's processes other than its keeper (PID 1) and the keeper's sleep."""
+        with _daemon_calls("listing the sandbox's processes"):
+            top = self._client.api.top(self._live().id, ps_args="-eo pid,ppid,args")
+        titles = [t.upper() for t in top.get("Titles", [])]
+        pid_at, ppid_at, cmd_at = titles.index("PID"), titles.index("PPID"), len(titles) - 1
+        rows = top.get("Processes") or []
+        init = str(self._init_pid)
+        others = [r for r in rows if r[pid_at] != init]
+        keeper = [r for r in others if r[ppid_at] == init and r[cmd_at] == KEEPER_SLEEP]
+        return [r for r in others if r not in keeper[:1]]
+
+    def _kill_all(self) -> None:
+        """Have the keeper kill every other process (it restarts its own sleep)."""
+        with _daemon_calls("stopping the sandbox's processes"):
+            self._client.api.kill(self._live().id, signal="SIGUSR1")
+
+    def _reap(self) -> int:
+        """Kill what the last command left running; how many processes that was."""
+        strays = len(self._others())
+        deadline = time.monotonic() + 10
+        while self._others():
+            if time.monotonic() > deadline:
+                raise SandboxError("could not stop the processes a command left in the sandbox")
+            self._kill_all()
+            time.sleep(0.05)
+        return strays
 
     # -- files -----------------------------------------------------------------------------
 
@@ -249,8 +368,10 @@ class DockerSandbox:
         self._mkdir(container, dest)
         try:
             ok = container.put_archive(dest, tar_bytes)
-        except docker.errors.APIError as exc:
+        except (docker.errors.DockerException, ConnectionError, OSError) as exc:
             raise SandboxError(f"could not copy files to {dest} in the sandbox", detail=str(exc)) from exc
+        except Exception as exc:  # requests' errors when the daemon went away
+            raise SandboxError(f"lost the Docker daemon while copying files to {dest}", detail=repr(exc)) from exc
         if not ok:
             raise SandboxError(f"could not copy files to {dest} in the sandbox")
 
@@ -259,11 +380,13 @@ class DockerSandbox:
 
         try:
             stream, _ = self._live().get_archive(path)
+            return b"".join(stream)
         except docker.errors.NotFound as exc:
             raise SandboxError(f"{path} does not exist in the sandbox") from exc
         except docker.errors.APIError as exc:
             raise SandboxError(f"could not copy {path} out of the sandbox", detail=str(exc)) from exc
-        return b"".join(stream)
+        except Exception as exc:  # requests' errors when the daemon went away
+            raise SandboxError(f"lost the Docker daemon while copying {path} out of the sandbox", detail=repr(exc)) from exc
 
 
 class _Capped:

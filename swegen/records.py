@@ -35,9 +35,14 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write a whole file so that a reader sees either the old file or the new one, never half."""
+    """Write a whole file so that a reader sees either the old file or the new one, never half.
+
+    The temporary file is named after this process, so that the next writer of the same path can
+    remove what a killed writer left behind (a run folder gathers no debris from crashes).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -47,49 +52,134 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove the temporary files of `path` whose writing process is gone (killed mid-write)."""
+    prefix = f".{path.name}."
+    try:
+        names = [entry.name for entry in os.scandir(path.parent) if entry.name.startswith(prefix) and entry.name.endswith(".tmp")]
+    except FileNotFoundError:
+        return
+    for name in names:
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            (path.parent / name).unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_json(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def repair_tail(path: Path) -> None:
+    """Make a JSONL file end with a whole line before anything is appended to it.
+
+    A process killed in the middle of a write leaves a last line without its newline. Appending
+    after it would glue the next record onto the fragment, and both would be lost to readers. A
+    fragment that parses is a whole record that only lacks its newline: it gets one. Anything
+    else is dropped, so the record is written again by the resumed run and counted once.
+    """
+    try:
+        handle = open(path, "r+b")
+    except FileNotFoundError:
+        return
+    with handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        start = _last_line_start(handle, size)
+        handle.seek(start)
+        if _parse_line(handle.read()) is not None:
+            handle.seek(size)
+            handle.write(b"\n")
+        else:
+            handle.truncate(start)
+
+
+def _last_line_start(handle: Any, size: int) -> int:
+    """Offset just past the last newline of an open binary file (0 when there is none)."""
+    position = size
+    while position > 0:
+        step = min(65536, position)
+        handle.seek(position - step)
+        chunk = handle.read(step)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            return position - step + newline + 1
+        position -= step
+    return 0
+
+
+def _parse_line(raw: bytes) -> dict[str, Any] | None:
+    """One JSONL record, or None for a torn or foreign line (cut in a UTF-8 sequence included)."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def append_line(path: Path, line: str) -> None:
     """Append one JSON line in one write, so a killed run keeps every finished line whole.
 
-    No fsync: a killed process loses nothing the OS already has, and a torn last line after a
-    machine crash is skipped by `read_lines`.
+    No fsync: a killed process loses nothing the OS already has. A torn last line (a kill in the
+    middle of a long write, a machine crash) is skipped by `read_lines` and repaired here before
+    the next line goes on.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line.rstrip("\n") + "\n")
+    repair_tail(path)
+    with open(path, "ab") as handle:
+        handle.write((line.rstrip("\n") + "\n").encode("utf-8"))
 
 
 def read_lines(path: Path) -> Iterator[dict[str, Any]]:
-    """Read a JSONL file, skipping a torn last line left by a crash."""
+    """Read a JSONL file's records, skipping a torn last line left by a crash.
+
+    Read as bytes: a line torn inside a UTF-8 sequence must not stop the reader.
+    """
     if not path.exists():
         return
-    with open(path, encoding="utf-8") as handle:
+    with open(path, "rb") as handle:
         for raw in handle:
-            raw = raw.strip()
-            if not raw:
-                continue
-            try:
-                yield json.loads(raw)
-            except json.JSONDecodeError:
-                continue
+            record = _parse_line(raw)
+            if record is not None:
+                yield record
 
 
 class JsonlWriter:
     """An open JSONL file that appends one whole line per record and flushes it at once.
 
-    For stages that write thousands of lines: one open file instead of one open per line.
+    For stages that write thousands of lines: one open file instead of one open per line. A torn
+    last line left by a killed run is repaired when the file is opened (see `repair_tail`).
     """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(path, "a", encoding="utf-8")
+        repair_tail(path)
+        # unbuffered binary, one write per line: a line never reaches the file in pieces
+        # because a buffer filled up in the middle of it
+        self._handle = open(path, "ab", buffering=0)
 
     def write(self, record: Any) -> None:
-        self._handle.write(to_json_line(record) + "\n")
-        self._handle.flush()
+        data = (to_json_line(record) + "\n").encode("utf-8")
+        written = self._handle.write(data)
+        while written is not None and written < len(data):  # a short write (a signal, a full pipe)
+            data = data[written:]
+            written = self._handle.write(data)
 
     def close(self) -> None:
         self._handle.close()
@@ -101,11 +191,43 @@ class JsonlWriter:
         self.close()
 
 
+#: What every stage after validation reads from a task; a line without them is not a task.
+TASK_FIELDS = ("instance_id", "base_commit", "patch", "test_patch", "FAIL_TO_PASS", "PASS_TO_PASS")
+
+
 def read_tasks(run_dir: Path) -> list[dict[str, Any]]:
-    """A run folder's validated tasks (tasks.jsonl, SWE-bench instances), for the stages after validation."""
+    """A run folder's validated tasks (tasks.jsonl, SWE-bench instances), for the stages after validation.
+
+    Strict, unlike `read_lines`: validation writes tasks.jsonl whole and atomically, so a torn or
+    malformed line is damage, and skipping it would silently drop a task from every rate.
+    """
     from swegen.errors import BadInput
 
     path = run_dir / "tasks.jsonl"
+    redo = f"run `swegen validate {run_dir}` again to rewrite it"
     if not path.exists():
         raise BadInput(f"{run_dir} has no tasks.jsonl", hint=f"run `swegen validate {run_dir}` first")
-    return list(read_lines(path))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except IsADirectoryError:
+        raise BadInput(f"{path} is a folder, not a file", hint=f"remove it, then {redo}") from None
+    except OSError as exc:
+        raise BadInput(f"cannot read {path} ({exc.strerror})", hint="make it readable by this user") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{path} is not UTF-8 text", hint=redo) from None
+    tasks, seen = [], set()
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            task = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"{path} line {number} is not JSON ({exc.msg}, column {exc.colno}): the file is damaged or truncated", hint=redo) from None
+        missing = [name for name in TASK_FIELDS if name not in task] if isinstance(task, dict) else list(TASK_FIELDS)
+        if missing:
+            raise BadInput(f"{path} line {number} is not a task (no {missing[0]})", hint=redo)
+        if task["instance_id"] in seen:
+            raise BadInput(f"{path} line {number} repeats the task {task['instance_id']}", hint=redo)
+        seen.add(task["instance_id"])
+        tasks.append(task)
+    return tasks
