@@ -20,6 +20,7 @@ from swegen.errors import NotBuiltYet, SwegenError
 out = Console()
 err = Console(stderr=True)
 
+from rich.markup import escape
 #: Which issue brings each stage that is not built yet (so the message says where it stands).
 PENDING: dict[str, str] = {}
 #: Stages whose commands live in their own modules, once built (each has register(cli)).
