@@ -252,6 +252,15 @@ def branch_commits(
     """(sha, message) of the commits a merge brought in, oldest first: what `git log --reverse
     base..merge` lists. With a commit graph and a cat-file process, the walk runs here instead
     of in a git process per merge (a git process costs more than the walk)."""
+    if merge.pr_commits:  # a rebased pull request: its other commits, oldest first
+        shas = list(reversed(merge.pr_commits))
+        if objects is not None:
+            try:
+                return list(zip(shas, _messages(objects, shas)))
+            except _Unreadable:
+                pass
+        out = git(repo, "log", "--no-walk=unsorted", "-z", "--format=%H%x1f%B", *shas)
+        return [(sha, message.strip()) for sha, _, message in (i.strip("\n").partition(FIELD) for i in out.split("\0") if FIELD in i)]
     if not merge.is_merge:
         return []
     if graph is not None and objects is not None and graph.messages_as_stored:

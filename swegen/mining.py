@@ -44,6 +44,7 @@ from swegen.history import (
     main_line_ref,
     open_repo,
     reachable,
+    numstat_between,
     read_commits,
     remote_name,
     walk,
@@ -239,6 +240,7 @@ def mine(config: MineConfig, progress: Progress = lambda stage, done, total: Non
                 # Both run while the walk goes on: the walk is mostly git's work on one core.
                 same.add(commit)
                 analysis.start_early(commit)
+        commits = _with_rebased_prs(config, rules, graph, commits, cheap, funnel, same, analysis)
         commits.sort(key=lambda c: (c.commit_time, c.author_time))
         survivors = [c for c in commits if not cheap[c.sha]]
         duplicates = _duplicates(survivors, same.patch_ids())
@@ -252,6 +254,154 @@ def mine(config: MineConfig, progress: Progress = lambda stage, done, total: Non
             _record_duplicates(survivors, duplicates, ctx, funnel, sink)
             _record_analysed(analysis, versions, ctx, funnel, sink, progress)
     return funnel
+
+
+#: "(#123)" at the end of a subject: GitHub's squash and rebase merges name their pull request so.
+PR_NUMBER = re.compile(r"\(#(\d+)\)\s*$")
+#: Hosting refs that name pull request heads: used to find where a pull request ends, never walked.
+PR_HEAD_REFS = ("refs/pull/*/head", "refs/merge-requests/*/head")
+#: A fast-forwarded or rebased pull request is looked for up to this many commits back.
+MAX_PR_COMMITS = 30
+
+
+def _with_rebased_prs(
+    config: MineConfig,
+    rules: SplitRules,
+    graph: CommitGraph | None,
+    commits: list[Commit],
+    cheap: dict[str, list[str]],
+    funnel: Funnel,
+    same: "_SameChanges",
+    analysis: "_Analysis",
+) -> list[Commit]:
+    """Pull requests that landed as several commits without a merge (rebased, or fast-forwarded)
+    become one unit: its newest commit, diffed against the parent of its oldest. Their commits
+    are found by a shared "(#123)" subject suffix, or by a pull request head ref of the clone."""
+    groups = _pr_groups(config.repo, graph, commits)
+    if not groups:
+        return commits
+    members = {sha for group in groups.values() for sha in group[1:]}
+    regrouped = []
+    for commit in commits:
+        if commit.sha in members:
+            funnel.scanned -= 1
+            funnel.inside_merges += 1
+            continue
+        if commit.sha in groups:
+            oldest = groups[commit.sha][-1]
+            base = next(c for c in commits if c.sha == oldest).base or ""
+            files = numstat_between(config.repo, base, commit.sha, config.paths)
+            commit = replace(commit, pr_base=base, pr_commits=tuple(groups[commit.sha][1:]), files=files)
+            cheap[commit.sha] = reasons = _cheap_reasons(commit, _roles(commit, rules), config)
+            analysis.forget(commit.sha)  # an early analysis had the single commit's base
+            if not reasons:
+                same.add(commit, again=True)
+        regrouped.append(commit)
+    return regrouped
+
+
+def _pr_groups(repo: Path, graph: CommitGraph | None, commits: list[Commit]) -> dict[str, list[str]]:
+    """{newest commit: the pull request's commits, newest first} for pull requests of more than
+    one commit that have no merge commit."""
+    by_sha = {c.sha: c for c in commits if not c.is_merge and c.nested_in is None}
+    groups: dict[str, list[str]] = {}
+    # "(#123)" on consecutive commits of one line
+    child_numbers = {c.parents[0]: PR_NUMBER.search(c.subject) for c in by_sha.values() if c.parents}
+    for c in by_sha.values():
+        number = PR_NUMBER.search(c.subject)
+        above = child_numbers.get(c.sha)
+        if number is None or (above is not None and above[1] == number[1]):
+            continue  # not a pull request's newest commit
+        chain = [c.sha]
+        while len(chain) < MAX_PR_COMMITS:
+            parent = by_sha.get(by_sha[chain[-1]].base or "")
+            found = PR_NUMBER.search(parent.subject) if parent else None
+            if parent is None or found is None or found[1] != number[1]:
+                break
+            chain.append(parent.sha)
+        if len(chain) > 1:
+            groups[c.sha] = chain
+    heads = git(repo, "for-each-ref", "--format=%(objectname)", *PR_HEAD_REFS).split()
+    if heads:
+        taken = {sha for chain in groups.values() for sha in chain}
+        for chain in _head_groups(repo, graph, by_sha, set(heads), taken):
+            groups[chain[0]] = chain
+            taken |= set(chain)
+    return groups
+
+
+def _head_groups(repo: Path, graph: CommitGraph | None, by_sha: dict[str, Commit], heads: set[str], taken: set[str]) -> Iterator[list[str]]:
+    """Pull requests found by their head refs: a head on a walked line was fast-forwarded (its
+    commits are the ones below it by the same author, down to a merge, another head, a tag, a
+    root or a "(#123)" commit); a head elsewhere may have been rebased (its commits are then found on a
+    walked line by author, author time and subject, one after the other)."""
+    elsewhere = []
+    tagged = set(git(repo, "for-each-ref", "--format=%(objectname) %(*objectname)", "refs/tags").split())
+    for head in sorted(heads):
+        if head in taken:
+            continue
+        if head not in by_sha:
+            elsewhere.append(head)
+            continue
+        chain = [head]
+        while len(chain) < MAX_PR_COMMITS:
+            top = by_sha[chain[-1]]
+            parent = by_sha.get(top.base or "")
+            if parent is None or parent.base is None or parent.sha in heads or parent.sha in taken or parent.sha in tagged:
+                break  # a pull request starts on the line's previous state, and does not hold another
+            if parent.author_email != top.author_email or PR_NUMBER.search(parent.subject):
+                break
+            chain.append(parent.sha)
+        if len(chain) > 1:
+            yield chain
+    if graph is not None and elsewhere:
+        yield from _rebased_copies(repo, graph, by_sha, elsewhere)
+
+
+def _rebased_copies(repo: Path, graph: CommitGraph, by_sha: dict[str, Commit], heads: list[str]) -> Iterator[list[str]]:
+    """For each head off the walked lines, the walked commits a rebase of its pull request made,
+    newest first, when all of them are found one after the other."""
+    originals = {}
+    for head in heads:
+        chain, sha = [], head
+        while sha in graph.commits and sha not in by_sha and len(chain) < MAX_PR_COMMITS:
+            parents = graph.commits[sha][1]
+            if len(parents) != 1:
+                break
+            chain.append(sha)
+            sha = parents[0]
+        if len(chain) > 1:
+            originals[head] = chain
+    wanted = sorted({sha for chain in originals.values() for sha in chain})
+    if not wanted:
+        return
+    with BlobReader(repo) as objects:
+        keys = dict(zip(wanted, map(_author_key, objects.commits(wanted))))
+    by_key = {(c.author_email, c.author_time, c.subject): c.sha for c in by_sha.values()}
+    for chain in originals.values():
+        copies: list[str] = []
+        for sha in chain:
+            copy = by_key.get(keys[sha]) if keys[sha] else None
+            if copy is None or (copies and by_sha[copies[-1]].base != copy):
+                copies = []
+                break
+            copies.append(copy)
+        if len(copies) > 1:
+            yield copies
+
+
+def _author_key(raw: bytes | None) -> tuple[str, int, str] | None:
+    """(author email, author time, subject) of a raw commit object."""
+    if not raw:
+        return None
+    header, _, message = raw.partition(b"\n\n")
+    for line in header.split(b"\n"):
+        if line.startswith(b"author "):
+            match = re.match(rb"author .*<([^>]*)> (\d+) ", line)
+            if match:
+                subject = message.decode("utf-8", errors="replace").strip().split("\n", 1)[0].strip()
+                return match[1].decode("utf-8", errors="replace"), int(match[2]), subject
+    return None
 
 
 def _rules(config: MineConfig) -> SplitRules:
@@ -583,6 +733,11 @@ class _Analysis:
         self._early: list[Commit] = []
         self._early_left = EARLY_CHUNKS * self._workers if self._pool else 0
 
+    def forget(self, sha: str) -> None:
+        """Drop what an early analysis of `sha` gives: the commit changed (a rebased pull request
+        it ends was found), and `start` submits it again."""
+        self._futures.pop(sha, None)
+
     def start_early(self, commit: Commit) -> None:
         if self._early_left <= 0:
             return
@@ -761,9 +916,12 @@ class _SameChanges:
         self._first: dict[tuple, Commit] = {}  # file list and line counts -> first commit with them
         self._asked: set[str] = set()
 
-    def add(self, commit: Commit) -> None:
+    def add(self, commit: Commit, again: bool = False) -> None:
+        """`again`: the commit was added before with another base (the later patch id wins)."""
         numstat = tuple(sorted((f.path, f.added, f.deleted, f.binary) for f in commit.files))
         first = self._first.setdefault(numstat, commit)
+        if again and commit.sha in self._asked:
+            self._ids.add(commit.sha, commit.base or "")
         for twin in (first, commit) if first is not commit else ():
             if twin.sha not in self._asked:
                 self._asked.add(twin.sha)

@@ -589,3 +589,65 @@ def test_a_changed_test_helper_module_touches_the_tests_that_import_it(tmp_path)
     out = run(repo, tmp_path)
     (only,) = kept(out)
     assert task(out, only)["touched_tests"] == ["tests/test_make.py::test_make"]
+
+
+# -- pull requests without a merge commit (issue 11) --------------------------------------------
+
+
+def test_a_rebased_pr_named_in_its_subjects_is_one_unit(tmp_path):
+    repo = base_repo(tmp_path)
+    base = repo.head()
+    repo.commit("Fix total skipping the first item (#21)", {"lib.py": LIB_FIXED})
+    tip = repo.commit("Test total with the first item (#21)", {"tests/test_lib.py": TEST})
+    repo.commit("Unrelated docs (#22)", {"README.md": "# lib\nmore\n"})
+    out = run(repo, tmp_path)
+    (only,) = kept(out)
+    assert (only["fix_commit"], only["base_commit"]) == (tip, base)
+    t = task(out, only)
+    assert "for x in xs:" in t["patch"] and t["touched_tests"] == ["tests/test_lib.py::test_total"]
+    assert len(t["branch_commits"]) == 1
+
+
+def test_a_fast_forwarded_pr_is_found_by_its_head_ref_and_the_ref_is_not_walked(tmp_path):
+    repo = base_repo(tmp_path)
+    base = repo.head()
+    repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED})
+    tip = repo.commit("Test total", {"tests/test_lib.py": TEST})
+    repo.git("update-ref", "refs/pull/5/head", tip)
+    # a fork's pull request that was never merged: reachable only through its head ref
+    repo.branch("fork", base)
+    fork = repo.commit("Fix total in the fork", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST.replace("3", "3 ")})
+    repo.checkout("main")
+    repo.git("branch", "-D", "fork")
+    repo.git("update-ref", "refs/merge-requests/6/head", fork)
+    out = run(repo, tmp_path)
+    (only,) = kept(out)
+    assert (only["fix_commit"], only["base_commit"]) == (tip, base)
+    assert fork not in by_sha(out), "history reachable only through pull request refs is not mined"
+
+
+def test_a_rebased_pr_is_matched_to_its_head_ref_by_author_time_and_subject(tmp_path):
+    repo = base_repo(tmp_path)
+    base = repo.head()
+    repo.branch("pr")
+    repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED})
+    head = repo.commit("Test total", {"tests/test_lib.py": TEST})
+    repo.checkout("main")
+    repo.commit("Unrelated docs", {"README.md": "# lib\nmore\n"})
+    after = repo.head()
+    repo.git("cherry-pick", f"{head}~1", head)  # what "Rebase and merge" does: new commits, same authors
+    tip = repo.head()
+    repo.git("branch", "-D", "pr")
+    repo.git("update-ref", "refs/pull/9/head", head)
+    out = run(repo, tmp_path)
+    (only,) = kept(out)
+    assert (only["fix_commit"], only["base_commit"]) == (tip, after)
+    assert base
+
+
+def test_control_without_head_refs_or_numbers_single_commits_stay_single(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED})
+    tip = repo.commit("Test total", {"tests/test_lib.py": TEST})
+    out = run(repo, tmp_path)
+    assert kept(out) == [] and by_sha(out)[tip]["reasons"] == ["no-source"]
