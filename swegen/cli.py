@@ -150,6 +150,7 @@ def print_funnel(funnel: Any, output: Path) -> None:
     table.add_column("step")
     table.add_column("count", justify="right")
     for label, value in (("commits scanned", funnel.scanned), ("commits of merged branches (skipped)", funnel.inside_merges),
+                         ("units found inside other merges", funnel.nested_units),
                          ("with test changes", funnel.with_tests),
                          ("candidates (source + tests)", funnel.candidates), ("kept", funnel.kept)):
         table.add_row(label, str(value))
