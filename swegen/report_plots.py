@@ -14,6 +14,7 @@ from typing import Any
 STATUS_COLOURS = {
     "resolved": "#2e7d32",
     "unresolved": "#c62828",
+    "tampered": "#212121",
     "empty_patch": "#f9a825",
     "error": "#6a1b9a",
     "missing": "#bdbdbd",

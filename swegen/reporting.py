@@ -28,7 +28,9 @@ from swegen.scores import PublicScore, load_scores, match, override_for, parse_o
 
 #: Baseline "models" written by the evaluate stage: controls, never ranked.
 BASELINES = ("gold", "empty")
-GRADED = ("resolved", "unresolved", "empty_patch")
+#: A tampered run (canaries or the result stream caught the patch rewriting results) is graded:
+#: unresolved, and shown apart.
+GRADED = ("resolved", "unresolved", "empty_patch", "tampered")
 LINE_BUCKETS = ((5, "1-5 lines"), (20, "6-20 lines"), (100, "21-100 lines"), (math.inf, "over 100 lines"))
 FILE_BUCKETS = ((1, "1 file"), (3, "2-3 files"), (math.inf, "4+ files"))
 #: Folders that hold a project's packages rather than being an area themselves.
@@ -197,6 +199,8 @@ class Controls:
     empty: Counts | None
     #: Infrastructure errors per model (evaluation), baselines included.
     infra_errors: dict[str, int]
+    #: Runs whose results the patch rewrote (caught by canaries or the result stream), per model.
+    tampered: dict[str, int]
     #: From validation_summary.json; None when the run folder has none.
     validation_infra_errors: int | None
     flaky_tests_dropped: int | None
@@ -205,6 +209,7 @@ class Controls:
         rows = [("gold patch baseline (should resolve all)", _counted(self.gold) if self.gold else "not evaluated"),
                 ("empty patch baseline (should resolve none)", _counted(self.empty) if self.empty else "not evaluated")]
         rows += [(f"infrastructure errors, {name}", str(n)) for name, n in self.infra_errors.items()]
+        rows += [(f"tampered runs (counted unresolved), {name}", str(n)) for name, n in self.tampered.items()]
         unknown = "unknown (no validation_summary.json)"
         rows += [("infrastructure errors in validation", unknown if self.validation_infra_errors is None else str(self.validation_infra_errors)),
                  ("flaky tests dropped in validation", unknown if self.flaky_tests_dropped is None else str(self.flaky_tests_dropped))]
@@ -237,7 +242,7 @@ class Report:
     controls: Controls
     power: Power
     warnings: tuple[str, ...]
-    #: Per task (in tasks.jsonl order), each model's status: resolved, unresolved, empty_patch, error, missing.
+    #: Per task (in tasks.jsonl order), each model's status: resolved, unresolved, tampered, empty_patch, error, missing.
     task_ids: tuple[str, ...]
     grid: dict[str, tuple[str, ...]]
 
@@ -357,6 +362,8 @@ def _status(line: dict[str, Any]) -> str:
     status = str(line.get("status") or "")
     if status == "error" or line.get("infra_error"):
         return "error"
+    if line.get("tampered"):
+        return "tampered"
     if status in GRADED:
         return status
     return "resolved" if line.get("resolved") else "unresolved"
@@ -529,6 +536,7 @@ def _controls(grid: dict[str, tuple[str, ...]], validation: dict[str, Any]) -> C
         gold=count(grid["gold"]) if "gold" in grid else None,
         empty=count(grid["empty"]) if "empty" in grid else None,
         infra_errors={name: count(statuses).errors for name, statuses in grid.items()},
+        tampered={name: statuses.count("tampered") for name, statuses in grid.items()},
         validation_infra_errors=int(validation["infra_errors"]) if "infra_errors" in validation else None,
         flaky_tests_dropped=int(validation["flaky_tests"]) if "flaky_tests" in validation else None,
     )
