@@ -651,3 +651,22 @@ def test_control_without_head_refs_or_numbers_single_commits_stay_single(tmp_pat
     tip = repo.commit("Test total", {"tests/test_lib.py": TEST})
     out = run(repo, tmp_path)
     assert kept(out) == [] and by_sha(out)[tip]["reasons"] == ["no-source"]
+
+
+@pytest.mark.parametrize("subject, reason", [
+    ("Release 2.0", "release: 'Release 2.0'"),
+    ("Bump version to 2.0.1", "release: 'Bump version to 2.0.1'"),
+    ("Apply black to the whole code base", "reformat: 'Apply black"),
+])
+def test_releases_version_bumps_and_reformatting_stay_out_with_reasons(tmp_path, subject, reason):
+    repo = base_repo(tmp_path)
+    sha = repo.commit(subject, {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    out = run(repo, tmp_path)
+    assert by_sha(out)[sha]["reasons"][0].startswith(reason)
+
+
+def test_control_a_fix_whose_subject_mentions_a_release_is_kept(tmp_path):
+    repo = base_repo(tmp_path)
+    sha = repo.commit("Fix total skipping the first item since release 1.0", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    out = run(repo, tmp_path)
+    assert [c["fix_commit"] for c in kept(out)] == [sha]
