@@ -160,11 +160,12 @@ def load_tasks(run_dir: Path, only: tuple[str, ...] = ()) -> dict[str, dict]:
 
 def _predictions(config: EvaluateConfig, tasks: dict[str, dict]) -> dict[str, list[Prediction]]:
     by_model: dict[str, list[Prediction]] = {}
+    known = {t["instance_id"] for t in read_tasks(config.run_dir)}  # all tasks, not only --instance ones
     for source in config.predictions:
         if source in BASELINES:
             predictions = baseline_predictions(source, list(tasks.values()))
         else:
-            predictions = read_predictions(Path(source), config.model)
+            predictions = read_predictions(Path(source), config.model, known)
         for prediction in predictions:
             by_model.setdefault(prediction.model_name_or_path, []).append(prediction)
     if not by_model:
@@ -189,6 +190,14 @@ def _evaluate_model(config: EvaluateConfig, model: str, predictions: list[Predic
         progress(f"{model}: preparing", index, len(submitted))
         task = tasks[prediction.instance_id]
         instance_out = out / prediction.instance_id
+        if prediction.infra_error:
+            # solve could not run the agent here: no answer of the model's, so an error, never empty or unresolved
+            reason = f"solve: {prediction.infra_error}"
+            result = EvalResult(prediction.instance_id, model, "error", False, False, False, reason=reason, infra_error=reason,
+                                key=task_key(task, "\0infra:" + prediction.infra_error, ""))
+            _write_instance(instance_out, "", result, "")
+            instant.append(result)
+            continue
         if not prediction.model_patch.strip() and model != "empty":
             result = EvalResult(prediction.instance_id, model, "empty_patch", False, False, False, reason="the prediction has no patch", key=task_key(task, "", ""))
             if done.get(prediction.instance_id, {}).get("key") != result.key:
