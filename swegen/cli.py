@@ -1,10 +1,18 @@
-"""The command line. The only place that turns SwegenError into one line and an exit code."""
+"""The command line. The only place that turns SwegenError into one line and an exit code.
+
+Options are checked here, before a stage starts, so that a bad one changes nothing on disk:
+dates git cannot read, a repository that cannot be mined, a run folder whose run.json is broken
+or newer than this swegen. Every text a user gave or a file held is escaped before the console
+sees it, so square brackets print as written instead of being read as rich markup.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
+import subprocess
 import sys
 import traceback
 from pathlib import Path
@@ -12,15 +20,15 @@ from typing import Any, Callable
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from swegen import __version__
-from swegen.errors import NotBuiltYet, SwegenError
+from swegen.errors import BadInput, NotBuiltYet, SwegenError
 
 out = Console()
 err = Console(stderr=True)
 
-from rich.markup import escape
 #: Which issue brings each stage that is not built yet (so the message says where it stands).
 PENDING: dict[str, str] = {}
 #: Stages whose commands live in their own modules, once built (each has register(cli)).
@@ -44,6 +52,111 @@ repo_option = option(
     "--repo", env="REPO", type=click.Path(path_type=Path, exists=True), default=None, help="The repository (default: the one run.json names)."
 )
 instances_option = option("--instance", "instances", env="INSTANCE", multiple=True, help="Only these instance ids (repeatable).")
+#: The run.json schema this swegen writes and reads; a newer one needs a newer swegen.
+RUN_SCHEMA_VERSION = 1
+
+
+def git_date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --since/--until value, checked with git's own careful date parser.
+
+    `git log --since` reads anything it cannot parse as "now" (so `--since garbage` silently scans
+    nothing); `git config --type=expiry-date` parses the same dates but says when it cannot.
+    """
+    if value is None:
+        return None
+    try:
+        proc = subprocess.run(["git", "-c", f"swegen.date={value}", "config", "--type=expiry-date", "swegen.date"],
+                              capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return value  # no git here: mining will say so
+    if proc.returncode != 0 or not value.strip():
+        raise BadInput(f"--{param.name} {value!r} is not a date git understands",
+                       hint="give a date such as 2024-01-31, '2024-01-31 12:00', '6 months ago' or '@1700000000'")
+    return value
+
+
+def checked_run_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """A RUN_DIR whose run.json (when there is one) is a JSON object this swegen can read."""
+    if value is None:
+        return None
+    record = value / "run.json"
+    if not record.exists():
+        return value
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{record} is unreadable or not JSON ({_reason(exc)})",
+                       hint="restore it, or mine again into a fresh folder with `swegen mine REPO -o RUN_DIR`") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{record} is not a JSON object", hint="restore it, or mine again into a fresh folder")
+    version = data.get("schema_version", RUN_SCHEMA_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise BadInput(f"{record} has schema_version {version!r}, not a number", hint="restore it, or mine again into a fresh folder")
+    if version > RUN_SCHEMA_VERSION:
+        raise BadInput(f"{value} was written by a newer swegen (run.json schema {version}, this swegen reads {RUN_SCHEMA_VERSION})",
+                       hint="upgrade swegen (pip install -U swegen) to read it")
+    return value
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg}, line {exc.lineno} column {exc.colno}"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8"
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def run_dir_argument() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The RUN_DIR argument of the stages after mining: an existing folder with a readable run.json."""
+    return click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), callback=checked_run_dir)
+
+
+def check_repository(repo: Path) -> None:
+    """A path `swegen mine` can walk: a git repository (bare is fine) with its whole history."""
+    if not repo.exists():
+        raise BadInput(f"repository {repo} does not exist", hint="pass the path of a git clone")
+    if not repo.is_dir():
+        raise BadInput(f"repository {repo} is a file, not a folder", hint="pass the folder of a git clone (or a bare repository)")
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), "rev-parse", "--is-shallow-repository"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return  # no git: mining says so
+    if proc.returncode != 0:
+        raise BadInput(f"{repo} is not a git repository", hint="pass the folder of a git clone (git clone URL), or a bare repository")
+    if proc.stdout.strip() == "true":
+        # a cut history turns its oldest commits into roots whose "diff" is the whole tree
+        raise BadInput(f"{repo} is a shallow clone: its history is cut",
+                       hint=f"fetch the whole history first: git -C {repo} fetch --unshallow")
+
+
+def check_refs(repo: Path, refs: tuple[str, ...]) -> None:
+    """Every --ref names a commit (else git log fails midway, after the run folder was started)."""
+    for ref in refs:
+        proc = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], capture_output=True, timeout=60)
+        if proc.returncode != 0:
+            raise BadInput(f"--ref {ref!r} names no commit in {repo}", hint=f"see `git -C {repo} branch -a` and `git -C {repo} tag` for the refs there")
+
+
+def check_template(path: Path | None) -> None:
+    """A --statement-template that Jinja2 can parse, before mining starts writing."""
+    if path is not None:
+        from swegen.resources import load_template
+        from swegen.statements import STATEMENT_TEMPLATE
+
+        load_template(path, STATEMENT_TEMPLATE)
+
+
+def check_docker() -> None:
+    """DockerUnavailable now, before a command that needs Docker has written anything."""
+    from swegen.docker_sandbox import docker_client
+
+    docker_client()
+
+
+def check_output(output: Path) -> None:
+    """An output folder path that is not a file (mining writes a folder there)."""
+    if output.exists() and not output.is_dir():
+        raise BadInput(f"output {output} is a file", hint="pass a folder for the run with -o RUN_DIR")
 detect_python_option = option("--python", env="PYTHON", default=None, help="Force this Python version instead of detecting one.")
 ca_bundle_option = option(
     "--ca-bundle",
@@ -97,8 +210,8 @@ _register_stage_modules()
 @click.argument("repo", type=click.Path(path_type=Path))
 @option("-o", "--output", env="OUTPUT", type=click.Path(path_type=Path), default=None, help="Run folder (default: swegen-out/<repo folder name>).")
 @option("--ref", "refs", env="REF", multiple=True, help="Walk only these refs (repeatable; default: every branch and tag).")
-@option("--since", env="SINCE", default=None, help="Only commits after this date (anything git log --since takes).")
-@option("--until", env="UNTIL", default=None, help="Only commits before this date.")
+@option("--since", env="SINCE", default=None, callback=git_date, help="Only commits after this date (a date git understands: 2024-01-31, '6 months ago').")
+@option("--until", env="UNTIL", default=None, callback=git_date, help="Only commits before this date.")
 @option("--paths", env="PATHS", multiple=True, help="Only commits touching these pathspecs (repeatable).")
 @option("--exclude", env="EXCLUDE", multiple=True, help="Ignore files matching these globs, e.g. 'vendor/**' (repeatable).")
 @option("--max-candidates", env="MAX_CANDIDATES", type=click.IntRange(min=1), default=None, help="Keep at most this many, newest first.")
@@ -120,7 +233,13 @@ def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | No
     """Find the bug fixes in REPO's whole history and write them as SWE-bench-style task candidates."""
     from swegen.mining import MineConfig, mine as run_mine
 
+    check_repository(repo)
+    check_refs(repo, refs)
+    check_template(statement_template)
     output = output or Path("swegen-out") / (repo.resolve().name.removesuffix(".git") or "repo")
+    check_output(output)
+    if not no_validate:
+        check_docker()  # before mining, which may take long, not after it
     config = MineConfig(
         repo=repo, output=output, refs=refs, since=since, until=until, paths=paths, exclude=exclude,
         max_candidates=max_candidates, include_features=include_features, max_source_lines=max_source_lines,
@@ -145,7 +264,7 @@ def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | No
 
 def print_funnel(funnel: Any, output: Path) -> None:
     for warning in funnel.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
     table = Table(title="mining funnel", show_header=False)
     table.add_column("step")
     table.add_column("count", justify="right")
@@ -160,17 +279,17 @@ def print_funnel(funnel: Any, output: Path) -> None:
         reasons.add_column("top rejection reasons")
         reasons.add_column("count", justify="right")
         for reason, count in funnel.reasons.most_common(8):
-            reasons.add_row(reason, str(count))
+            reasons.add_row(escape(str(reason)), str(count))
         out.print(reasons)
-    out.print(f"candidates: {output / 'candidates.jsonl'}")
-    out.print(f"tasks: one folder per kept candidate under {output}")
+    out.print(f"candidates: {output / 'candidates.jsonl'}", markup=False)
+    out.print(f"tasks: one folder per kept candidate under {output}", markup=False)
 
 
 # -- validate ----------------------------------------------------------------------------------
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@run_dir_argument()
 @repo_option
 @option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Candidates validated in parallel.")
 @option("--before-runs", env="BEFORE_RUNS", type=click.IntRange(min=1), default=2, show_default=True, help="Runs without the fix.")
@@ -212,16 +331,16 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
         reasons.add_column("rejection reasons")
         reasons.add_column("count", justify="right")
         for reason, count in summary["rejections"].items():
-            reasons.add_row(reason, str(count))
+            reasons.add_row(escape(str(reason)), str(count))
         out.print(reasons)
-    out.print(f"tasks: {run_dir / 'tasks.jsonl'}; every verdict: {run_dir / 'validation.jsonl'}")
+    out.print(f"tasks: {run_dir / 'tasks.jsonl'}; every verdict: {run_dir / 'validation.jsonl'}", markup=False)
 
 
 # -- solve -------------------------------------------------------------------------------------
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@run_dir_argument()
 @option("--agent", env="AGENT", type=click.Choice(["command", "scripted", "openai"]), required=True, help="command: any CLI agent in the sandbox; scripted: swegen's deterministic agent; openai: an OpenAI-compatible endpoint.")
 @option("--name", env="NAME", required=True, help="Model name written into the predictions (model_name_or_path).")
 @option("--cmd", "command", env="CMD", default=None, help="The command agent's command line, run with sh -c in /testbed.")
@@ -237,14 +356,17 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
 @repo_option
 @option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Tasks solved in parallel.")
 @option("--timeout", env="TIMEOUT", type=click.FloatRange(min=1), default=1800, show_default=True, help="Seconds the agent may work on one task.")
+@option("--retries", env="RETRIES", type=click.IntRange(min=0), default=4, show_default=True, help="The openai agent: retries of a request that failed on the way (network, timeout, HTTP 5xx or 429).")
+@option("--backoff", env="BACKOFF", type=click.FloatRange(min=0), default=2.0, show_default=True, help="The openai agent: seconds before the first retry, doubled each time (a Retry-After header is honoured).")
+@option("--max-infra-errors", env="MAX_INFRA_ERRORS", type=click.IntRange(min=0), default=5, show_default=True, help="Stop after this many infrastructure errors in a row (0: never stop).")
 @detect_python_option
 @base_image_option
 @ca_bundle_option
 @config_option
 def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str | None, agent_files: tuple[Path, ...],
           agent_env: tuple[str, ...], allow_network: bool, skill: int, base_url: str | None, model: str | None, api_key_env: str,
-          instances: tuple[str, ...], repo: Path | None, workers: int, timeout: float, python: str | None, base_image: str | None,
-          ca_bundle: str, config_file: Path | None) -> None:
+          instances: tuple[str, ...], repo: Path | None, workers: int, timeout: float, retries: int, backoff: float, max_infra_errors: int,
+          python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None) -> None:
     """Run a model or coding agent on RUN_DIR's tasks; writes RUN_DIR/predictions/NAME.jsonl."""
     from swegen.images import resolve_ca_bundle
     from swegen.predictions import read_predictions
@@ -257,21 +379,26 @@ def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str 
         run_dir=run_dir, agent=agent, name=name, command=command, setup=setup, agent_files=agent_files, agent_env=variables,
         allow_network=allow_network, timeout=timeout, workers=workers, instance_ids=instances, repo=repo, skill=skill,
         base_url=base_url, model=model, api_key_env=api_key_env, python=python, base_image=base_image,
-        ca_bundle=resolve_ca_bundle(ca_bundle), config_file=config_file,
+        ca_bundle=resolve_ca_bundle(ca_bundle), config_file=config_file, retries=retries, backoff=backoff,
+        max_infra_errors=max_infra_errors,
     )
     with _progress() as progress:
         path = run_solve(config, progress)
     predictions = read_predictions(path)
+    infra = sum(1 for p in predictions if p.infra_error)
     with_patch = sum(1 for p in predictions if p.model_patch.strip())
-    out.print(f"{len(predictions)} predictions ({with_patch} with a patch) in {path}")
-    out.print(f"next: swegen evaluate {run_dir} --predictions {path}")
+    out.print(f"{len(predictions) - infra} predictions ({with_patch} with a patch) in {path}", markup=False)
+    if infra:
+        err.print(f"{infra} task(s) failed on infrastructure, not counted against the model; run the same command again to retry them",
+                  markup=False)
+    out.print(f"next: swegen evaluate {run_dir} --predictions {path}", markup=False)
 
 
 # -- evaluate ----------------------------------------------------------------------------------
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@run_dir_argument()
 @option("-p", "--predictions", env="PREDICTIONS", multiple=True, required=True, help="A SWE-bench predictions file (JSONL, or JSON list/dict), or the baselines 'gold' and 'empty' (repeatable).")
 @option("--model", env="MODEL", default=None, help="Model name to use instead of the file's model_name_or_path.")
 @instances_option
@@ -316,11 +443,11 @@ def print_evaluation(summaries: dict[str, dict[str, Any]], run_dir: Path) -> Non
     out.print(table)
     if any(s["error_instances"] for s in summaries.values()):
         err.print("infrastructure errors are not counted as unresolved; run the same command again to retry them")
-    out.print(f"reports in {run_dir / 'evaluations'}")
+    out.print(f"reports in {run_dir / 'evaluations'}", markup=False)
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@run_dir_argument()
 @option("--format", "formats", env="EXPORT_FORMAT", type=click.Choice(["swebench"]), default="swebench", show_default=True, help="Dataset format.")
 @option("-o", "--output", env="EXPORT_OUTPUT", type=click.Path(path_type=Path), default=None, help="Output path without extension (default: RUN_DIR/export/swebench).")
 @option("--jsonl-only", env="JSONL_ONLY", is_flag=True, help="Write JSONL only (no parquet).")
@@ -330,7 +457,7 @@ def export(run_dir: Path, formats: str, output: Path | None, jsonl_only: bool) -
 
     written = do_export(run_dir, output or run_dir / "export" / "swebench", ("jsonl",) if jsonl_only else ("jsonl", "parquet"))
     for path in written:
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", markup=False)
 
 
 @cli.group()
@@ -345,15 +472,19 @@ def env() -> None:
 def env_show(task_dir: Path, python: str | None, config_file: Path | None) -> None:
     """Print the environment recipe of RUN_DIR/<instance_id> and why each part was chosen."""
     from swegen.envs import available_pythons, describe, plan_environment
-    from swegen.errors import BadInput
     from swegen.testbed import recorded_repo as _recorded_repo
 
     task_file = task_dir / "task.json"
     if not task_file.exists():
         raise BadInput(f"{task_dir} holds no task.json", hint="pass a task folder, RUN_DIR/<instance_id>")
-    task = json.loads(task_file.read_text(encoding="utf-8"))
+    try:
+        task = json.loads(task_file.read_text(encoding="utf-8"))
+        base_commit = task["base_commit"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"{task_file} is not a task record ({_reason(exc)})", hint="restore it, or mine the run again") from None
+    checked_run_dir(click.get_current_context(), click.Argument(["run_dir"]), task_dir.parent)
     repo = _recorded_repo(task_dir.parent)
-    plan = plan_environment(repo, task["base_commit"], available_pythons() or ["3.11"], python=python, config_file=config_file)
+    plan = plan_environment(repo, base_commit, available_pythons() or ["3.11"], python=python, config_file=config_file)
     out.print(describe(plan), markup=False, highlight=False)
 
 
@@ -365,7 +496,11 @@ def _progress() -> Any:
 
     @contextlib.contextmanager
     def manager() -> Any:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        if not err.is_terminal:
+            # no live display into a pipe or a log: it only leaves a blank line there
+            yield lambda stage, done, total: None
+            return
+        columns = (TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True) as bar:
             tasks: dict[str, Any] = {}
 
@@ -396,7 +531,7 @@ def doctor(python: str, base_image: str | None, output: Path) -> None:
         table.add_column(column)
     for check in checks:
         status = "[green]ok[/]" if check.ok else ("[red]FAIL[/]" if check.required else "[yellow]warn[/]")
-        table.add_row(check.name, status, check.detail, check.fix)
+        table.add_row(escape(check.name), status, escape(check.detail), escape(check.fix))
     out.print(table)
     failed = [c for c in checks if c.required and not c.ok]
     if failed:
@@ -512,6 +647,7 @@ def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: st
     from swegen.images import resolve_ca_bundle
 
     output = output or Path("swegen-out") / time.strftime("demo-%Y%m%d-%H%M%S")
+    check_docker()
 
     config = DemoConfig(output.resolve(), python, base_image, resolve_ca_bundle(ca_bundle), workers)
     with _progress() as progress:
@@ -522,9 +658,9 @@ def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: st
     from swegen.cli_report import print_report
 
     print_report(result.report.report)
-    out.print(f"example repository: {result.repo}")
-    out.print(f"outputs in {result.output}")
-    out.print(f"report: {result.report.html}")
+    out.print(f"example repository: {result.repo}", markup=False)
+    out.print(f"outputs in {result.output}", markup=False)
+    out.print(f"report: {result.report.html}", markup=False)
     if PENDING_STAGES:
         out.print(f"not built yet, so not run: {', '.join(PENDING_STAGES)}")
 
@@ -544,7 +680,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=args, prog_name="swegen", standalone_mode=False)
     except SwegenError as exc:
-        err.print(f"[red]swegen: error:[/] {exc.one_line()}", highlight=False, markup=True, soft_wrap=True)
+        error_line(exc.one_line())
         if verbose:
             if exc.detail:
                 err.print(exc.detail, markup=False, highlight=False)
@@ -554,13 +690,45 @@ def main(argv: list[str] | None = None) -> None:
         err.print("swegen: interrupted")
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        # click's own form is four lines (usage, "Try --help", a blank, the error): keep one
+        command = exc.ctx.command_path if getattr(exc, "ctx", None) else "swegen"
+        error_line(f"{exc.format_message().rstrip('.')}: see `{command} --help`")
+        sys.exit(2)
+    except OSError as exc:
+        if exc.errno not in DISK_ERRORS:
+            raise_internal(exc, verbose)
+        where = f" ({exc.filename})" if exc.filename else ""
+        error_line(f"{exc.strerror or os.strerror(exc.errno)}{where}: {DISK_ERRORS[exc.errno]}")
+        if verbose:
+            err.print(traceback.format_exc(), markup=False, highlight=False)
+        sys.exit(2)
     except KeyboardInterrupt:
         err.print("swegen: interrupted; finished results are kept, run the same command again to resume")
         sys.exit(130)
     except Exception as exc:  # a bug in swegen: still one line, the traceback on request
-        err.print(f"swegen: internal error: {exc!r} (rerun with --verbose for the traceback, and please report it)", markup=False)
-        if verbose:
-            err.print(traceback.format_exc(), markup=False, highlight=False)
-        sys.exit(1)
+        raise_internal(exc, verbose)
+
+
+#: Errors of the file system a user can fix, and what to do about each.
+DISK_ERRORS = {
+    errno.ENOSPC: "free some disk space (or write elsewhere), then run the same command again",
+    errno.EDQUOT: "free some space within your quota, then run the same command again",
+    errno.EROFS: "write somewhere writable (-o DIR), then run the same command again",
+    errno.EACCES: "make it readable and writable by this user, or pass another path",
+    errno.EPERM: "make it readable and writable by this user, or pass another path",
+    errno.EISDIR: "pass a file there, not a folder",
+    errno.ENOTDIR: "a path on the way is a file, not a folder: pass another path",
+}
+
+
+def error_line(text: str) -> None:
+    """The one line of a failed command, on stderr, with the text escaped (no markup is eaten)."""
+    err.print(f"[red]swegen: error:[/] {escape(' '.join(text.split()))}", highlight=False, markup=True, soft_wrap=True)
+
+
+def raise_internal(exc: BaseException, verbose: bool) -> None:
+    """A bug in swegen: one line, the traceback on request, exit 1."""
+    err.print(f"swegen: internal error: {exc!r} (rerun with --verbose for the traceback, and please report it)", markup=False)
+    if verbose:
+        err.print(traceback.format_exc(), markup=False, highlight=False)
+    sys.exit(1)

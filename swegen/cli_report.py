@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 
 def register(cli: click.Group) -> None:
     """Add the report-stage commands to the main command group."""
-    from swegen.cli import option
+    from swegen.cli import option, run_dir_argument
 
     @cli.command()
-    @click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+    @run_dir_argument()
     @option("--public", "public", env="PUBLIC", multiple=True, metavar="MODEL=PCT",
             help="Use this public score for a model instead of the shipped table (repeatable).")
     @option("--release", "release", env="RELEASE", multiple=True, metavar="MODEL=YYYY-MM-DD",
@@ -33,8 +34,8 @@ def register(cli: click.Group) -> None:
         config = ReportConfig.from_options(run_dir, public, release, benchmark, scores_file)
         result = make_report(config)
         print_report(result.report)
-        _out().print(f"report: {result.html}")
-        _out().print(f"also: {result.markdown}, {result.summary}")
+        _out().print(f"report: {result.html}", markup=False)
+        _out().print(f"also: {result.markdown}, {result.summary}", markup=False)
 
     @cli.group()
     def scores() -> None:
@@ -61,10 +62,10 @@ def register(cli: click.Group) -> None:
         for row in rows:
             counted = f"{row.resolved}/{row.total}" if row.resolved is not None else ""
             mark = "*" if id(row) in used else ""
-            table.add_row(mark, row.model, row.system, row.benchmark, f"{row.percent:g}", counted, row.attempts, row.date, row.source)
+            table.add_row(*_plain(mark, row.model, row.system, row.benchmark, f"{row.percent:g}", counted, row.attempts, row.date, row.source))
         _out().print(table)
         if model and not rows:
-            _out().print(f"no public row names {model!r}; give one with `swegen report --public {model}=PCT`")
+            _out().print(f"no public row names {model!r}; give one with `swegen report --public {model}=PCT`", markup=False)
 
     @scores.command("update")
     @option("--from", "source", env="SCORES_FROM", required=True, metavar="FILE_OR_URL",
@@ -74,7 +75,7 @@ def register(cli: click.Group) -> None:
         from swegen import scores as public
 
         result = public.update(source)
-        _out().print(f"read {result.read} row(s), {result.added} new row(s); {result.total} in {result.path}")
+        _out().print(f"read {result.read} row(s), {result.added} new row(s); {result.total} in {result.path}", markup=False)
 
 
 def _out() -> Any:
@@ -90,30 +91,35 @@ def print_report(report: Any) -> None:
     for column in ("model", "private", "95% CI", "public", "gap", "95% CI of gap", "errors", "public row used"):
         table.add_column(column, justify="left" if column in ("model", "public row used") else "right")
     for model in report.models:
-        table.add_row(*model.terminal_cells())
+        table.add_row(*_plain(*model.terminal_cells()))
     out.print(table)
-    out.print(report.ranking.sentence, highlight=False)
+    out.print(report.ranking.sentence, highlight=False, markup=False)
     if report.pairs:
         pairs = Table(title="paired comparisons (exact McNemar on shared tasks)")
         for column in ("models", "shared", "only first", "only second", "p"):
             pairs.add_column(column, justify="left" if column == "models" else "right")
         for pair in report.pairs:
-            pairs.add_row(f"{pair.first} vs {pair.second}", str(pair.test.shared), str(pair.test.only_first),
+            pairs.add_row(escape(f"{pair.first} vs {pair.second}"), str(pair.test.shared), str(pair.test.only_first),
                           str(pair.test.only_second), f"{pair.test.p_value:.3g}")
         out.print(pairs)
     dates = Table(title="task date against model release (contamination signal)")
     for column in ("model", "release", "before release", "after release", "p (Fisher)"):
         dates.add_column(column, justify="left" if column in ("model", "release") else "right")
     for split in report.date_split:
-        dates.add_row(*split.terminal_cells())
+        dates.add_row(*_plain(*split.terminal_cells()))
     out.print(dates)
     for split in report.date_split:
-        out.print(f"  {split.sentence}", highlight=False)
+        out.print(f"  {split.sentence}", highlight=False, markup=False)
     controls = Table(title="controls", show_header=False)
     controls.add_column("control")
     controls.add_column("value", justify="right")
     for label, value in report.controls.rows():
-        controls.add_row(label, value)
+        controls.add_row(*_plain(label, value))
     out.print(controls)
     for warning in report.warnings:
-        out.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        out.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
+
+
+def _plain(*cells: object) -> list[str]:
+    """Table cells as literal text: a model name or reason with [brackets] is not rich markup."""
+    return [escape(str(cell)) for cell in cells]

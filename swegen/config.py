@@ -32,6 +32,11 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 FILE_NAME = "swegen.toml"
+#: Every setting a swegen.toml may hold, by section: anything else is a typo to report, not to ignore.
+KNOWN = {
+    "environment": ("python", "base_image", "system_packages", "pre_install", "install", "requirements", "env"),
+    "tests": ("pytest_args", "globs"),
+}
 
 
 @dataclass(frozen=True)
@@ -61,39 +66,65 @@ class ProjectConfig:
 
 
 def parse(text: str, source: str) -> ProjectConfig:
-    """A ProjectConfig from swegen.toml text; BadInput with the file named when it is malformed."""
+    """A ProjectConfig from swegen.toml text; BadInput with the file named when it is malformed:
+    not TOML, an unknown section or key (a typo would otherwise be ignored), or a value of the
+    wrong type."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{source} is not valid TOML: {exc}", hint="fix the file, or remove it") from exc
+    _check_keys(data, source)
     env_section, tests = data.get("environment", {}), data.get("tests", {})
     try:
         return ProjectConfig(
-            python=_str(env_section.get("python")),
-            base_image=_str(env_section.get("base_image")),
+            python=_str(env_section.get("python"), "python"),
+            base_image=_str(env_section.get("base_image"), "base_image"),
             system_packages=_strings(env_section.get("system_packages")),
             pre_install=_strings(env_section.get("pre_install")),
             install=_strings(env_section.get("install")),
             requirements=_strings(env_section.get("requirements")),
-            env=tuple(sorted((str(k), str(v)) for k, v in (env_section.get("env") or {}).items())),
+            env=_env(env_section.get("env")),
             pytest_args=_strings(tests.get("pytest_args")),
             test_globs=_strings(tests.get("globs")),
             source=source,
         )
     except (TypeError, AttributeError) as exc:
-        raise BadInput(f"{source} has a setting of the wrong type: {exc}", hint="see `swegen.config` for the format") from exc
+        raise BadInput(f"{source} has a setting of the wrong type: {exc}",
+                       hint='see the README (Validation) for the format, e.g. python = "3.11", install = ["pip install ."]') from None
 
 
-def _str(value: object) -> str | None:
-    return None if value is None else str(value)
+def _check_keys(data: dict, source: str) -> None:
+    for section, values in data.items():
+        if section not in KNOWN:
+            raise BadInput(f"{source} has an unknown section [{section}]", hint=f"use only {', '.join(f'[{k}]' for k in KNOWN)}")
+        if not isinstance(values, dict):
+            raise BadInput(f"{source}: {section} is a {type(values).__name__}, not a section", hint=f"write it as a [{section}] table")
+        for key in values:
+            if key not in KNOWN[section]:
+                raise BadInput(f"{source} has an unknown setting {key!r} in [{section}]", hint=f"[{section}] takes {', '.join(KNOWN[section])}")
+
+
+def _str(value: object, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        # a bare 3.10 is the float 3.1: only a string says what was meant
+        raise TypeError(f"{name} must be a string, got {value!r}")
+    return value
 
 
 def _strings(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
-    if isinstance(value, str) or not isinstance(value, list):
+    if isinstance(value, str) or not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise TypeError(f"expected a list of strings, got {value!r}")
-    return tuple(str(v) for v in value)
+    return tuple(value)
+
+
+def _env(value: object) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not all(isinstance(v, (str, int, float, bool)) for v in value.values()):
+        raise TypeError(f"env must be a table of NAME = \"value\", got {value!r}")
+    return tuple(sorted((str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()))
 
 
 def load(repo_file_text: str | None, override: Path | None) -> ProjectConfig:
@@ -102,5 +133,10 @@ def load(repo_file_text: str | None, override: Path | None) -> ProjectConfig:
     if override is not None:
         if not override.is_file():
             raise BadInput(f"config file {override} does not exist", hint="pass an existing swegen.toml with --config")
-        config = config.merged(parse(override.read_text(encoding="utf-8"), str(override)))
+        try:
+            text = override.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInput(f"cannot read config file {override} ({getattr(exc, 'strerror', None) or 'not UTF-8'})",
+                           hint="pass a readable UTF-8 swegen.toml with --config") from None
+        config = config.merged(parse(text, str(override)))
     return config

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from swegen.errors import SwegenError
+from swegen.errors import BadInput, SwegenError
 from swegen.records import read_tasks, write_atomic
 
 #: The fields of a SWE-bench instance, in the dataset's order.
@@ -35,6 +35,10 @@ def swebench_rows(run_dir: Path) -> list[dict[str, str]]:
 def export(run_dir: Path, output: Path, formats: tuple[str, ...] = ("jsonl", "parquet")) -> list[Path]:
     """Write `output`.jsonl and/or `output`.parquet; returns the files written."""
     rows = swebench_rows(run_dir)
+    if not rows:
+        raise BadInput(f"{run_dir} has no validated tasks to export", hint="validation kept none: mine a longer history or relax the filters")
+    if output.is_dir():
+        raise BadInput(f"export output {output} is a folder", hint="pass a path without extension, e.g. -o DIR/swebench")
     written = []
     if "jsonl" in formats:
         target = output.with_suffix(".jsonl")
@@ -53,6 +57,10 @@ def _parquet(rows: list[dict[str, str]], target: Path) -> Path:
         raise SwegenError("parquet export needs pyarrow", hint="`pip install 'swegen[parquet]'`, or --format jsonl") from exc
     table = pa.Table.from_pylist(rows, schema=pa.schema([(name, pa.string()) for name in SWEBENCH_FIELDS]))
     tmp = target.with_name(f".{target.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(target)
+    try:
+        pq.write_table(table, tmp)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave half a parquet file behind
+        raise
     return target

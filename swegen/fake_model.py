@@ -159,10 +159,14 @@ class FakeModelServer:
         told = bool(self.fail_with) or self.hang_up
         return told and (self.fail_first is None or number <= self.fail_first)
 
-    def complete(self, body: Any, failing: bool | None = None) -> tuple[int, dict[str, Any]]:
-        """Status and JSON answer for one chat completion request body."""
-        if (self.failing() if failing is None else failing) and self.fail_with:
-            return _error(self.fail_with, f"fake model told to fail with HTTP {self.fail_with}", "server_error")
+    def failure(self) -> tuple[int, dict[str, Any]]:
+        return _error(self.fail_with or 500, f"fake model told to fail with HTTP {self.fail_with}", "server_error")
+
+    def complete(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """Status and JSON answer for one chat completion request body (the handler has already
+        answered the requests told to fail; a server told to fail always fails here too)."""
+        if self.fail_with and self.fail_first is None:
+            return self.failure()
         if not isinstance(body, dict):
             return _error(400, "the request body must be a JSON object", "invalid_request_error")
         messages, model = body.get("messages"), body.get("model")
@@ -220,16 +224,17 @@ def _handler_for(fake: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             if path not in ("/v1/chat/completions", "/chat/completions"):
                 self._send(*_error(404, f"no route POST {path}", "not_found"))
                 return
-            failing = fake.failing()
-            if failing and fake.hang_up:
-                self.close_connection = True  # no status line at all: the client sees the connection closed
+            if fake.failing():
+                if fake.hang_up:
+                    self.close_connection = True  # no status line at all: the client sees the connection closed
+                    return
+                self._send(*fake.failure(), {"Retry-After": fake.retry_after} if fake.retry_after else {})
                 return
             body = self._parsed(raw)
             if body is None:
                 self._send(*_error(400, "the request body is not JSON", "invalid_request_error"))
                 return
-            status, payload = fake.complete(body, failing)
-            self._send(status, payload, {"Retry-After": fake.retry_after} if failing and fake.retry_after else {})
+            self._send(*fake.complete(body))
 
         def _parsed(self, raw: str) -> Any:
             try:

@@ -41,7 +41,7 @@ from swegen.errors import BadInput, InfrastructureDown, SwegenError
 from swegen.executor import run_jobs
 from swegen.evaluating import load_tasks
 from swegen.predictions import model_dir_name
-from swegen.records import append_line, read_lines, write_atomic
+from swegen.records import append_line, read_lines, repair_tail, write_atomic
 from swegen.resources import sandbox_file
 from swegen.sandbox import Limits
 from swegen.testbed import GIT, Container, Environments, Testbed, git_archive, recorded_repo
@@ -142,19 +142,32 @@ def solve(config: SolveConfig, progress: Progress = lambda stage, done, total: N
             bed, _, error = envs.testbed(task, config.limits)
             if error:
                 line = _line(task["instance_id"], config.name, "", config.agent, infra_error=f"environment: {error}")
-                append_line(out, line)
+                _append(out, line)
                 streak.count(line)
                 continue
         jobs.append(_job(config, task, repo, bed, out))
     progress(f"{config.name}: solving", 0, len(jobs))
 
     def record(line: str, finished: int) -> None:
-        append_line(out, line)
+        _append(out, line)
         progress(f"{config.name}: solving", finished, len(jobs))
         streak.count(line)
 
     run_jobs(run_solve_job, jobs, config.workers, record)
+    streak.finish(len(pending))
     return out
+
+
+def _append(out: Path, line: str) -> None:
+    """Append one prediction; a write that fails (a full disk) leaves no half line behind."""
+    try:
+        append_line(out, line)
+    except OSError:
+        try:
+            repair_tail(out)  # drops the fragment; truncating needs no free space
+        except OSError:
+            pass
+        raise
 
 
 def finished_predictions(out: Path) -> set[str]:
@@ -171,17 +184,22 @@ def finished_predictions(out: Path) -> set[str]:
 class _Streak:
     """Counts infrastructure errors in a row, in the order results arrive; too many stop the stage."""
 
+    HINT = "fix the endpoint or Docker, then run the same command again: finished predictions are kept, the failed ones are retried"
+
     def __init__(self, limit: int) -> None:
-        self.limit, self.run = limit, 0
+        self.limit, self.run, self.last = limit, 0, ""
 
     def count(self, line: str) -> None:
         error = json.loads(line).get("infra_error")
         self.run = self.run + 1 if error else 0
+        self.last = error or self.last
         if error and self.limit and self.run >= self.limit:
-            raise InfrastructureDown(
-                f"solve stopped after {self.run} infrastructure errors in a row (last: {error})",
-                hint="fix the endpoint or Docker, then run the same command again: finished predictions are kept, the failed ones are retried",
-            )
+            raise InfrastructureDown(f"solve stopped after {self.run} infrastructure errors in a row (last: {error})", hint=self.HINT)
+
+    def finish(self, attempted: int) -> None:
+        """Fewer tasks than the limit, every one failed: that is an outage too, not a finished run."""
+        if self.limit and attempted and self.run == attempted:
+            raise InfrastructureDown(f"every one of the {attempted} task(s) failed on infrastructure (last: {self.last})", hint=self.HINT)
 
 
 def _check(config: SolveConfig) -> None:
