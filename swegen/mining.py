@@ -331,31 +331,40 @@ def _pr_groups(repo: Path, graph: CommitGraph | None, commits: list[Commit]) -> 
 
 
 def _head_groups(repo: Path, graph: CommitGraph | None, by_sha: dict[str, Commit], heads: set[str], taken: set[str]) -> Iterator[list[str]]:
-    """Pull requests found by their head refs: a head on a walked line was fast-forwarded (its
-    commits are the ones below it by the same author, down to a merge, another head, a tag, a
-    root or a "(#123)" commit); a head elsewhere may have been rebased (its commits are then found on a
+    """Pull requests found by their head refs: a head on a walked line was fast-forwarded (see
+    _fast_forwarded); a head elsewhere may have been rebased (its commits are then found on a
     walked line by author, author time and subject, one after the other)."""
     elsewhere = []
     tagged = set(git(repo, "for-each-ref", "--format=%(objectname) %(*objectname)", "refs/tags").split())
+    merges = {sha for sha, (_, parents) in graph.commits.items() if len(parents) > 1} if graph is not None else set()
     for head in sorted(heads):
         if head in taken:
             continue
         if head not in by_sha:
             elsewhere.append(head)
             continue
-        chain = [head]
-        while len(chain) < MAX_PR_COMMITS:
-            top = by_sha[chain[-1]]
-            parent = by_sha.get(top.base or "")
-            if parent is None or parent.base is None or parent.sha in heads or parent.sha in taken or parent.sha in tagged:
-                break  # a pull request starts on the line's previous state, and does not hold another
-            if parent.author_email != top.author_email or PR_NUMBER.search(parent.subject):
-                break
-            chain.append(parent.sha)
+        chain = _fast_forwarded(by_sha, head, heads | taken | tagged, merges)
         if len(chain) > 1:
             yield chain
     if graph is not None and elsewhere:
         yield from _rebased_copies(repo, graph, by_sha, elsewhere)
+
+
+def _fast_forwarded(by_sha: dict[str, Commit], head: str, boundaries: set[str], merges: set[str]) -> list[str]:
+    """The commits of a pull request whose head is on a walked line, newest first: the head and
+    the commits below it by the same author, when they end on a known boundary (a merge, another
+    pull request's head or its "(#123)" commit, a tag); [head] when they do not (a root, another
+    author, too many commits): where the pull request began is then unknown."""
+    chain = [head]
+    while len(chain) <= MAX_PR_COMMITS:
+        parent_sha = by_sha[chain[-1]].base or ""
+        parent = by_sha.get(parent_sha)
+        if parent_sha in merges or parent_sha in boundaries or (parent is not None and PR_NUMBER.search(parent.subject)):
+            return chain
+        if parent is None or parent.base is None or parent.author_email != by_sha[head].author_email:
+            return [head]
+        chain.append(parent_sha)
+    return [head]
 
 
 def _rebased_copies(repo: Path, graph: CommitGraph, by_sha: dict[str, Commit], heads: list[str]) -> Iterator[list[str]]:

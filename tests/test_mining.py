@@ -611,6 +611,7 @@ def test_a_rebased_pr_named_in_its_subjects_is_one_unit(tmp_path):
 def test_a_fast_forwarded_pr_is_found_by_its_head_ref_and_the_ref_is_not_walked(tmp_path):
     repo = base_repo(tmp_path)
     base = repo.head()
+    repo.git("tag", "v1.0")  # where the pull request began is known: the commit of a release
     repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED})
     tip = repo.commit("Test total", {"tests/test_lib.py": TEST})
     repo.git("update-ref", "refs/pull/5/head", tip)
@@ -670,3 +671,14 @@ def test_control_a_fix_whose_subject_mentions_a_release_is_kept(tmp_path):
     sha = repo.commit("Fix total skipping the first item since release 1.0", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
     out = run(repo, tmp_path)
     assert [c["fix_commit"] for c in kept(out)] == [sha]
+
+
+def test_control_a_fast_forwarded_head_without_a_known_start_is_not_grouped(tmp_path):
+    """Below the head there is only the root commit: where the pull request began is unknown,
+    so its commits stay single (grouping them could swallow direct commits before it)."""
+    repo = base_repo(tmp_path)
+    repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED})
+    tip = repo.commit("Test total", {"tests/test_lib.py": TEST})
+    repo.git("update-ref", "refs/pull/5/head", tip)
+    out = run(repo, tmp_path)
+    assert kept(out) == [] and by_sha(out)[tip]["reasons"] == ["no-source"]
