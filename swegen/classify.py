@@ -35,7 +35,7 @@ MERGED_BRANCH = re.compile(r"^Merge (?:remote-tracking )?branch '(?P<a>[^']+)'|^
 RELEASE_TITLE = re.compile(
     r"^(?:changes for (?:version|release)\b|(?:release[sd]?|releasing)(?: version)?:? v?\d|release$|prepare (?:for )?(?:the )?(?:\S+ )?release\b|"
     r"prepare (?:version )?v?\d|version v?\d+\.\d|v?\d+\.\d+(?:\.\d+)*(?:\s|$)|bump(?:ed|s)? (?:the )?version|update version\b|"
-    r"set version\b|start (?:version )?v?\d+\.\d)",
+    r"set version\b|start (?:version )?v?\d+\.\d|updates? for (?:version|release) v?\d|version v?\d+(?:\.\d+)* cleanup)",
     re.IGNORECASE,
 )
 #: Commits that only reformat: "Apply black", "Reformat with ruff", "Run pre-commit on all files".
@@ -122,6 +122,16 @@ def pr_title(message: str) -> str:
     return next((line.strip() for line in body.splitlines() if line.strip()), "")
 
 
+#: Hand-written merges of a whole line: "merged with 0.5-maintenance", "Merge stable into main (#3521)".
+LINE_MERGE = re.compile(
+    r"^(?!merge (?:branch|pull request|remote-tracking)\b)merged? (?:with |from |in )?[`']?(?P<c>[\w./-]+?)[`']?(?: into .*)?$", re.I
+)
+MAIN_NAMES = re.compile(r"^(?:[\w.-]+/)?(?:master|main|develop|dev|trunk|stable)$", re.IGNORECASE)
+#: 'Revert "Merge stable into master"', any number of times over.
+REVERT_PREFIX = re.compile(r'^(?:revert\s+"+)+', re.IGNORECASE)
+PR_SUFFIX = re.compile(r"\s*\(#\d+\)\s*$")
+
+
 def release_reason(message: str, is_merge: bool) -> str | None:
     """Why a change is a release, a merge of a release or maintenance line, a version bump or a
     reformatting rather than one fix; None when it is none of them."""
@@ -130,6 +140,9 @@ def release_reason(message: str, is_merge: bool) -> str | None:
     name = branch and (branch["a"] or branch["b"])
     if name and VERSION_BRANCH.match(name):
         return f"release-merge: merges the release or maintenance branch '{name}' (many changes, not one fix)"
+    line = LINE_MERGE.match(PR_SUFFIX.sub("", REVERT_PREFIX.sub("", subject)).rstrip('"'))
+    if line and (VERSION_BRANCH.match(line["c"]) or MAIN_NAMES.match(line["c"])):
+        return f"release-merge: '{subject[:60]}' merges (or reverts a merge of) the line '{line['c']}', not one fix"
     for text in (subject, pr_title(message) if is_merge else ""):
         if text and RELEASE_TITLE.match(text):
             return f"release: '{text[:60]}' is a release or version change, not one fix"

@@ -658,6 +658,9 @@ def test_control_without_head_refs_or_numbers_single_commits_stay_single(tmp_pat
     ("Release 2.0", "release: 'Release 2.0'"),
     ("Bump version to 2.0.1", "release: 'Bump version to 2.0.1'"),
     ("Apply black to the whole code base", "reformat: 'Apply black"),
+    ("Merge stable into main (#3521)", "release-merge: "),
+    ('Revert "Merge Stable into master"', "release-merge: "),
+    ("Updates for version 4.1.0 (#194)", "release: "),
 ])
 def test_releases_version_bumps_and_reformatting_stay_out_with_reasons(tmp_path, subject, reason):
     repo = base_repo(tmp_path)
