@@ -428,6 +428,11 @@ def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, ins
     with _progress() as progress:
         summaries = run_evaluate(config, progress)
     print_evaluation(summaries, run_dir)
+    from swegen.predictions import BASELINES, read_predictions
+
+    unsolved = sum(1 for source in predictions if source not in BASELINES for p in read_predictions(Path(source)) if p.infra_error)
+    if unsolved:
+        err.print(f"{unsolved} of the errors are tasks solve could not run (infra_error): run `swegen solve` again for them", markup=False)
 
 
 def print_evaluation(summaries: dict[str, dict[str, Any]], run_dir: Path) -> None:

@@ -101,6 +101,24 @@ def test_retry_after_is_honoured():
     assert len(server.requests) == 2 and 1.0 <= waited < 5, waited
 
 
+def test_a_request_that_times_out_is_retried():
+    calls = []
+
+    def slow_once(messages: list[dict], model: str) -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(1.0)
+        return fixed(messages, model)
+
+    with FakeModelServer(slow_once) as server:
+        reply = chat(chat_endpoint(server.base_url), "fake-model", [{"role": "user", "content": "hi"}], api_key=None, timeout=0.3,
+                     retry=RetryPolicy(retries=1, backoff=0.01))
+        with pytest.raises(ChatFailed, match="timed out") as caught:  # the control: without the retry it fails
+            calls.clear()
+            chat(chat_endpoint(server.base_url), "fake-model", [{"role": "user", "content": "hi"}], api_key=None, timeout=0.3)
+    assert "return 42" in reply.text and caught.value.infra
+
+
 def test_backoff_doubles_and_is_capped():
     policy = RetryPolicy(retries=5, backoff=0.5, max_backoff=3)
     assert [policy.delay(n, None) for n in range(4)] == [0.5, 1.0, 2.0, 3]
