@@ -131,7 +131,7 @@ def solve(config: SolveConfig, progress: Progress = lambda stage, done, total: N
     out = config.run_dir / "predictions" / f"{model_dir_name(config.name)}.jsonl"
     repo = config.repo or recorded_repo(config.run_dir)
     envs = None if config.agent == "openai" else Environments(config.run_dir, repo, config.python, config.base_image, config.ca_bundle, config.config_file)
-    done = finished_predictions(out)
+    done = finished_predictions(out, set(tasks))
     pending = [t for i, t in sorted(tasks.items()) if i not in done]
     streak = _Streak(config.max_infra_errors)
     jobs = []
@@ -170,12 +170,12 @@ def _append(out: Path, line: str) -> None:
         raise
 
 
-def finished_predictions(out: Path) -> set[str]:
-    """Instance ids with a prediction in `out`. Lines of infrastructure errors are dropped from the
-    file (rewritten whole, atomically), so that the run about to start asks again for exactly those
-    and the file keeps one line per task."""
+def finished_predictions(out: Path, retrying: set[str]) -> set[str]:
+    """Instance ids with a prediction in `out`. Lines of infrastructure errors of the tasks in
+    `retrying` are dropped from the file (rewritten whole, atomically), so that the run about to
+    start asks again for exactly those and the file keeps one line per task."""
     rows = {row["instance_id"]: row for row in read_lines(out) if isinstance(row, dict) and "instance_id" in row}
-    kept = {i: row for i, row in rows.items() if not row.get("infra_error")}
+    kept = {i: row for i, row in rows.items() if not (row.get("infra_error") and i in retrying)}
     if len(kept) != len(rows):
         write_atomic(out, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in kept.values()))
     return set(kept)
