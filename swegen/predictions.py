@@ -104,6 +104,15 @@ def _text(path: Path) -> str:
         ) from None
 
 
+def _is_unicode(text: str) -> bool:
+    """Can `text` be written as UTF-8? A JSON \\ud800 escape makes a string that cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def read_predictions(path: Path, model: str | None = None, known: set[str] | None = None) -> list[Prediction]:
     """Every prediction in a file; a malformed file is a BadInput naming the line.
 
@@ -128,6 +137,9 @@ def read_predictions(path: Path, model: str | None = None, known: set[str] | Non
         if known is not None and instance_id not in known:
             raise BadInput(f"{path} {where}: {instance_id} is not a task of this run folder",
                            hint="evaluate predictions made for this run's tasks.jsonl, or remove that line")
+        if patch and not _is_unicode(patch):
+            raise BadInput(f"{path} {where}: the model_patch of {instance_id} is not UTF-8 (a \\ud800-\\udfff escape)",
+                           hint="write patches as UTF-8 text; a lone surrogate escape encodes no character")
         if patch and patch.strip() and not _DIFF_LINE.search(patch):
             raise BadInput(f"{path} {where}: the model_patch of {instance_id} is not a diff",
                            hint="model_patch must be a unified diff (git diff output); use \"\" for no patch")
