@@ -122,7 +122,8 @@ def plan_environment(
         test_env.append(("PYTHONPATH", "/testbed/src"))
     package = _package_name(files, pyproject)
     version = _pretend_version(repo, commit)
-    return EnvPlan(recipe, chosen, date, package, version, tuple(test_env), tuple(reasons), settings.pytest_args)
+    runner_args = _runner_args(files, pyproject, reasons)
+    return EnvPlan(recipe, chosen, date, package, version, tuple(test_env), tuple(reasons), (*runner_args, *settings.pytest_args))
 
 
 def _install_command(date: str) -> str:
@@ -556,6 +557,44 @@ def _build_requires(pyproject: dict, files: _Reader, reasons: list) -> list[str]
     # without it the editable install fails offline and the project lands in site-packages.
     extra = [r for backend, needs in EDITABLE_REQUIRES.items() if system.get("build-backend", "").startswith(backend) for r in needs]
     return _clean(list(requires) + ["pip", "wheel", *extra], None)
+
+
+#: Plugins that reorder tests or rerun failures, neutralised so that repeated runs are comparable
+#: and a flaky test shows as flaky: (plugin name, what the project's addopts may pass it, the
+#: argument that turns it off when its options are in use, why).
+_NEUTRALISED = (
+    ("randomly", ("-p randomly", "--randomly"), "-p no:randomly", "tests run in the order they are written, the same every run"),
+    ("random_order", ("--random-order",), "-p no:random_order", "tests run in the order they are written, the same every run"),
+    ("xdist", ("-n", "--numprocesses", "--dist"), "-n 0", "one test process: results stream in order, limits and timeouts hold per run"),
+    ("rerunfailures", ("--reruns",), "--reruns 0", "a failing test is not rerun until it passes: reruns would hide flaky tests"),
+)
+
+
+def _runner_args(files: _Reader, pyproject: dict, reasons: list) -> tuple[str, ...]:
+    """pytest arguments that keep the project's plugins working but make runs repeatable. A plugin
+    is blocked with `-p no:NAME` (harmless where it is not installed); where the project's own
+    addopts use its options (which would then be unknown), its options are switched off instead."""
+    addopts = _addopts(files, pyproject)
+    args: list[str] = []
+    for name, options, off, why in _NEUTRALISED:
+        if any(re.search(rf"(^|\s){re.escape(o)}(\s|=|$)", addopts) for o in options):
+            args += off.split()
+            reasons.append(("runner", f"{off}: {why} (the project's addopts use {name})"))
+        else:
+            args += ["-p", f"no:{name}"]
+            reasons.append(("runner", f"-p no:{name}: {why}"))
+    reasons.append(("runner", "pytest's cache kept (plugins rely on it), in a scratch folder outside the checkout"))
+    return tuple(args)
+
+
+def _addopts(files: _Reader, pyproject: dict) -> str:
+    """The addopts of every pytest configuration file at the commit, joined (a superset is enough)."""
+    found = [str(pyproject.get("tool", {}).get("pytest", {}).get("ini_options", {}).get("addopts", ""))]
+    for name in sorted(files.names):
+        if name.rsplit("/", 1)[-1] in ("pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg") and name.count("/") <= 2:
+            text = files.read(name) or ""
+            found += re.findall(r"^addopts\s*=\s*((?:.*)(?:\n[ \t]+.*)*)", text, flags=re.M)
+    return " ".join(" ".join(item.split()) for item in found)
 
 
 def _test_runner(deps: list[str], reasons: list) -> list[str]:

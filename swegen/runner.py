@@ -31,6 +31,8 @@ OUTPUT_PATH = "/tmp/swegen-pytest-output.txt"
 #: Outside the checkout: the plugin's folder is put first on PYTHONPATH for the run.
 STREAM_DIR = "/swegen/stream"
 STREAM_FD = 3
+#: pytest's cache, kept (plugins such as pytest-randomly need it) but outside the checkout.
+CACHE_DIR = "/tmp/swegen-pytest-cache"
 #: pytest exit codes: 0 all passed, 1 some failed, 2 interrupted, 3 internal error, 4 usage error,
 #: 5 no tests collected.
 PYTEST_OK, PYTEST_FAILED, PYTEST_NO_TESTS = 0, 1, 5
@@ -59,7 +61,7 @@ def pytest_command(targets: list[str], extra_args: list[str] | None = None, stre
     `stream`, swegen's plugin also writes each outcome to the command's stdout as it comes, and
     pytest's own output goes to OUTPUT_PATH."""
     args = [
-        "python", "-m", "pytest", "-rA", "-p", "no:cacheprovider", "-o", "junit_family=xunit1",
+        "python", "-m", "pytest", "-rA", "-o", f"cache_dir={CACHE_DIR}", "-o", "junit_family=xunit1",
         f"--junitxml={JUNIT_PATH}", "--tb=short", "-q", "--continue-on-collection-errors",
     ]
     if stream:

@@ -118,7 +118,7 @@ def test_swegen_toml_in_the_repository_and_config_file_override_detection(tmp_pa
     plan = plan_environment(repo.path, base, ["3.9", "3.11"])
     assert plan.python == "3.9" and "set in swegen.toml" in reasons(plan)
     assert "freezegun" in requirements(plan) and plan.recipe.system_packages == ("libxml2-dev",)
-    assert ("APP_MODE", "test") in plan.test_env and plan.pytest_args == ("-p", "no:randomly")
+    assert ("APP_MODE", "test") in plan.test_env and plan.pytest_args[-2:] == ("-p", "no:randomly")
     override = tmp_path / "ci.toml"
     override.write_text('[environment]\nbase_image = "python:3.11-slim"\ninstall = ["pip install -r ci.txt"]\n')
     plan = plan_environment(repo.path, base, ["3.9", "3.11"], config_file=override)
@@ -131,6 +131,21 @@ def test_swegen_toml_in_the_repository_and_config_file_override_detection(tmp_pa
         raise AssertionError("a malformed config must be refused")
     except BadInput as exc:
         assert "not valid TOML" in exc.message
+
+
+def test_ordering_and_rerun_plugins_are_neutralised_without_breaking_the_projects_addopts(tmp_path):
+    repo = GitRepo(tmp_path / "r")
+    plain = repo.commit("Init", {"pyproject.toml": PYPROJECT, "src/acme_lib/__init__.py": ""})
+    args = " ".join(plan_environment(repo.path, plain, ["3.11"]).pytest_args)
+    assert all(f"-p no:{name}" in args for name in ("randomly", "random_order", "xdist", "rerunfailures"))
+    # the project's own addopts use xdist and rerunfailures: blocking them would make those
+    # options unknown to pytest, so their options are switched off instead
+    ini = "[pytest]\naddopts =\n    -n auto\n    --reruns=2\n    -p randomly\n"
+    later = repo.commit("Use xdist", {"pytest.ini": ini})
+    plan = plan_environment(repo.path, later, ["3.11"])
+    args = " ".join(plan.pytest_args)
+    assert "-n 0" in args and "--reruns 0" in args and "-p no:randomly" in args and "no:xdist" not in args
+    assert "one test process" in reasons(plan) and "cache kept" in reasons(plan)
 
 
 def test_names_starting_with_http_are_packages_not_urls(tmp_path):
