@@ -438,6 +438,8 @@ def _scan(
     # and the units that _Nesting finds inside merges.
     merged = reachable(config.repo, main_ref, graph) - mainline if main_ref else set()
     nesting = _Nesting(config.repo, graph, main_ref, mainline)
+    early = _EarlyRecords(config.repo, config.paths, None if config.refs else _walked_lines(config.repo, graph))
+    nesting._found = early.found
     # Commits of merged branches that the walk met on another ref's line (a maintenance branch):
     # kept, as they may be units of a decomposed merge that then need no other git process.
     skipped: dict[str, Commit] = {}
@@ -452,9 +454,11 @@ def _scan(
             funnel.scanned += 1
             if funnel.scanned % 200 == 0:
                 progress("scanning history", funnel.scanned, info.commit_count)
+        nesting.finish()
         inner = {sha: (outer, n) for sha, outer, n in nesting.units if sha not in walked}
-        unread = [sha for sha in inner if sha not in skipped]
-        read = {c.sha: c for c in read_commits(config.repo, unread, config.paths)}
+        read = early.result()
+        unread = [sha for sha in inner if sha not in skipped and sha not in read]
+        read.update((c.sha, c) for c in read_commits(config.repo, unread, config.paths))
         for sha, (outer, n) in inner.items():
             commit = skipped.get(sha) or read.get(sha)
             if commit is None:
@@ -464,9 +468,57 @@ def _scan(
             funnel.nested_units += 1
     finally:
         nesting.close()
+        early.close()
     funnel.inside_merges = len(skipped.keys() - inner.keys())
     funnel.decomposed_merges = nesting.decomposed
     progress("scanning history", funnel.scanned, funnel.scanned)
+
+
+def _walked_lines(repo: Path, graph: CommitGraph | None) -> set[str] | None:
+    """The commits on the first-parent line of every branch and tag (what the walk lists), from
+    the graph; None without one."""
+    if graph is None:
+        return None
+    tips = git(repo, "for-each-ref", "--format=%(objectname) %(*objectname)", "refs/heads", "refs/remotes", "refs/tags").split()
+    line: set[str] = set()
+    for tip in tips:
+        sha: str | None = tip
+        while sha is not None and sha in graph.commits and sha not in line:
+            line.add(sha)
+            parents = graph.commits[sha][1]
+            sha = parents[0] if parents else None
+    return line
+
+
+class _EarlyRecords:
+    """The commit records (numstat) of units that the walk will not list, read by a thread while
+    the walk goes on, in batches: the walk does not wait for them."""
+
+    BATCH = 200
+
+    def __init__(self, repo: Path, paths: tuple[str, ...], walked: set[str] | None) -> None:
+        self._repo, self._paths, self._walked = repo, paths, walked
+        self._batch: list[str] = []
+        self._futures: list[concurrent.futures.Future] = []
+        self._pool = concurrent.futures.ThreadPoolExecutor(1)
+
+    def found(self, sha: str) -> None:
+        if self._walked is not None and sha not in self._walked:
+            self._batch.append(sha)
+            if len(self._batch) >= self.BATCH:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._batch:
+            self._futures.append(self._pool.submit(read_commits, self._repo, self._batch, self._paths))
+            self._batch = []
+
+    def result(self) -> dict[str, Commit]:
+        self._flush()
+        return {c.sha: c for future in self._futures for c in future.result()}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _placed(commit: Commit, mainline: set[str]) -> Commit:
@@ -495,6 +547,9 @@ class _Nesting:
         self._seen: set[str] = set()
         self.decomposed = 0
         self._brought = self._brought_in(main_ref) if graph is not None and main_ref else {}
+        self._pending: list[tuple[int, dict[str, tuple[str, ...]]]] = []  # inner merges to decompose
+        #: Called with each unit found (to start reading its record while the walk goes on).
+        self._found: Callable[[str], None] = lambda sha: None
 
     def _brought_in(self, main_ref: str) -> dict[str, set[str]]:
         """{merge on the main line: the commits it brought in}, in one pass over the graph: the
@@ -551,19 +606,28 @@ class _Nesting:
             return 0
         self._seen.add(sha)
         self.decomposed += 1
-        messages = self._messages(sorted(inner)) if inner else {}
         count = 0
         for commit in line:
             if commit in self._mainline or commit in self._seen or (len(inside[commit]) > 1 and commit not in inner):
                 continue  # on the walked main line already, or a sync of the base into the branch
             self._seen.add(commit)
-            entry = len(self.units)
+            if commit in inner:  # decomposed too, in finish(): its message is read with the others'
+                self._pending.append((len(self.units), inside))
             self.units.append((commit, sha, 0))
-            if commit in inner:
-                nested = self._units_of(commit, inside[commit], messages.get(commit, ""), _within(inside, commit))
-                self.units[entry] = (commit, sha, nested)
+            self._found(commit)
             count += 1
         return count
+
+    def finish(self) -> None:
+        """Decompose the inner merges found so far, level by level: one read of their messages
+        per level of nesting, rather than one per merge."""
+        while self._pending:
+            pending, self._pending = self._pending, []
+            messages = self._messages([self.units[entry][0] for entry, _ in pending])
+            for entry, inside in pending:
+                commit, outer, _ = self.units[entry]
+                nested = self._units_of(commit, inside[commit], messages.get(commit, ""), _within(inside, commit))
+                self.units[entry] = (commit, outer, nested)
 
     def _range(self, bottom: str, top: str) -> dict[str, tuple[str, ...]]:
         """{commit: parents} of `git log bottom..top`."""
