@@ -31,6 +31,8 @@ OUTPUT_PATH = "/tmp/swegen-pytest-output.txt"
 #: Outside the checkout: the plugin's folder is put first on PYTHONPATH for the run.
 STREAM_DIR = "/swegen/stream"
 STREAM_FD = 3
+#: Where read_stream lists test ids that more than one test reported under.
+DUPLICATES = "\0duplicates"
 #: pytest's cache, kept (plugins such as pytest-randomly need it) but outside the checkout.
 CACHE_DIR = "/tmp/swegen-pytest-cache"
 #: pytest exit codes: 0 all passed, 1 some failed, 2 interrupted, 3 internal error, 4 usage error,
@@ -56,13 +58,13 @@ class TestRun:
     streamed: dict[str, str] = field(default_factory=dict)
 
 
-def pytest_command(targets: list[str], extra_args: list[str] | None = None, stream: bool = False) -> str:
+def pytest_command(targets: list[str], extra_args: list[str] | None = None, stream: bool = False, rootdir: str = "/testbed") -> str:
     """The shell command that runs pytest on `targets` with a JUnit report swegen can read; with
     `stream`, swegen's plugin also writes each outcome to the command's stdout as it comes, and
     pytest's own output goes to OUTPUT_PATH."""
     args = [
         "python", "-m", "pytest", "-rA", "-o", f"cache_dir={CACHE_DIR}", "-o", "junit_family=xunit1",
-        f"--junitxml={JUNIT_PATH}", "--tb=short", "-q", "--continue-on-collection-errors",
+        f"--junitxml={JUNIT_PATH}", "--tb=short", "-q", "--continue-on-collection-errors", f"--rootdir={rootdir}",
     ]
     if stream:
         args += ["-p", "swegen_stream"]
@@ -136,6 +138,7 @@ def read_stream(text: str, nonce: str) -> tuple[dict[str, str], str | None]:
     setup or teardown ERROR), and a phase reported again (a rerun plugin) replaces the earlier one.
     """
     phases: dict[str, dict[str, str]] = {}
+    duplicates: set[str] = set()
     expected, ended, started = 1, False, False
     for raw in text.splitlines():
         try:
@@ -151,10 +154,18 @@ def read_stream(text: str, nonce: str) -> tuple[dict[str, str], str | None]:
         started = started or event == "start"
         ended = event == "end"
         if event == "report" and line.get("outcome") != "rerun":
-            phases.setdefault(str(line.get("nodeid")), {})[str(line.get("when"))] = str(line.get("outcome"))
+            seen = phases.setdefault(str(line.get("nodeid")), {})
+            if str(line.get("when")) in seen:
+                duplicates.add(str(line.get("nodeid")))
+            seen[str(line.get("when"))] = str(line.get("outcome"))
+        elif event == "report":
+            phases.get(str(line.get("nodeid")), {}).pop(str(line.get("when")), None)
     if not started or not ended:
         return {}, "the result stream " + ("never started" if not started else "stops before the session's end")
-    return {nodeid: _combine(p) for nodeid, p in phases.items()}, None
+    statuses = {nodeid: _combine(p) for nodeid, p in phases.items()}
+    if duplicates:
+        statuses[DUPLICATES] = ", ".join(sorted(duplicates))
+    return statuses, None
 
 
 def _combine(phases: dict[str, str]) -> str:
@@ -221,7 +232,7 @@ def run_pytest(
         box.put(f"{STREAM_DIR}/swegen_stream.py", sandbox_file("swegen_stream.py").read_bytes())
         box.put(nonce_file, nonce.encode(), mode=0o600)
         env["SWEGEN_STREAM_NONCE_FILE"] = nonce_file
-    result = box.exec(pytest_command(targets, extra_args, stream), timeout=timeout, env=env, workdir=workdir)
+    result = box.exec(pytest_command(targets, extra_args, stream, rootdir=workdir), timeout=timeout, env=env, workdir=workdir)
     output = result.stdout + result.stderr
     streamed, stream_problem = {}, None
     if stream:
@@ -236,8 +247,15 @@ def run_pytest(
         return TestRun(result.exit_code, {}, {}, output, result.duration, False, "pytest wrote no JUnit report")
     except ElementTree.ParseError as exc:
         return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"unreadable JUnit report: {exc}")
-    problem = contradiction(result.exit_code, statuses, errors)
+    duplicates = streamed.pop(DUPLICATES, None)
     tampered = stream_problem or (cross_check(streamed, statuses, _failing_cases(xml)) if stream else None)
+    if stream and not stream_problem:
+        # pytest's own node ids (the JUnit file names a test by where its function is defined,
+        # so tests a class inherits from another module would share one id there)
+        statuses = streamed
+    problem = contradiction(result.exit_code, statuses, errors)
+    if duplicates:
+        problem = f"several tests reported under one id ({duplicates[:200]}): swegen cannot tell them apart"
     return TestRun(result.exit_code, statuses, errors, output, result.duration, False, problem, tampered, streamed)
 
 

@@ -81,7 +81,7 @@ def test_junit_report_of_a_real_pytest_run_gives_node_ids_and_statuses(tmp_path)
         def test_err(bad): pass
     '''))
     (tests / "sub" / "test_b.py").write_text("from nowhere import thing\n")
-    command = pytest_command(["tests"]).replace("python", sys.executable, 1).replace("/tmp/swegen-junit.xml", str(tmp_path / "j.xml"))
+    command = pytest_command(["tests"], rootdir=str(tmp_path)).replace("python", sys.executable, 1).replace("/tmp/swegen-junit.xml", str(tmp_path / "j.xml"))
     proc = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True)
     statuses, errors = parse_junit((tmp_path / "j.xml").read_text())
     assert statuses == {
