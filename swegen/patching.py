@@ -16,6 +16,7 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
+from dataclasses import dataclass, field
 
 from swegen.testbed import GIT, Container
 
@@ -60,15 +61,16 @@ def _has_unified_header(lines: list[str]) -> bool:
     return any(a.startswith("--- ") and b.startswith("+++ ") for a, b in zip(lines, lines[1:]))
 
 
+@dataclass
 class _Section:
-    """One file of a patch: the names it gives, whether it makes a symlink, the lines it adds."""
+    """One file of a patch, filled in as it is read: the names it gives, whether it makes a
+    symlink, the lines it adds."""
 
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        self.new_name = ""
-        self.has_header = False
-        self.symlink = False
-        self.added: list[str] = []
+    paths: list[str] = field(default_factory=list)
+    new_name: str = ""
+    has_header: bool = False
+    symlink: bool = False
+    added: list[str] = field(default_factory=list)
 
     @property
     def target_path(self) -> str:
