@@ -319,13 +319,15 @@ def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
         return _result(job, "unresolved", True, apply_method=method, reverted_test_edits=reverted,
                        reason=f"the tests timed out after {job.timeout:.0f}s", tests_status=verdict.tests_status()), run.output
     verdict = grade(run.statuses, job.fail_to_pass, job.pass_to_pass, run.infra_error)
-    tampered = run.tampered or canaries.verdict(planted, run.statuses, run.collection_errors, verdict.resolved and not verdict.infra_error)
+    if verdict.infra_error:
+        # first: a run that died or wrote no sound report is run again (and billed to the patch
+        # only when it happens again), so that an outage is never taken for tampering
+        return _result(job, "error", True, apply_method=method, reverted_test_edits=reverted, reason=verdict.infra_error,
+                       infra_error=UNSOUND + verdict.infra_error, tests_status=verdict.tests_status()), run.output
+    tampered = run.tampered or canaries.verdict(planted, run.statuses, run.collection_errors, verdict.resolved)
     if tampered:
         return _result(job, "unresolved", True, apply_method=method, reverted_test_edits=reverted, reason=f"tampered: {tampered}",
                        tests_status=verdict.tests_status(), tampered=True, canaries=planted_ids), run.output
-    if verdict.infra_error:
-        return _result(job, "error", True, apply_method=method, reverted_test_edits=reverted, reason=verdict.infra_error,
-                       infra_error=UNSOUND + verdict.infra_error, tests_status=verdict.tests_status()), run.output
     failing = verdict.FAIL_TO_PASS.failure + verdict.PASS_TO_PASS.failure
     reason = None if verdict.resolved else f"{len(failing)} required tests fail, e.g. {failing[0]}" if failing else "no FAIL_TO_PASS test"
     status = "resolved" if verdict.resolved else "unresolved"
