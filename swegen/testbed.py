@@ -10,9 +10,12 @@ stages decide what to run afterwards.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import random
+import re
 import subprocess
+import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,11 +124,68 @@ class Environments:
 
 
 def git_archive(repo: Path | str, rev: str) -> bytes:
-    """The tree at `rev` as a tar stream, without .git: no history is visible from it."""
-    proc = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", rev], capture_output=True)
+    """The tree at `rev` as a tar stream, without .git: no history is visible from it. The
+    content of its submodules at the commits `rev` records goes in too, from the clone's own
+    copies of them (.git/modules), since tests often keep their data there; a submodule the
+    clone never checked out is left empty, as in the clone."""
+    main = _archive(Path(repo), rev, "")
+    modules = list(_submodules(Path(repo), Path(_git_dir(Path(repo))), rev, ""))
+    if not modules:
+        return main
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as combined:
+        for part in [main, *modules]:
+            with tarfile.open(fileobj=io.BytesIO(part)) as tar:
+                for member in tar.getmembers():
+                    if member.type == tarfile.XGLTYPE:
+                        continue  # git's pax header with the commit id
+                    combined.addfile(member, tar.extractfile(member) if member.isfile() else None)
+    return out.getvalue()
+
+
+def _archive(git_dir_or_repo: Path, rev: str, prefix: str, bare: bool = False) -> bytes:
+    where = ["--git-dir", str(git_dir_or_repo)] if bare else ["-C", str(git_dir_or_repo)]
+    command = ["git", *where, "archive", "--format=tar", *([f"--prefix={prefix}"] if prefix else []), rev]
+    proc = subprocess.run(command, capture_output=True)
     if proc.returncode != 0:
         raise SwegenError(f"git archive {rev} failed", detail=proc.stderr.decode(errors="replace"))
     return proc.stdout
+
+
+def _git_dir(repo: Path) -> str:
+    return subprocess.run(["git", "-C", str(repo), "rev-parse", "--absolute-git-dir"], capture_output=True, text=True).stdout.strip()
+
+
+def _submodules(repo: Path, git_dir: Path, rev: str, prefix: str, bare: bool = False):
+    """Archives of the submodules that `rev` records, recursively, each under its path."""
+    where = ["--git-dir", str(git_dir)] if bare else ["-C", str(repo)]
+    listing = subprocess.run(["git", *where, "ls-tree", "-r", "-z", rev], capture_output=True, text=True).stdout
+    links = [(item.split("\t", 1)[1], item.split()[2]) for item in listing.split("\0") if item.startswith("160000 ")]
+    if not links:
+        return
+    names = _module_names(subprocess.run(["git", *where, "show", f"{rev}:.gitmodules"], capture_output=True, text=True).stdout)
+    for path, commit in links:
+        module = git_dir / "modules" / names.get(path, path)
+        if not (module / "HEAD").exists():
+            continue
+        present = subprocess.run(["git", "--git-dir", str(module), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True)
+        if present.returncode != 0:
+            continue
+        yield _archive(module, commit, f"{prefix}{path}/", bare=True)
+        yield from _submodules(module, module, commit, f"{prefix}{path}/", bare=True)
+
+
+def _module_names(gitmodules: str) -> dict[str, str]:
+    """Submodule names by path, from a .gitmodules file (the name is where .git/modules keeps it)."""
+    names, current = {}, None
+    for line in gitmodules.splitlines():
+        line = line.strip()
+        found = re.match(r'\[submodule\s+"(.+)"\]', line)
+        if found:
+            current = found.group(1)
+        elif current and re.match(r"path\s*=", line):
+            names[line.split("=", 1)[1].strip()] = current
+    return names
 
 
 def recorded_repo(run_dir: Path) -> Path:
