@@ -161,11 +161,18 @@ def _toml(text: str | None) -> dict:
         return {}
 
 
-def _clean(items: list[str], own: str | None) -> list[str]:
-    """Valid requirement strings, without the project itself."""
+def _clean(items: list[str], own: str | None, reasons: list | None = None) -> list[str]:
+    """Valid requirement strings, without the project itself. A requirement on a URL, a VCS
+    checkout or a local path (`name @ https://...`, `git+https://...#egg=name`) becomes the same
+    distribution from the index as of the dependency date: the URL cannot be fetched offline, and
+    even online it would give today's development version, not the one of the base commit."""
     out = []
     for item in items:
+        egg = re.search(r"#egg=([A-Za-z0-9][A-Za-z0-9._-]*)", item)
         item = item.split("#", 1)[0].strip()
+        if item.startswith(("git+", "hg+", "svn+", "bzr+", "http://", "https://", "file:")) and egg:
+            _say(reasons, "dated", f"{egg.group(1)}: from the index as of the dependency date, not from {item[:80]}")
+            item = egg.group(1)
         if not item or item.startswith(("-", ".", "/", "git+", "http://", "https://", "file:")):
             continue
         try:
@@ -174,8 +181,16 @@ def _clean(items: list[str], own: str | None) -> list[str]:
             continue
         if own and canonicalize_name(req.name) == own:
             continue
+        if req.url:
+            _say(reasons, "dated", f"{req.name}: from the index as of the dependency date, not from {req.url[:80]}")
+            req.url = None
         out.append(str(req))
     return out
+
+
+def _say(reasons: list | None, part: str, why: str) -> None:
+    if reasons is not None and (part, why) not in reasons:
+        reasons.append((part, why))
 
 
 def _dependencies(files: _Reader, pyproject: dict, reasons: list) -> tuple[list[str], list[str]]:
@@ -213,7 +228,7 @@ def _dependencies(files: _Reader, pyproject: dict, reasons: list) -> tuple[list[
     # requirement file they drag the resolution elsewhere (requests 2.25: pytest-xdist from
     # tests_require forced pytest<=3.10 down to 3.5).
     sources += [_setup_py(setup_py, reasons, tests=not pinned), _tox(files, reasons)]
-    return _first_per_name([r for source in sources for r in _clean(source, own)]), extras
+    return _first_per_name([r for source in sources for r in _clean(source, own, reasons)]), extras
 
 
 def _own_name(files: _Reader, pyproject: dict, setup_py: _SetupPy) -> str | None:
@@ -502,6 +517,10 @@ def _requirement_files(files: _Reader, reasons: list, seen: set[str] | None = No
     # mixed with the plain test file they would downgrade what the project itself requires.
     names = [n for n in names if not re.search(r"min|oldest|lowest", n)]
     tests = [n for n in names if re.search(r"test", n)]
+    # "tests-pallets-dev.txt", "tests-main.txt", nightly pins: the development versions of the
+    # project's own dependencies (URL lines), meant for a CI job of their own
+    plain = [n for n in tests if not re.search(r"[-_.](dev|main|master|nightly|upstream|latest|pre)([-_.]|$)", Path(n).stem + ".")]
+    tests = plain or tests
     dev = [n for n in names if re.search(r"dev", n)]
     base = [n for n in names if n in ("requirements.txt", "requirements/base.txt", "requirements/main.txt")]
     names = tests + base if tests else dev + base if dev else names
@@ -556,7 +575,15 @@ def _build_requires(pyproject: dict, files: _Reader, reasons: list) -> list[str]
     # Likewise what a backend asks for only for an editable build (get_requires_for_build_editable):
     # without it the editable install fails offline and the project lands in site-packages.
     extra = [r for backend, needs in EDITABLE_REQUIRES.items() if system.get("build-backend", "").startswith(backend) for r in needs]
-    return _clean(list(requires) + ["pip", "wheel", *extra], None)
+    # setup_requires (setup.py or setup.cfg): what an old setuptools build fetched at build time,
+    # setuptools_scm above all; offline and without isolation it must already be there
+    setup_requires = _SetupPy(files.read("setup.py")).requirements("setup_requires")
+    parser = _config(files.read("setup.cfg"))
+    if parser is not None and parser.has_option("options", "setup_requires"):
+        setup_requires += [line.strip() for line in parser.get("options", "setup_requires").splitlines() if line.strip()]
+    if setup_requires:
+        reasons.append(("build", "setup_requires: " + ", ".join(setup_requires)))
+    return _clean(list(requires) + ["pip", "wheel", *extra, *setup_requires], None, reasons)
 
 
 #: Plugins that reorder tests or rerun failures, neutralised so that repeated runs are comparable

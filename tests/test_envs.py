@@ -148,6 +148,36 @@ def test_ordering_and_rerun_plugins_are_neutralised_without_breaking_the_project
     assert "one test process" in reasons(plan) and "cache kept" in reasons(plan)
 
 
+def test_url_and_vcs_requirements_become_the_same_distribution_as_of_the_date(tmp_path):
+    """flask 2022: requirements/tests-pallets-dev.txt pins the development heads of its own
+    dependencies by URL; they cannot be fetched offline and would not be those of 2022."""
+    repo = GitRepo(tmp_path / "r")
+    dev = "markupsafe @ https://github.com/pallets/markupsafe/archive/refs/heads/main.tar.gz\ngit+https://github.com/pallets/itsdangerous.git#egg=itsdangerous\n"
+    base = repo.commit("Init", {
+        "pyproject.toml": PYPROJECT, "src/acme_lib/__init__.py": "",
+        "requirements/tests.txt": "pytest==7.1.2\n", "requirements/tests-pallets-dev.txt": dev,
+    })
+    plan = plan_environment(repo.path, base, ["3.11"])
+    assert "pytest==7.1.2" in requirements(plan) and not any("markupsafe" in r for r in requirements(plan))
+    assert "tests-pallets-dev" not in reasons(plan)  # the plain test file is preferred
+    only_dev = repo.commit("Only the dev file", {"requirements/tests.txt": dev})
+    plan = plan_environment(repo.path, only_dev, ["3.11"])
+    assert {"markupsafe", "itsdangerous"} <= set(requirements(plan))
+    assert not any("://" in r for r in requirements(plan))
+    assert "markupsafe: from the index as of the dependency date" in reasons(plan)
+
+
+def test_setup_requires_goes_into_the_image(tmp_path):
+    repo = GitRepo(tmp_path / "r")
+    setup_py = "from setuptools import setup\nsetup(name='old', use_scm_version=True, setup_requires=['setuptools_scm>=3.4'])\n"
+    base = repo.commit("Init", {"setup.py": setup_py, "old/__init__.py": ""})
+    plan = plan_environment(repo.path, base, ["3.11"])
+    assert "setuptools_scm>=3.4" in requirements(plan) and "setup_requires" in reasons(plan)
+    cfg = "[metadata]\nname = old\n[options]\nsetup_requires =\n    setuptools_scm\n    wheel\n"
+    later = repo.commit("setup.cfg", {"setup.cfg": cfg, "setup.py": "from setuptools import setup\nsetup()\n"})
+    assert "setuptools_scm" in requirements(plan_environment(repo.path, later, ["3.11"]))
+
+
 def test_names_starting_with_http_are_packages_not_urls(tmp_path):
     repo = GitRepo(tmp_path / "r")
     pyproject = '[project]\nname = "client"\ndependencies = ["httpcore==1.*", "httpx>=0.2", "https://example.com/x.whl"]\n'
