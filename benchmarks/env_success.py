@@ -233,9 +233,11 @@ def summary(rows: list[dict], label: str | None) -> str:
             out.append(f"{key[0]:24} {key[1]:6} {cells[0]:38} {cells[1]:38}")
         both = [k for k in keys if k in swegen and k in naive]
         for name, table in (("swegen", swegen), ("naive", naive)):
-            ok = sum(table[k]["success"] for k in both)
-            clean = sum(table[k]["clean"] for k in both)
-            out.append(f"{name}: {ok}/{len(both)} succeed, {clean}/{len(both)} without collection errors")
+            # every row of the recipe counts; the commits both recipes measured are compared apart
+            ok, clean = sum(r["success"] for r in table.values()), sum(r["clean"] for r in table.values())
+            paired = sum(table[k]["success"] for k in both)
+            out.append(f"{name}: {ok}/{len(table)} succeed, {clean}/{len(table)} without collection errors"
+                       f" ({paired}/{len(both)} on the commits both recipes measured)")
     return "\n".join(out)
 
 
