@@ -288,12 +288,13 @@ def test_bad_predictions_get_one_line_and_exit_2(tmp_path):
 def test_predictions_in_every_swebench_shape_read_the_same(tmp_path):
     from swegen.predictions import read_predictions
 
-    rows = [{"instance_id": "x__y-1", "model_name_or_path": "m", "model_patch": "diff"}, {"instance_id": "x__y-2", "model_name_or_path": "m", "model_patch": None}]
+    diff = "diff --git a/x b/x\n"  # a patch must look like a diff (swegen.predictions reads strictly)
+    rows = [{"instance_id": "x__y-1", "model_name_or_path": "m", "model_patch": diff}, {"instance_id": "x__y-2", "model_name_or_path": "m", "model_patch": None}]
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "b.json").write_text(json.dumps(rows))
     (tmp_path / "c.json").write_text(json.dumps({r["instance_id"]: {k: v for k, v in r.items() if k != "instance_id"} for r in rows}))
     read = [[(p.instance_id, p.model_name_or_path, p.model_patch) for p in read_predictions(tmp_path / n)] for n in ("a.jsonl", "b.json", "c.json")]
-    assert read[0] == read[1] == read[2] == [("x__y-1", "m", "diff"), ("x__y-2", "m", "")]
+    assert read[0] == read[1] == read[2] == [("x__y-1", "m", diff), ("x__y-2", "m", "")]
 
 
 def test_what_counts_as_a_test_edit():
