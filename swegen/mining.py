@@ -51,6 +51,7 @@ from swegen.history import (
 )
 from swegen.records import JsonlWriter, to_dict, write_json
 from swegen.split import DiffError, Split, SplitRules, parse_diff, split_diff
+from swegen.restate import restate_tasks
 from swegen.statements import FixContext, IssueIndex, build_statement, issue_refs, rewrite_statement
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -253,6 +254,7 @@ def mine(config: MineConfig, progress: Progress = lambda stage, done, total: Non
             _record_cheap(commits, cheap, ctx, funnel, sink)
             _record_duplicates(survivors, duplicates, ctx, funnel, sink)
             _record_analysed(analysis, versions, ctx, funnel, sink, progress)
+    restate_tasks(config.output)  # redaction and quality grades; validation restates with F2P
     return funnel
 
 

@@ -559,6 +559,8 @@ class FixContext:
     base_identifiers: set[str]
     #: Output of the failing test, if known.
     failing_test_output: str = ""
+    #: The '+' lines of the test patch, without the '+' (a statement must not quote them either).
+    test_added_lines: tuple[str, ...] = ()
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -635,7 +637,7 @@ class Statement:
     """A problem statement and where it came from."""
 
     text: str
-    #: "issue", "pull_request", "commit_message" or "rewrite".
+    #: "issue", "pull_request", "commit_message" or "rewrite" (what the prose came from).
     source: str
     leakage_score: float
     leaked: list[str]
@@ -808,8 +810,9 @@ def rewrite_statement(
         return _keep(statement, "rewrite failed: the model returned an empty statement")
     before, _ = leakage(statement.text, ctx)
     score, leaked = leakage(text, ctx)
-    if score > before or _leaked_lines(text, ctx):
-        return _keep(statement, f"rewrite rejected: it leaks the fix ({_one_line('; '.join(leaked))[:200]})")
+    problems = statement_problems(text, ctx)  # the same test that redaction and quality use
+    if score > before or problems:
+        return _keep(statement, f"rewrite rejected: it leaks the fix ({_one_line('; '.join(problems or leaked))[:200]})")
     return Statement(text + "\n", "rewrite", score, leaked, statement.issue_refs, statement.hints_text)
 
 
@@ -846,3 +849,194 @@ def _unwrap(reply: str) -> str:
         text = tagged.group(1)
     fenced = re.fullmatch(r"(`{3,})[\w-]*\n(.*)\n\1", text, re.DOTALL)
     return fenced.group(2) if fenced else text
+
+
+# --------------------------------------------------------------------------------------------
+# Redaction and statement quality
+# --------------------------------------------------------------------------------------------
+
+#: Sentences that announce the change rather than describe the problem. Matched at the start of a
+#: sentence or list item (after "This commit", "We" and the like), case-insensitively.
+_ANNOUNCE = re.compile(
+    r"^(?:(?:this|the)\s+(?:commit|change|patch|pr|pull request|fix|diff)\s+|we\s+(?:now\s+)?|now\s+(?:we\s+)?|"
+    r"(?:and\s+|also\s+|then\s+)?)"
+    r"(?:add(?:s|ed|ing)?\s+(?:a\s+|an\s+|the\s+|some\s+|more\s+|new\s+|missing\s+|regression\s+|unit\s+)*"
+    r"(?:tests?|checks?|guards?|validation|handling|regression|[\w.]*tests?\.\w+|test_\w+)\b"
+    r"|guard(?:s|ed|ing)?\b|use[sd]?\s+\S.{0,80}?\binstead\s+of\b|using\s+\S.{0,80}?\binstead\s+of\b"
+    r"|fix(?:es|ed)?\s+(?:\S+\s+){0,6}?by\s+\w+ing\b|(?:this\s+)?is\s+fixed\s+by\b"
+    r"|replace[sd]?\s+\S.{0,80}?\bwith\b|switch(?:es|ed)?\s+to\b|swap(?:s|ped)?\s+\S.{0,60}?\bfor\b"
+    r"|(?:raise|raises|raising|return|returns|returning)\s+(?:a\s+|an\s+)?[A-Z]\w*(?:Error|Exception|Warning)\b"
+    r"|(?:check|checks|checking)\s+(?:for|that|whether|if)\b|make\s+sure\b|ensure[sd]?\s+that\b"
+    r"|(?:move|moves|moved|rename[sd]?|extract(?:s|ed)?|refactor(?:s|ed)?)\s+\S"
+    r"|test(?:s|ed)?\s+(?:added|for|that|with)\b)",
+    re.IGNORECASE,
+)
+#: Announcements anywhere in a sentence ("... and guard n < 0", "..., by using X").
+_ANNOUNCE_INSIDE = re.compile(
+    r"\b(?:fix(?:ed|es)?\s+by\s+\w+ing\b|instead\s+of\s+using|(?:and|then|by)\s+(?:adding|guarding|using|"
+    r"raising|checking|replacing|switching|returning|calling|catching|passing)\b|(?:and|,)\s+(?:add|guard|raise|use)\s+)",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\[`'\"(*_])|(?<=[.!?])\s*\n(?=\S)")
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+")
+_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})")
+_TEST_NAME = re.compile(r"\bdef\s+(test\w*)|\bclass\s+(\w*Tests?\w*)")
+#: Words of prose below which a statement with no failing test output is thin.
+THIN_WORDS = 12
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One sentence, list item or code block taken out of a statement, and why."""
+
+    text: str
+    reason: str
+
+
+def statement_problems(text: str, ctx: FixContext, announcements: bool = True, test_names: bool = True) -> list[str]:
+    """Why `text` gives the fix away: quoted fix or test lines, fix-only identifiers, announcements.
+
+    The same test judges each unit of a statement for redaction, a whole statement's quality, and
+    an LLM rewrite; an empty list means nothing gives the fix away. Test output is judged without
+    `announcements` (its base code may well say "raise ValueError") and may name the tests.
+    """
+    problems = [f"quotes an added line of the fix: {line}" for line in _leaked_lines(text, ctx)]
+    flat = _ws(text)
+    problems += [f"quotes the test patch: {line}" for line in _test_lines(ctx) if line in flat]
+    problems += [f"names {name}, which only the fix introduces" for name in _fix_identifiers(ctx) if _names_code(text, name)]
+    if test_names:
+        problems += [f"names the test {name}, which the fix adds" for name in _new_tests(ctx) if _mentions(text, name)]
+    if announcements:
+        problems += [f"announces the change: {_one_line(unit)[:80]}" for unit in _prose_units(text) if _announces(unit)]
+    return _unique(problems)
+
+
+def _names_code(text: str, name: str) -> bool:
+    """Whether `text` names identifier `name`; a plain lowercase word ("generator") only counts
+    when written as code (in backticks, called, or after a dot), since prose uses it too."""
+    if not (name.isalpha() and name.islower()):
+        return _mentions(text, name)
+    word = re.escape(name)
+    return re.search(rf"`[^`\n]*(?<![A-Za-z0-9_]){word}(?![A-Za-z0-9_])[^`\n]*`|\.{word}\b|\b{word}\(", text) is not None
+
+
+def _test_lines(ctx: FixContext) -> list[str]:
+    lines = (_ws(line) for line in ctx.test_added_lines)
+    return _unique(line for line in lines if len(line) >= 12 and _has_substance(line))
+
+
+def _new_tests(ctx: FixContext) -> list[str]:
+    names = (m.group(1) or m.group(2) for line in ctx.test_added_lines for m in _TEST_NAME.finditer(line))
+    return _unique(name for name in names if name and len(name) >= 5)
+
+
+def _announces(unit: str) -> bool:
+    body = _LIST_ITEM.sub("", unit).strip().lstrip("*_`").strip()
+    return bool(_ANNOUNCE.match(body) or _ANNOUNCE_INSIDE.search(body))
+
+
+def _prose_units(text: str) -> list[str]:
+    """The sentences and list items of `text`'s prose (fenced code blocks are not prose)."""
+    units: list[str] = []
+    for block, fenced in _blocks(text):
+        if not fenced:
+            units += [unit for item in _items(block) for unit in _sentences(item)]
+    return units
+
+
+def _blocks(text: str) -> list[tuple[str, bool]]:
+    """Paragraphs and fenced code blocks, in order: (text, is_code)."""
+    blocks: list[tuple[str, bool]] = []
+    lines, i, current = text.split("\n"), 0, []
+    while i < len(lines):
+        fence = _FENCE_OPEN.match(lines[i])
+        if fence:
+            if current:
+                blocks.append(("\n".join(current), False))
+            end = _skip_fence(lines, i, fence.group(1))
+            blocks.append(("\n".join(lines[i:end]), True))
+            current, i = [], end
+            continue
+        if lines[i].strip():
+            current.append(lines[i])
+        elif current:
+            blocks.append(("\n".join(current), False))
+            current = []
+        i += 1
+    if current:
+        blocks.append(("\n".join(current), False))
+    return blocks
+
+
+def _items(block: str) -> list[str]:
+    """A paragraph's list items (each with its continuation lines), or the paragraph whole."""
+    items: list[str] = []
+    for line in block.split("\n"):
+        if _LIST_ITEM.match(line) or not items:
+            items.append(line)
+        else:
+            items[-1] += "\n" + line
+    return items
+
+
+def _sentences(item: str) -> list[str]:
+    marker = _LIST_ITEM.match(item)
+    prefix = marker.group() if marker else ""
+    parts = [p for p in _SENTENCE_END.split(item[len(prefix):]) if p and p.strip()]
+    return [prefix + parts[0], *parts[1:]] if parts else [item]
+
+
+def redact(text: str, ctx: FixContext) -> tuple[str, list[Removal]]:
+    """`text` without the sentences, list items and code blocks that give the fix away.
+
+    Deterministic: each unit is judged alone by `statement_problems`; a removed unit is recorded
+    with its first reason. Paragraphs left empty disappear.
+    """
+    removed: list[Removal] = []
+    kept_blocks: list[str] = []
+    for block, fenced in _blocks(text):
+        if fenced:
+            kept = _judged(block, ctx, removed)
+        else:
+            items = [_kept_sentences(item, ctx, removed) for item in _items(block)]
+            kept = "\n".join(item for item in items if item.strip())
+        if kept.strip():
+            kept_blocks.append(kept)
+    return "\n\n".join(kept_blocks), removed
+
+
+def _kept_sentences(item: str, ctx: FixContext, removed: list[Removal]) -> str:
+    units = [_judged(unit, ctx, removed) for unit in _sentences(item)]
+    text = " ".join(unit.strip() for unit in units if unit.strip())
+    if not _LIST_ITEM.sub("", text).strip():
+        return ""
+    return text if _LIST_ITEM.match(text) or not _LIST_ITEM.match(item) else _LIST_ITEM.match(item).group() + text
+
+
+def _judged(unit: str, ctx: FixContext, removed: list[Removal]) -> str:
+    problems = statement_problems(unit, ctx)
+    if not problems:
+        return unit
+    removed.append(Removal(_one_line(unit), problems[0]))
+    return ""
+
+
+def prose_words(text: str) -> int:
+    """Words of prose in `text` (not in code blocks, headings or the failing test output)."""
+    prose = text.split("\n## Failing test output", 1)[0]
+    return sum(len(block.split()) for block, fenced in _blocks(prose) if not fenced)
+
+
+def statement_quality(text: str, ctx: FixContext, has_test_output: bool) -> tuple[str, list[str]]:
+    """("ok" | "thin" | "leaky", reasons): leaky when anything gives the fix away; thin when the
+    prose says too little to find the bug (under THIN_WORDS words and no failing test output)."""
+    prose, _, output = text.partition("\n## Failing test output")
+    problems = statement_problems(prose, ctx) + statement_problems(output, ctx, announcements=False, test_names=False)
+    if problems:
+        return "leaky", _unique(problems)
+    words = prose_words(text)
+    if words < THIN_WORDS and not has_test_output:
+        return "thin", [f"only {words} words of description and no failing test output"]
+    if words < 4:
+        return "thin", [f"only {words} words of description (the failing test output is all there is)"]
+    return "ok", []

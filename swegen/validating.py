@@ -25,6 +25,7 @@ from swegen.errors import BadInput, SwegenError
 from swegen.executor import run_jobs
 from swegen.grading import grade, passed
 from swegen.records import JsonlWriter, read_lines, write_atomic, write_json
+from swegen.restate import restate_tasks
 from swegen.runner import TestRun, run_pytest
 from swegen.sandbox import Limits
 from swegen.testbed import Container, Environments, Testbed, git_archive, recorded_repo, test_files
@@ -312,6 +313,7 @@ def finish(run_dir: Path) -> dict[str, object]:
     results = {}
     for row in read_lines(run_dir / "validation.jsonl"):
         results[row["instance_id"]] = row  # a later line for the same id wins (a retried run)
+    restate_tasks(run_dir, {i: r["FAIL_TO_PASS"] for i, r in results.items() if r["kept"]})  # statements see F2P
     lines = []
     for instance_id in sorted(results):
         row = results[instance_id]
