@@ -111,8 +111,9 @@ def run_dir_argument() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False), callback=checked_run_dir)
 
 
-def check_repository(repo: Path) -> None:
-    """A path `swegen mine` can walk: a git repository (bare is fine) with its whole history."""
+def check_repository(repo: Path, allow_shallow: bool = False) -> None:
+    """A path `swegen mine` can walk: a git repository (bare is fine) with its whole history
+    (or, with `allow_shallow`, what a shallow clone has of it)."""
     if not repo.exists():
         raise BadInput(f"repository {repo} does not exist", hint="pass the path of a git clone")
     if not repo.is_dir():
@@ -123,10 +124,10 @@ def check_repository(repo: Path) -> None:
         return  # no git: mining says so
     if proc.returncode != 0:
         raise BadInput(f"{repo} is not a git repository", hint="pass the folder of a git clone (git clone URL), or a bare repository")
-    if proc.stdout.strip() == "true":
-        # a cut history turns its oldest commits into roots whose "diff" is the whole tree
-        raise BadInput(f"{repo} is a shallow clone: its history is cut",
-                       hint=f"fetch the whole history first: git -C {repo} fetch --unshallow")
+    if proc.stdout.strip() == "true" and not allow_shallow:
+        # CI checkouts are often depth 1: mining one would find nothing and look like a finished run
+        raise BadInput(f"{repo} is a shallow clone: its history is cut, so most fixes would be missed",
+                       hint=f"fetch the whole history first (git -C {repo} fetch --unshallow), or pass --allow-shallow to mine what is there")
 
 
 def check_refs(repo: Path, refs: tuple[str, ...]) -> None:
@@ -226,14 +227,15 @@ _register_stage_modules()
 @config_option
 @option("--no-validate", env="NO_VALIDATE", is_flag=True, help="Only mine; validate later with `swegen validate RUN_DIR`.")
 @option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Candidates validated in parallel.")
+@option("--allow-shallow", env="ALLOW_SHALLOW", is_flag=True, help="Mine a shallow clone anyway (only the commits it has; a warning says how many).")
 def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | None, until: str | None, paths: tuple[str, ...],
          exclude: tuple[str, ...], max_candidates: int | None, include_features: bool, max_source_lines: int,
          min_score: float, repo_name: str | None, issues: Path | None, statement_template: Path | None, rewrite_with: str | None,
-         rewrite_model: str, config_file: Path | None, no_validate: bool, workers: int) -> None:
+         rewrite_model: str, config_file: Path | None, no_validate: bool, workers: int, allow_shallow: bool) -> None:
     """Find the bug fixes in REPO's whole history and write them as SWE-bench-style task candidates."""
     from swegen.mining import MineConfig, mine as run_mine
 
-    check_repository(repo)
+    check_repository(repo, allow_shallow)
     check_refs(repo, refs)
     check_template(statement_template)
     output = output or Path("swegen-out") / (repo.resolve().name.removesuffix(".git") or "repo")
@@ -413,9 +415,11 @@ def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str 
 # to show that an attack they catch would pass without them.
 @click.option("--no-tamper-checks", "no_tamper_checks", is_flag=True, hidden=True)
 @click.option("--no-test-edit-revert", "no_test_edit_revert", is_flag=True, hidden=True)
+@option("--strict/--no-strict", "strict", env="STRICT", default=True, show_default=True,
+        help="Also run a resolved prediction's whole test suite against gold's: the strict verdict.")
 def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, instances: tuple[str, ...], repo: Path | None, workers: int,
              timeout: float, python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None,
-             no_tamper_checks: bool, no_test_edit_revert: bool) -> None:
+             no_tamper_checks: bool, no_test_edit_revert: bool, strict: bool) -> None:
     """Grade predictions on RUN_DIR's tasks in the sandbox, as SWE-bench grades them."""
     from swegen.evaluating import EvaluateConfig, evaluate as run_evaluate
     from swegen.images import resolve_ca_bundle
@@ -423,7 +427,7 @@ def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, ins
     config = EvaluateConfig(
         run_dir=run_dir, predictions=predictions, repo=repo, model=model, workers=workers, timeout=timeout,
         instance_ids=instances, python=python, base_image=base_image, ca_bundle=resolve_ca_bundle(ca_bundle), config_file=config_file,
-        tamper_checks=not no_tamper_checks, revert_test_edits=not no_test_edit_revert,
+        tamper_checks=not no_tamper_checks, revert_test_edits=not no_test_edit_revert, strict=strict,
     )
     with _progress() as progress:
         summaries = run_evaluate(config, progress)
@@ -438,11 +442,11 @@ def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, ins
 def print_evaluation(summaries: dict[str, dict[str, Any]], run_dir: Path) -> None:
     table = Table(title="evaluation")
     table.add_column("model", overflow="fold", no_wrap=False, min_width=14)
-    for column in ("tasks", "sent", "resolved", "unres.", "tampered", "empty", "infra", "%"):
+    for column in ("tasks", "sent", "resolved", "strict", "unres.", "tampered", "empty", "infra", "%"):
         table.add_column(column, justify="right")
     for model, s in summaries.items():
         rate = 100 * s["resolved_instances"] / s["total_instances"] if s["total_instances"] else 0.0
-        table.add_row(escape(model), str(s["total_instances"]), str(s["submitted_instances"]), str(s["resolved_instances"]),
+        table.add_row(escape(model), str(s["total_instances"]), str(s["submitted_instances"]), str(s["resolved_instances"]), str(s.get("strict_resolved_instances", "-")),
                       str(s["unresolved_instances"]), str(s.get("tampered_instances", 0)), str(s["empty_patch_instances"]),
                       str(s["error_instances"]), f"{rate:.1f}")
     out.print(table)

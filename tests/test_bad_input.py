@@ -236,6 +236,13 @@ def test_a_bare_repository_is_not_an_error_it_is_mined(world: World, tmp_path: P
     assert sum(1 for line in (tmp_path / "bare-run" / "candidates.jsonl").read_text().splitlines() if '"kept": true' in line) >= 4
 
 
+def test_a_shallow_clone_is_mined_when_asked_for(world: World, tmp_path: Path):
+    """The control for the shallow row: the refusal is the default, not an inability."""
+    proc = run_cli("mine", str(world.root / "shallow"), "--no-validate", "--allow-shallow", "-o", str(tmp_path / "cut"), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "shallow clone" in proc.stderr and (tmp_path / "cut" / "candidates.jsonl").exists()
+
+
 def test_a_date_git_understands_is_accepted(world: World, tmp_path: Path):
     """The control for the date rows: the check refuses only what git cannot read."""
     proc = run_cli("mine", str(world.repo), "--no-validate", "--since", "2000-01-01", "--until", "10 years ago", "-o", str(tmp_path / "dated"))

@@ -284,7 +284,9 @@ def test_shallow_clone_warns_how_much_is_missing(tmp_path):
         repo.commit(f"Docs {i}", {"README.md": f"# lib {i}\n"})
     shallow = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{repo.path}", str(shallow)], check=True)
-    proc = run_cli("mine", str(shallow), "-o", str(tmp_path / "out"), "--no-validate")
+    refused = run_cli("mine", str(shallow), "-o", str(tmp_path / "out"), "--no-validate")
+    assert refused.returncode == 2 and "fetch --unshallow" in refused.stderr  # a cut history is refused unless asked for
+    proc = run_cli("mine", str(shallow), "-o", str(tmp_path / "out"), "--no-validate", "--allow-shallow")
     assert proc.returncode == 0, proc.stderr
     assert "shallow clone: only 2 commits" in proc.stderr.replace("\n", " ")
 
