@@ -5,6 +5,7 @@ Registered on the main group by swegen.cli; errors are SwegenError, turned into 
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,8 @@ def _out() -> Any:
 def print_report(report: Any) -> None:
     """The report in the terminal: public against private, the verdict, controls and warnings."""
     out = _out()
+    if report.demo_note:
+        out.print(f"[bold yellow]{escape(report.demo_note)}[/]", highlight=False)
     table = Table(title=f"private ({report.tasks} tasks) against public SWE-bench {report.benchmark.capitalize()}")
     for column in ("model", "private", "95% CI", "public", "gap", "95% CI of gap", "errors", "public row used"):
         table.add_column(column, justify="left" if column in ("model", "public row used") else "right")
@@ -110,6 +113,13 @@ def print_report(report: Any) -> None:
     out.print(dates)
     for split in report.date_split:
         out.print(f"  {split.sentence}", highlight=False, markup=False)
+    for verdict in report.verdicts:
+        strict = "not measured" if verdict.strict_resolved is None else f"{verdict.strict_resolved}/{verdict.strict_measured}"
+        out.print(f"  {verdict.model}: {verdict.plain.resolved}/{verdict.plain.graded} resolved under the SWE-bench rule, "
+                  f"strict rule: {strict}", highlight=False, markup=False)
+    quality = Counter(row.quality for row in report.task_rows)
+    out.print("  statements: " + ", ".join(f"{quality[q]} {q}" for q in ("ok", "thin", "leaky", "unknown") if quality[q]),
+              highlight=False, markup=False)
     controls = Table(title="controls", show_header=False)
     controls.add_column("control")
     controls.add_column("value", justify="right")

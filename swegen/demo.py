@@ -26,6 +26,15 @@ from swegen.validating import ValidateConfig, validate
 PENDING_STAGES: tuple[str, ...] = ()
 #: The model name of the scripted agent's predictions in the demo.
 SCRIPTED_NAME = "scripted-agent"
+SCRIPTED_SKILL = 2
+#: The scripted agent again at other skills, under public model names from the shipped score
+#: table, so that the demo's report shows its headline (private against public, the gap, the
+#: ranking verdict). The report says these are a demonstration of the pipeline, not a measurement.
+PUBLIC_STAND_INS: tuple[tuple[str, int], ...] = (("claude-sonnet-4-5", 4), ("gpt-5-mini", 3), ("gpt-4.1", 1))
+DEMO_NOTE = (
+    "Demonstration of the pipeline, not a measurement: the models named here are swegen's scripted agent at "
+    "different skill levels, run under public model names so that the comparison with public scores can be shown."
+)
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -74,7 +83,9 @@ def run_demo(
     step("creating the example repository")
     repo = create_example(out / "repo")
     result = DemoResult(out, repo)
-    write_json(out / "demo.json", {"swegen_version": __version__, "command": "demo", "repo": str(repo)})
+    stand_ins = {name: f"swegen's scripted agent, --skill {skill}" for name, skill in PUBLIC_STAND_INS}
+    write_json(out / "demo.json", {"swegen_version": __version__, "command": "demo", "repo": str(repo),
+                                   "note": DEMO_NOTE, "stand_ins": stand_ins})
     step("mining its history")
     result.funnel = mine(MineConfig(repo=repo, output=out, repo_name=EXAMPLE_REPO_NAME), progress)
     step("validating the candidates in Docker (before and after each fix, with reruns and controls)")
@@ -89,10 +100,17 @@ def run_demo(
     result.validation = validate(validation, progress)
     options = dict(python=None if config.base_image else config.python, base_image=config.base_image, ca_bundle=config.ca_bundle)
     step(f"solving the tasks with swegen's scripted agent ({SCRIPTED_NAME}: it fixes 2 of the 4 bugs and cheats on the others)")
-    predictions = solve(SolveConfig(run_dir=out, agent="scripted", name=SCRIPTED_NAME, skill=2, repo=repo, workers=config.workers, **options), progress)
-    step("evaluating its predictions and the gold and empty baselines in the sandbox")
+    solved = [solve(SolveConfig(run_dir=out, agent="scripted", name=SCRIPTED_NAME, skill=SCRIPTED_SKILL, repo=repo,
+                                workers=config.workers, **options), progress)]
+    names = ", ".join(f"{name} (skill {skill})" for name, skill in PUBLIC_STAND_INS)
+    step(f"solving them again with the scripted agent under public model names, as a demonstration only: {names}")
+    for name, skill in PUBLIC_STAND_INS:
+        solved.append(solve(SolveConfig(run_dir=out, agent="scripted", name=name, skill=skill, repo=repo,
+                                        workers=config.workers, **options), progress))
+    step("evaluating their predictions and the gold and empty baselines in the sandbox")
     result.evaluation = evaluate(
-        EvaluateConfig(run_dir=out, predictions=("gold", "empty", str(predictions)), repo=repo, workers=config.workers, **options), progress
+        EvaluateConfig(run_dir=out, predictions=("gold", "empty", *map(str, solved)), repo=repo, workers=config.workers, **options),
+        progress,
     )
     step("reporting: private against public scores")
     result.report = make_report(ReportConfig(out))

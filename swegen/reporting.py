@@ -33,6 +33,10 @@ BASELINES = ("gold", "empty")
 GRADED = ("resolved", "unresolved", "empty_patch", "tampered")
 LINE_BUCKETS = ((5, "1-5 lines"), (20, "6-20 lines"), (100, "21-100 lines"), (math.inf, "over 100 lines"))
 FILE_BUCKETS = ((1, "1 file"), (3, "2-3 files"), (math.inf, "4+ files"))
+#: A task folder's files the task table links to.
+TASK_FILES = ("problem_statement.md", "problem_statement.original.md", "task.json", "gold.patch", "test.patch")
+QUALITY_ORDER = ["ok", "thin", "leaky", "unknown"]
+LEAK_BUCKETS = ((0.0, "leaks nothing"), (0.99, "names code only the fix adds"), (math.inf, "quotes the fix"))
 #: Folders that hold a project's packages rather than being an area themselves.
 CONTAINER_DIRS = frozenset({"src", "lib", "pkg", "packages", "python"})
 
@@ -84,6 +88,14 @@ class TaskInfo:
     files_changed: int
     area: str
     statement_source: str
+    #: "ok", "thin", "leaky" (swegen.restate), or "unknown" for a run restated by no swegen.
+    statement_quality: str = "unknown"
+    quality_reasons: tuple[str, ...] = ()
+    statement_sources: tuple[str, ...] = ()
+    leakage_score: float = 0.0
+    fail_to_pass: int = 0
+    #: The task folder's files a reader may want, relative to the run folder.
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -217,6 +229,33 @@ class Controls:
 
 
 @dataclass(frozen=True)
+class Verdicts:
+    """One model's rate under the SWE-bench rule and under the strict rule (where measured)."""
+
+    model: str
+    plain: Counts
+    #: Tasks resolved under the strict rule among those it was measured on; None: not measured.
+    strict_resolved: int | None
+    strict_measured: int
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One line of the task table: what the task is, how good its statement is, who solved it."""
+
+    instance_id: str
+    sources: tuple[str, ...]
+    quality: str
+    quality_reasons: tuple[str, ...]
+    leakage_score: float
+    fail_to_pass: int
+    solved_by: tuple[str, ...]
+    #: Models resolved under the SWE-bench rule but not under the strict one.
+    strict_failed_by: tuple[str, ...]
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Power:
     """How big a difference this many tasks can see (alpha 0.05, power 0.8)."""
 
@@ -245,6 +284,11 @@ class Report:
     #: Per task (in tasks.jsonl order), each model's status: resolved, unresolved, tampered, empty_patch, error, missing.
     task_ids: tuple[str, ...]
     grid: dict[str, tuple[str, ...]]
+    verdicts: tuple[Verdicts, ...] = ()
+    task_rows: tuple[TaskRow, ...] = ()
+    #: Set when the run is swegen's demo: its "models" are stand-ins, not a measurement.
+    demo_note: str = ""
+    demo_stand_ins: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -263,7 +307,8 @@ def make_report(config: ReportConfig) -> ReportResult:
     run_dir = config.run_dir
     tasks = load_tasks(run_dir)
     outcomes = load_outcomes(run_dir)
-    report = build_report(config, tasks, outcomes, _read_json(run_dir / "validation_summary.json"), unevaluated(run_dir))
+    report = build_report(config, tasks, outcomes, _read_json(run_dir / "validation_summary.json"), unevaluated(run_dir),
+                          load_strict(run_dir), _read_json(run_dir / "demo.json"))
     out = run_dir / "report"
     summary, html, markdown = out / "summary.json", out / "report.html", out / "report.md"
     write_json(summary, _finite(to_dict(report)))
@@ -316,10 +361,17 @@ def _task_info(data: dict[str, Any]) -> TaskInfo:
     for diff in files:
         lines_by_area[_area(diff.path)] += max(diff.changed, 1)
     area = lines_by_area.most_common(1)[0][0] if lines_by_area else "(unknown)"
+    source = str(data.get("statement_source") or "unknown")
     return TaskInfo(
         instance_id=str(data["instance_id"]), date=str(data.get("created_at") or "")[:10],
         lines_changed=sum(d.changed for d in files), files_changed=len(files), area=area,
-        statement_source=str(data.get("statement_source") or "unknown"),
+        statement_source=source,
+        statement_quality=str(data.get("statement_quality") or "unknown"),
+        quality_reasons=tuple(str(r) for r in data.get("statement_quality_reasons") or ()),
+        statement_sources=tuple(str(s) for s in data.get("statement_sources") or (source,)),
+        leakage_score=float(data.get("leakage_score") or 0.0),
+        fail_to_pass=len(data.get("FAIL_TO_PASS") or ()),
+        files=tuple(f"{data['instance_id']}/{name}" for name in TASK_FILES),
     )
 
 
@@ -352,6 +404,18 @@ def load_outcomes(run_dir: Path) -> dict[str, dict[str, str]]:
     return outcomes
 
 
+def load_strict(run_dir: Path) -> dict[str, dict[str, bool]]:
+    """Per model, per instance id, its `strict_resolved` verdict, where evaluation measured one."""
+    root = run_dir / "evaluations"
+    strict: dict[str, dict[str, bool]] = {}
+    for results in sorted(root.glob("*/results.jsonl")) if root.is_dir() else []:
+        for line in read_lines(results):
+            if line.get("instance_id") and isinstance(line.get("strict_resolved"), bool):
+                name = str(line.get("model_name_or_path") or results.parent.name.replace("__", "/"))
+                strict.setdefault(name, {})[str(line["instance_id"])] = line["strict_resolved"]
+    return strict
+
+
 def unevaluated(run_dir: Path) -> list[str]:
     """Prediction files whose model has no evaluation results yet."""
     predictions = sorted((run_dir / "predictions").glob("*.jsonl")) if (run_dir / "predictions").is_dir() else []
@@ -373,7 +437,8 @@ def _status(line: dict[str, Any]) -> str:
 
 
 def build_report(config: ReportConfig, tasks: list[TaskInfo], outcomes: dict[str, dict[str, str]],
-                 validation: dict[str, Any], not_evaluated: Iterable[str] = ()) -> Report:
+                 validation: dict[str, Any], not_evaluated: Iterable[str] = (),
+                 strict: dict[str, dict[str, bool]] | None = None, demo: dict[str, Any] | None = None) -> Report:
     """The whole report from the loaded run (a pure function of its inputs and the score table)."""
     ids = [t.instance_id for t in tasks]
     grid = {name: tuple(statuses.get(i, "missing") for i in ids) for name, statuses in outcomes.items()}
@@ -394,7 +459,32 @@ def build_report(config: ReportConfig, tasks: list[TaskInfo], outcomes: dict[str
         warnings=tuple(_warnings(models, controls, power, outcomes, set(ids)) + [
             f"{path} has no evaluation, so it is not in this report: run `swegen evaluate {config.run_dir}`" for path in not_evaluated]),
         task_ids=tuple(ids), grid=grid,
+        verdicts=tuple(_verdicts(m.name, grid[m.name], ids, (strict or {}).get(m.name, {})) for m in models),
+        task_rows=_task_rows(tasks, {m.name: grid[m.name] for m in models}, strict or {}, config.run_dir),
+        demo_note=str((demo or {}).get("note") or ""),
+        demo_stand_ins={str(k): str(v) for k, v in ((demo or {}).get("stand_ins") or {}).items()},
     )
+
+
+def _verdicts(name: str, statuses: tuple[str, ...], ids: list[str], strict: dict[str, bool]) -> Verdicts:
+    """A strict verdict counts on the graded tasks evaluation measured it on; a task resolved
+    under the SWE-bench rule with no strict verdict is left out of the strict rate, not guessed."""
+    measured = [(s, strict[i]) for s, i in zip(statuses, ids) if i in strict and s in GRADED]
+    if not measured:
+        return Verdicts(name, count(statuses), None, 0)
+    return Verdicts(name, count(statuses), sum(1 for s, ok in measured if s == "resolved" and ok), len(measured))
+
+
+def _task_rows(tasks: list[TaskInfo], grid: dict[str, tuple[str, ...]], strict: dict[str, dict[str, bool]],
+               run_dir: Path) -> tuple[TaskRow, ...]:
+    rows = []
+    for n, task in enumerate(tasks):
+        solved = tuple(name for name, statuses in grid.items() if statuses[n] == "resolved")
+        not_strict = tuple(name for name in solved if strict.get(name, {}).get(task.instance_id) is False)
+        files = tuple(f for f in task.files if (run_dir / f).exists())
+        rows.append(TaskRow(task.instance_id, task.statement_sources, task.statement_quality, task.quality_reasons,
+                            task.leakage_score, task.fail_to_pass, solved, not_strict, files))
+    return tuple(rows)
 
 
 def count(statuses: Iterable[str]) -> Counts:
@@ -490,6 +580,8 @@ def _breakdowns(tasks: list[TaskInfo], grid: dict[str, tuple[str, ...]]) -> tupl
         ("files changed by the fix", lambda t: _bucket(t.files_changed, FILE_BUCKETS), [label for _, label in FILE_BUCKETS]),
         ("area of the repository", lambda t: t.area, None),
         ("statement source", lambda t: t.statement_source, None),
+        ("statement quality", lambda t: t.statement_quality, QUALITY_ORDER),
+        ("statement leakage", lambda t: _bucket(t.leakage_score, LEAK_BUCKETS), [label for _, label in LEAK_BUCKETS]),
     )
     return tuple(_breakdown(title, [key(t) for t in tasks], grid, order) for title, key, order in dimensions)
 

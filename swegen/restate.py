@@ -27,6 +27,7 @@ from swegen.statements import (
     FixContext,
     Removal,
     _ws,
+    leakage,
     redact,
     render_statement,
     statement_problems,
@@ -84,7 +85,11 @@ def restate_task(folder: Path, task: dict, repo: Path | None, f2p: list[str]) ->
     output = failing_output(_before_log(folder), f2p, ctx, task.get("test_files") or [])
     restated = restate(original, task.get("statement_source", "commit_message"), ctx, output)
     write_atomic(folder / STATEMENT, restated.text)
+    task.setdefault("leakage_score_original", task.get("leakage_score", 0.0))
+    score, leaked = leakage(restated.text, ctx)
     task.update(
+        leakage_score=score,
+        leaked=leaked,
         problem_statement=restated.text,
         statement_sources=restated.sources,
         statement_quality=restated.quality,

@@ -148,7 +148,8 @@ def test_pairs_date_split_and_breakdowns_count_every_task(tmp_path: Path):
     assert devstral["sentence"].startswith("devstral-small-2512 does better on fixes older than its release (100.0% against 89.5%")
     assert "not significant at 5%" in devstral["sentence"]
     titles = [b["title"] for b in summary["breakdowns"]]
-    assert titles == ["lines changed by the fix", "files changed by the fix", "area of the repository", "statement source"]
+    assert titles == ["lines changed by the fix", "files changed by the fix", "area of the repository", "statement source",
+                      "statement quality", "statement leakage"]
     for breakdown in summary["breakdowns"]:
         assert sum(g["tasks"] for g in breakdown["groups"]) == 30
     areas = {g["label"]: g["tasks"] for g in summary["breakdowns"][2]["groups"]}
