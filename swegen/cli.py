@@ -415,9 +415,11 @@ def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str 
 # to show that an attack they catch would pass without them.
 @click.option("--no-tamper-checks", "no_tamper_checks", is_flag=True, hidden=True)
 @click.option("--no-test-edit-revert", "no_test_edit_revert", is_flag=True, hidden=True)
+@option("--strict/--no-strict", "strict", env="STRICT", default=True, show_default=True,
+        help="Also run a resolved prediction's whole test suite against gold's: the strict verdict.")
 def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, instances: tuple[str, ...], repo: Path | None, workers: int,
              timeout: float, python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None,
-             no_tamper_checks: bool, no_test_edit_revert: bool) -> None:
+             no_tamper_checks: bool, no_test_edit_revert: bool, strict: bool) -> None:
     """Grade predictions on RUN_DIR's tasks in the sandbox, as SWE-bench grades them."""
     from swegen.evaluating import EvaluateConfig, evaluate as run_evaluate
     from swegen.images import resolve_ca_bundle
@@ -425,7 +427,7 @@ def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, ins
     config = EvaluateConfig(
         run_dir=run_dir, predictions=predictions, repo=repo, model=model, workers=workers, timeout=timeout,
         instance_ids=instances, python=python, base_image=base_image, ca_bundle=resolve_ca_bundle(ca_bundle), config_file=config_file,
-        tamper_checks=not no_tamper_checks, revert_test_edits=not no_test_edit_revert,
+        tamper_checks=not no_tamper_checks, revert_test_edits=not no_test_edit_revert, strict=strict,
     )
     with _progress() as progress:
         summaries = run_evaluate(config, progress)
@@ -440,11 +442,11 @@ def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, ins
 def print_evaluation(summaries: dict[str, dict[str, Any]], run_dir: Path) -> None:
     table = Table(title="evaluation")
     table.add_column("model", overflow="fold", no_wrap=False, min_width=14)
-    for column in ("tasks", "sent", "resolved", "unres.", "tampered", "empty", "infra", "%"):
+    for column in ("tasks", "sent", "resolved", "strict", "unres.", "tampered", "empty", "infra", "%"):
         table.add_column(column, justify="right")
     for model, s in summaries.items():
         rate = 100 * s["resolved_instances"] / s["total_instances"] if s["total_instances"] else 0.0
-        table.add_row(escape(model), str(s["total_instances"]), str(s["submitted_instances"]), str(s["resolved_instances"]),
+        table.add_row(escape(model), str(s["total_instances"]), str(s["submitted_instances"]), str(s["resolved_instances"]), str(s.get("strict_resolved_instances", "-")),
                       str(s["unresolved_instances"]), str(s.get("tampered_instances", 0)), str(s["empty_patch_instances"]),
                       str(s["error_instances"]), f"{rate:.1f}")
     out.print(table)

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from swegen import canaries
+from swegen import canaries, strict
+from swegen.docker_sandbox import SandboxStopped
 from swegen.errors import BadInput, SwegenError
 from swegen.executor import run_jobs
 from swegen.grading import grade
@@ -82,6 +83,8 @@ class EvaluateConfig:
     #: Revert what a patch changed in tests and test configuration. Off only for the red-team
     #: tests' controls, like tamper_checks.
     revert_test_edits: bool = True
+    #: Also give the strict verdict: a resolved prediction's whole suite against gold's.
+    strict: bool = True
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,10 @@ class EvalJob:
     key: str
     tamper_checks: bool = True
     revert_test_edits: bool = True
+    strict: bool = False
+    gold_patch: str = ""
+    #: The task's folder, where gold's whole-suite results are kept for the strict verdict.
+    task_dir: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,12 @@ class EvalResult:
     tampered: bool = False
     #: The canary tests planted for this run (fresh each run).
     canaries: list[str] = field(default_factory=list)
+    #: The strict verdict (resolved, and no test of the whole suite that passes with gold
+    #: fails): None when not measured (not resolved, or the suite does not run soundly with gold).
+    strict_resolved: bool | None = None
+    strict_reason: str | None = None
+    #: Tests of the whole suite that pass with gold and fail with this patch.
+    regressions: list[str] = field(default_factory=list)
 
 
 # -- the stage ---------------------------------------------------------------------------------
@@ -206,6 +219,7 @@ def _evaluate_model(config: EvaluateConfig, model: str, predictions: list[Predic
             continue
         bed, _, error = envs.testbed(task, config.limits)
         key = task_key(task, prediction.model_patch, bed.image if bed else "") + ("" if config.tamper_checks else "-unchecked") + ("" if config.revert_test_edits else "-unreverted")
+        key += "-strict1" if config.strict else ""
         previous = done.get(prediction.instance_id)
         if previous and previous.get("key") == key and previous.get("status") != "error":
             continue  # cached: the same patch on the same task
@@ -219,7 +233,8 @@ def _evaluate_model(config: EvaluateConfig, model: str, predictions: list[Predic
             test_patch=task["test_patch"], test_files=task.get("test_files") or _patch_files(task["test_patch"]),
             fail_to_pass=list(task["FAIL_TO_PASS"]), pass_to_pass=list(task["PASS_TO_PASS"]),
             out_dir=str(instance_out), timeout=config.timeout, key=key, tamper_checks=config.tamper_checks,
-            revert_test_edits=config.revert_test_edits,
+            revert_test_edits=config.revert_test_edits, strict=config.strict, gold_patch=task["patch"],
+            task_dir=str(config.run_dir / prediction.instance_id),
         ))
     with JsonlWriter(out / "results.jsonl") as sink:
         for result in instant:
@@ -267,6 +282,8 @@ def run_eval_job(job: EvalJob) -> EvalResult:
     except SwegenError as exc:
         result = _result(job, "error", patch_applied=False, reason=f"infrastructure: {exc.one_line()}", infra_error=exc.one_line())
         output = ""
+    if result.status == "resolved" and job.strict:
+        result = _strict(job, result, log)
     result = dataclasses.replace(result, seconds=round(time.monotonic() - started, 1))
     (out / "eval.log").write_text("\n".join(log) + "\n", encoding="utf-8")
     _write_instance(out, job.model_patch, result, output)
@@ -286,24 +303,47 @@ def _result(job: EvalJob, status: str, patch_applied: bool, **fields) -> EvalRes
     )
 
 
+def _strict(job: EvalJob, result: EvalResult, log: list[str]) -> EvalResult:
+    """The strict verdict on a resolved prediction (never changes its SWE-bench verdict)."""
+    try:
+        gold = strict.gold_suite(Path(job.task_dir), job.bed, job.gold_patch, job.test_patch, job.fail_to_pass, job.timeout)
+        candidate = strict.Suite({}, None)
+        if not gold.problem:
+            candidate = strict.whole_suite(job.bed, lambda box: _patched(job, box, [])[2], job.fail_to_pass, job.timeout, against=gold)
+        verdict = strict.compare(gold, candidate)
+    except SwegenError as exc:
+        verdict = strict.StrictVerdict(None, [], f"not measured: infrastructure: {exc.one_line()}")
+    log.append(f"strict: {verdict.resolved} {verdict.reason or ''}")
+    return dataclasses.replace(result, strict_resolved=verdict.resolved, strict_reason=verdict.reason, regressions=verdict.regressions)
+
+
+def _patched(job: EvalJob, box: Container, log: list[str]) -> tuple[str, list[str], str | None, bool]:
+    """Apply the model patch, revert its test edits, apply the test patch: (how the patch went
+    on, the paths reverted, the problem or None, whether the problem is ours)."""
+    box.commit_tree()  # the base tree as one commit: to apply with --3way and see what changed
+    method = ""
+    if job.model_patch.strip():
+        method, errors = apply_model_patch(box, job.model_patch)
+        log.extend(errors)
+        if not method:
+            return "", [], "the patch does not apply: " + (errors[-1] if errors else ""), False
+        log.append(f"model patch applied with {method}")
+    reverted = _revert_test_edits(box, job.test_files) if job.revert_test_edits else []
+    if reverted:
+        log.append("reverted test edits: " + ", ".join(reverted))
+    box.box.exec("rm -rf /testbed/.git", timeout=60)
+    error = box.apply("test.patch", job.test_patch)
+    return method, reverted, error, bool(error)
+
+
 def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
     archive = git_archive(job.bed.repo, job.bed.base_commit)
     with Container(job.bed, archive, "evaluate") as box:
-        box.commit_tree()  # the base tree as one commit: to apply with --3way and see what changed
-        method = ""
-        if job.model_patch.strip():
-            method, errors = apply_model_patch(box, job.model_patch)
-            log.extend(errors)
-            if not method:
-                return _result(job, "unresolved", False, reason="the patch does not apply: " + (errors[-1] if errors else "")), ""
-            log.append(f"model patch applied with {method}")
-        reverted = _revert_test_edits(box, job.test_files) if job.revert_test_edits else []
-        if reverted:
-            log.append("reverted test edits: " + ", ".join(reverted))
-        box.box.exec("rm -rf /testbed/.git", timeout=60)
-        error = box.apply("test.patch", job.test_patch)
-        if error:
-            return _result(job, "error", True, apply_method=method, reverted_test_edits=reverted, reason=error, infra_error=error), ""
+        method, reverted, problem, ours = _patched(job, box, log)
+        if problem and not ours:
+            return _result(job, "unresolved", False, reason=problem), ""
+        if problem:
+            return _result(job, "error", True, apply_method=method, reverted_test_edits=reverted, reason=problem, infra_error=problem), ""
         mode, broken = box.install(Path(job.out_dir) / "install.txt")
         log.append(f"installed: {mode}")
         if broken:
@@ -417,7 +457,9 @@ def _write_instance(out: Path, patch: str, result: EvalResult, output: str) -> N
             "tests_status": result.tests_status,
             "swegen": {"status": result.status, "reason": result.reason, "apply_method": result.apply_method,
                        "reverted_test_edits": result.reverted_test_edits, "infra_error": result.infra_error,
-                       "tampered": result.tampered, "canaries": result.canaries},
+                       "tampered": result.tampered, "canaries": result.canaries,
+                       "strict_resolved": result.strict_resolved, "strict_reason": result.strict_reason,
+                       "regressions": result.regressions},
         }
     }
     write_json(out / "report.json", report)
@@ -434,6 +476,7 @@ def summarise(out: Path, model: str, task_ids: list[str], submitted: list[str], 
     ids = {status: sorted(i for i, r in rows.items() if r["status"] == status) for status in STATUSES}
     completed = sorted(ids["resolved"] + ids["unresolved"])
     tampered = sorted(i for i, r in rows.items() if r.get("tampered"))
+    strict_ok = sorted(i for i in ids["resolved"] if rows[i].get("strict_resolved"))
     summary = {
         "model_name_or_path": model,
         "total_instances": len(task_ids),
@@ -454,6 +497,9 @@ def summarise(out: Path, model: str, task_ids: list[str], submitted: list[str], 
         "reverted_test_edits": {i: r["reverted_test_edits"] for i, r in rows.items() if r.get("reverted_test_edits")},
         "tampered_instances": len(tampered),
         "tampered_ids": tampered,
+        "strict_resolved_instances": len(strict_ok),
+        "strict_resolved_ids": strict_ok,
+        "breaks_tests_ids": sorted(i for i in ids["resolved"] if rows[i].get("strict_resolved") is False),
         "schema_version": 3,
     }
     write_json(out / "summary.json", summary)

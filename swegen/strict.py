@@ -1,0 +1,115 @@
+"""The strict verdict: a resolved patch must also keep the rest of the developer suite as gold does.
+
+SWE-bench's rule looks only at the task's FAIL_TO_PASS and PASS_TO_PASS tests, which come from the
+files the fix touched; a patch can pass them and break behaviour elsewhere (audits of SWE-bench
+found that several percent of passing patches fail the full suite). So for every resolved
+prediction the whole suite runs again, in a fresh container, with the candidate; its results are
+compared with the whole suite run with the gold patch (once per task and environment, kept in the
+task folder). A test that passes with gold and fails with the candidate, twice, is a regression:
+the prediction stays "resolved" under the SWE-bench rule and is "resolved, breaks N tests" under
+the strict one. Canaries and the result stream guard these runs too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from swegen import canaries
+from swegen.grading import passed
+from swegen.records import write_atomic
+from swegen.runner import TestRun, run_pytest
+from swegen.testbed import Container, Testbed, git_archive
+
+
+@dataclass(frozen=True)
+class StrictVerdict:
+    """The strict verdict on a prediction resolved under the SWE-bench rule."""
+
+    resolved: bool | None
+    #: Tests that pass with gold and failed (twice) with the candidate.
+    regressions: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One patch's run of the whole suite."""
+
+    statuses: dict[str, str]
+    problem: str | None
+
+
+def whole_suite(bed: Testbed, prepare: Callable[[Container], str | None], fail_to_pass: list[str], timeout: float,
+                against: Suite | None = None) -> Suite:
+    """Every test of the project, in a fresh container that `prepare` patched (its error, if any,
+    is the suite's problem), with canaries. With `against` (gold's suite), the tests that pass there
+    and fail here run once more with the canaries, and only those failing again count as failing."""
+    with Container(bed, git_archive(bed.repo, bed.base_commit), "strict") as box:
+        problem = prepare(box)
+        if problem:
+            return Suite({}, problem)
+        _, broken = box.install()
+        if broken:
+            return Suite({}, broken)
+        planted = box.plant_canaries(fail_to_pass, secrets.randbits(64))
+        run = run_pytest(box.box, [], timeout, env=bed.test_env, extra_args=bed.pytest_args)
+        problem = _problem(run, planted)
+        if problem:
+            return Suite({}, problem)
+        own = {c.test_id for c in planted}
+        statuses = {t: s for t, s in run.statuses.items() if t not in own}
+        failing = sorted(t for t, s in (against.statuses if against else {}).items() if passed(s) and not passed(statuses.get(t)))
+        if failing and statuses:
+            # once more, with the canaries beside them, so that a flaky test is not a regression
+            # and a patch cannot pass the rerun by rewriting it
+            again = run_pytest(box.box, failing + sorted(own), timeout, env=bed.test_env, extra_args=bed.pytest_args)
+            problem = _problem(again, planted)
+            if problem:
+                return Suite({}, problem)
+            statuses.update({t: s for t, s in again.statuses.items() if t in failing})
+        return Suite(statuses, None)
+
+
+def _problem(run: TestRun, planted: list[canaries.Canary]) -> str | None:
+    if run.timed_out:
+        return f"the whole suite timed out after {run.duration:.0f}s"
+    if run.infra_error:
+        return run.infra_error
+    tampered = run.tampered or canaries.verdict(planted, run.statuses, run.collection_errors, resolved=False)
+    return f"tampered: {tampered}" if tampered else None
+
+
+def gold_suite(task_dir: Path, bed: Testbed, gold_patch: str, test_patch: str, fail_to_pass: list[str], timeout: float) -> Suite:
+    """The whole suite with the gold patch, run once per task and environment image."""
+    key = hashlib.sha256("\0".join([bed.image, bed.base_commit, gold_patch, test_patch]).encode()).hexdigest()[:16]
+    cache = task_dir / f"gold_suite-{key}.json"
+    if cache.exists():
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        return Suite(data["statuses"], data["problem"])
+
+    def prepare(box: Container) -> str | None:
+        return box.apply("gold.patch", gold_patch) or box.apply("test.patch", test_patch)
+
+    suite = whole_suite(bed, prepare, fail_to_pass, timeout)
+    if suite.problem is None:
+        write_atomic(cache, json.dumps({"statuses": suite.statuses, "problem": suite.problem}, sort_keys=True))
+    return suite
+
+
+def compare(gold: Suite, candidate: Suite) -> StrictVerdict:
+    """Regressions of the candidate against gold (pure)."""
+    if gold.problem:
+        return StrictVerdict(None, [], f"not measured: the whole suite does not run soundly with gold ({gold.problem})")
+    if candidate.problem:
+        if candidate.problem.startswith("tampered"):
+            return StrictVerdict(False, [], candidate.problem)
+        return StrictVerdict(False, [], f"the whole suite does not run with this patch: {candidate.problem}")
+    broken = sorted(t for t, s in gold.statuses.items() if passed(s) and not passed(candidate.statuses.get(t)))
+    if broken:
+        return StrictVerdict(False, broken, f"resolved, breaks {len(broken)} tests that pass with gold, e.g. {broken[0]}")
+    return StrictVerdict(True, [], None)
