@@ -22,6 +22,7 @@ import pytest
 from rich.console import Console
 
 from conftest import run_cli
+from gitrepo import GitRepo
 from swegen.example import create_example
 
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent.sock"}
@@ -75,6 +76,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(root / "bare.git")], check=True)
     subprocess.run(["git", "clone", "-q", "--depth", "2", f"file://{repo}", str(root / "shallow")], check=True)
     (root / "plain-folder").mkdir()
+    typo = GitRepo(root / "typo-repo")
+    typo.commit("Configure swegen", {"swegen.toml": '[tests]\nglob = ["spec/**"]\n', "lib.py": "X = 1\n"})
     mined = run_cli("mine", str(repo), "--no-validate", "-o", str(root / "mined"), timeout=300)
     assert mined.returncode == 0, mined.stderr
     run = root / "run"
@@ -142,6 +145,8 @@ CASES = [
     Case("config-string-not-list", with_file("l.toml", '[tests]\nglobs = "spec/**"\n', lambda w, p: mine("--config", str(p))(w)),
          "expected a list of strings", 'install = ["pip install ."]'),
     Case("config-not-toml", with_file("t.toml", "[tests\n", lambda w, p: mine("--config", str(p))(w)), "is not valid TOML", "fix the file"),
+    Case("repo-swegen-toml-typo", lambda w: ["mine", str(w.root / "typo-repo"), "--no-validate", "-o", str(w.root / "out")],
+         "swegen.toml has an unknown setting 'glob' in [tests]", "[tests] takes pytest_args, globs"),
     Case("config-a-folder", lambda w: mine("--config", str(w.root / "plain-folder"))(w), "is a directory", "--help"),
     Case("template-broken", with_file("t.j2", "{{ problem ", lambda w, p: mine("--statement-template", str(p))(w)), "line 1", "fix the Jinja2 syntax"),
     # -- run folders: run.json and tasks.jsonl ----------------------------------------------------
