@@ -26,6 +26,8 @@ from swegen.records import write_atomic, write_json
 from swegen.statements import (
     FixContext,
     Removal,
+    _fix_lines,
+    _test_lines,
     _ws,
     leakage,
     redact,
@@ -275,3 +277,18 @@ def _shows_fix_or_tests(line: str, ctx: FixContext) -> bool:
 def _block(tests: list[str], lines: tuple[str, ...]) -> str:
     shown = tests[:3] + ([f"(and {len(tests) - 3} more failing the same way)"] if len(tests) > 3 else [])
     return "\n".join([*(f"FAILED {t}" if not t.startswith("(") else t for t in shown), *lines])
+
+
+def statement_leaks(run_dir: Path) -> dict[str, list[str]]:
+    """Per task folder of `run_dir`, the added lines of its test patch or gold patch (at least 12
+    characters, more than punctuation and keywords) that its problem_statement.md holds."""
+    found: dict[str, list[str]] = {}
+    for task_json in sorted(Path(run_dir).glob("*/task.json")):
+        task = json.loads(task_json.read_text(encoding="utf-8"))
+        ctx = fix_context(task, None)
+        text = _ws((task_json.parent / STATEMENT).read_text(encoding="utf-8"))
+        lines = [f"test patch: {line}" for line in _test_lines(ctx) if line in text]
+        lines += [f"fix: {line}" for line in _fix_lines(ctx) if line in text]
+        if lines:
+            found[task_json.parent.name] = lines
+    return found

@@ -434,3 +434,177 @@ def test_statement_is_a_frozen_record():
     statement = Statement("t", "issue", 0.0, [], [], "")
     with pytest.raises(AttributeError):
         statement.text = "x"  # type: ignore[misc]
+
+
+# -- after validation: redaction, the failing tests' output, quality -----------------------------
+
+from swegen.restate import failing_output, fix_context, restate_tasks, statement_leaks  # noqa: E402
+from swegen.statements import redact, statement_quality  # noqa: E402
+from swegen.validating import finish  # noqa: E402
+from tests.conftest import run_cli  # noqa: E402
+from tests.gitrepo import GitRepo  # noqa: E402
+
+MORE_BASE = '''def sliced(seq, n):
+    """Yield slices of length n from the sequence seq."""
+    count = len(seq) // n + bool(len(seq) % n)
+    return [seq[i * n : (i + 1) * n] for i in range(count)]
+'''
+MORE_FIXED = '''def sliced(seq, n):
+    """Yield slices of length n from the sequence seq."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    count = len(seq) // n + bool(len(seq) % n)
+    return [seq[i * n : (i + 1) * n] for i in range(count)]
+'''
+TESTS_BASE = '''import unittest
+
+from pkg.more import sliced
+
+
+class SlicedTests(unittest.TestCase):
+    def test_even(self):
+        self.assertEqual(sliced([1, 2, 3, 4], 2), [[1, 2], [3, 4]])
+'''
+TESTS_FIXED = TESTS_BASE + '''
+    def test_negative(self):
+        with self.assertRaises(ValueError):
+            sliced([1, 2, 3], -1)
+
+    def test_zero(self):
+        with self.assertRaises(ValueError):
+            sliced([1, 2, 3], 0)
+'''
+SLICED_MESSAGE = (
+    "Fix sliced() with n below 1\n\n"
+    "sliced(seq, -1) silently returns an empty list, and sliced(seq, 0) fails with ZeroDivisionError. "
+    'Guard n < 1 up front and raise ValueError("n must be at least 1") so callers see the problem.\n\n'
+    "Add SlicedTests.test_negative and SlicedTests.test_zero.\n"
+)
+
+
+def _sliced_repo(tmp_path: Path) -> GitRepo:
+    repo = GitRepo(tmp_path / "more")
+    repo.commit("Initial commit", {"pkg/__init__.py": "", "pkg/more.py": MORE_BASE, "tests/__init__.py": "",
+                                   "tests/test_more.py": TESTS_BASE})
+    repo.commit(SLICED_MESSAGE, {"pkg/more.py": MORE_FIXED, "tests/test_more.py": TESTS_FIXED})
+    return repo
+
+
+def _mined(tmp_path: Path) -> tuple[Path, Path, dict]:
+    repo = _sliced_repo(tmp_path)
+    run = tmp_path / "run"
+    proc = run_cli("mine", str(repo.path), "-o", str(run), "--no-validate")
+    assert proc.returncode == 0, proc.stderr
+    [folder] = [p.parent for p in run.glob("*/task.json")]
+    return run, folder, json.loads((folder / "task.json").read_text())
+
+
+def _before_log(tmp_path: Path, folder: Path) -> str:
+    """The real pytest -rA --tb=short output of the fix's tests at the base commit (validation's before-1.txt)."""
+    import subprocess
+    import sys
+
+    tree = tmp_path / "before"
+    tree.mkdir()
+    for path, text in {"pkg/__init__.py": "", "pkg/more.py": MORE_BASE, "tests/__init__.py": "", "tests/test_more.py": TESTS_FIXED}.items():
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path).write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-rA", "--tb=short", "-p", "no:cacheprovider", "tests/test_more.py"],
+                          cwd=tree, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout
+    (folder / "logs").mkdir(exist_ok=True)
+    (folder / "logs" / "before-1.txt").write_text(proc.stdout)
+    return proc.stdout
+
+
+def test_mining_redacts_the_sentences_that_give_the_fix_away_and_keeps_the_original(tmp_path: Path):
+    _, folder, task = _mined(tmp_path)
+    statement = (folder / "problem_statement.md").read_text()
+    original = (folder / "problem_statement.original.md").read_text()
+    assert "Guard n < 1 up front" in original and "Add SlicedTests.test_negative" in original
+    assert "Guard" not in statement and "ValueError" not in statement and "test_negative" not in statement
+    assert statement.startswith("Fix sliced() with n below 1\n")
+    assert "sliced(seq, -1) silently returns an empty list" in statement
+    assert task["problem_statement"] == statement
+    assert task["statement_quality_original"] == "leaky" and task["statement_quality"] == "ok"
+    assert task["statement_quality_reasons"] == [] and task["statement_sources"] == ["commit_message"]
+    reasons = [r["reason"] for r in task["statement_redactions"]]
+    assert len(reasons) == 2 and reasons[0].startswith("quotes an added line of the fix")
+    assert reasons[1] == "names the test test_negative, which the fix adds"
+    assert task["leakage_score"] == 0.0 and task["leakage_score_original"] == 1.0
+
+
+def test_the_failing_output_shows_the_code_under_test_and_never_the_test_code(tmp_path: Path):
+    _, folder, task = _mined(tmp_path)
+    log = _before_log(tmp_path, folder)
+    f2p = ["tests/test_more.py::SlicedTests::test_negative", "tests/test_more.py::SlicedTests::test_zero"]
+    output = failing_output(log, f2p, fix_context(task, None), task["test_files"])
+    assert "tests/test_more.py:1" in log and "with self.assertRaises(ValueError):" in log  # what must be left out is there
+    assert "FAILED tests/test_more.py::SlicedTests::test_negative" in output
+    assert "E   AssertionError: ValueError not raised" in output
+    assert "pkg/more.py:3: in sliced" in output and "E   ZeroDivisionError: integer division or modulo by zero" in output
+    assert "    count = len(seq) // n + bool(len(seq) % n)" in output  # the code under test, as it was
+    assert "tests/test_more.py:1" not in output and "assertRaises" not in output  # no frame of the test file
+    assert "test_even" not in output  # passing tests are not failures
+
+
+def test_validation_restates_with_the_failing_output_and_keeps_swebench_fields(tmp_path: Path):
+    run, folder, task = _mined(tmp_path)
+    _before_log(tmp_path, folder)
+    f2p = ["tests/test_more.py::SlicedTests::test_negative", "tests/test_more.py::SlicedTests::test_zero"]
+    row = {"instance_id": task["instance_id"], "kept": True, "reason": None, "step": "kept", "FAIL_TO_PASS": f2p,
+           "PASS_TO_PASS": ["tests/test_more.py::SlicedTests::test_even"]}
+    (run / "validation.jsonl").write_text(json.dumps(row) + "\n")
+    finish(run)
+    [line] = [json.loads(x) for x in (run / "tasks.jsonl").read_text().splitlines()]
+    for name in ("repo", "instance_id", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
+                 "created_at", "version", "FAIL_TO_PASS", "PASS_TO_PASS", "environment_setup_commit"):
+        assert name in line
+    assert line["statement_sources"] == ["commit_message", "test_failure"] and line["statement_quality"] == "ok"
+    statement = line["problem_statement"]
+    assert "## Failing test output" in statement and "ZeroDivisionError: integer division or modulo by zero" in statement
+    assert statement == (folder / "problem_statement.md").read_text()
+    assert statement_leaks(run) == {}
+    finish(run)  # again: the same files, never a statement restated from a restated one
+    assert json.loads((run / "tasks.jsonl").read_text())["problem_statement"] == statement
+
+
+def test_the_scan_of_a_runs_statements_finds_fix_and_test_lines(tmp_path: Path):
+    run, folder, _ = _mined(tmp_path)
+    assert statement_leaks(run) == {}
+    # Control: the original statement, and one that pastes a test line, are caught.
+    (folder / "problem_statement.md").write_text((folder / "problem_statement.original.md").read_text())
+    found = statement_leaks(run)
+    assert list(found) == [folder.name] and any("raise ValueError" in line for line in found[folder.name])
+    (folder / "problem_statement.md").write_text("It fails:\n\n    with self.assertRaises(ValueError):\n")
+    assert statement_leaks(run)[folder.name] == ["test patch: with self.assertRaises(ValueError):"]
+
+
+@pytest.mark.parametrize("text, gone", [
+    ("sliced() hangs. Use a bounded loop instead of the while loop.", "Use a bounded"),
+    ("sliced() hangs.\n\n- Fixed by checking n first\n- callers hang forever", "Fixed by checking"),
+    ("sliced() hangs. This commit adds a check for n.", "This commit adds"),
+    ("sliced() hangs. Added a regression test.", "regression test"),
+    ("sliced() hangs.\n\n```python\nif n < 1:\n    raise ValueError('n must be at least 1')\n```", "raise ValueError"),
+])
+def test_announcements_and_quoted_code_are_redacted(text: str, gone: str):
+    ctx = FixContext("o/r", "a" * 40, [], ["    if n < 1:", "        raise ValueError('n must be at least 1')"], [], {"sliced", "n"})
+    kept, removed = redact(text, ctx)
+    assert gone not in kept and "sliced() hangs." in kept and removed
+    assert statement_quality(text, ctx, False)[0] == "leaky"
+
+
+def test_a_bare_title_is_thin_and_a_description_is_ok():
+    ctx = FixContext("o/r", "a" * 40, [], ["return x"], [], set())
+    assert statement_quality("Issue 1003: Multidimensional reshape()\n", ctx, False) == (
+        "thin", ["only 4 words of description and no failing test output"])
+    described = "reshape() drops a dimension\n\nreshape(a, (2, 3, 4)) returns a 2-D result when the input is 3-D and the last axis is 1.\n"
+    assert statement_quality(described, ctx, False) == ("ok", [])
+
+
+def test_rewrite_that_announces_the_fix_is_rejected_by_the_same_test():
+    ctx = ctx_for("first() crashes on an empty list")
+    original = build_statement(ctx)
+    with FakeModelServer(lambda messages, model: "first() crashes on an empty list. Guard the empty case up front.") as server:
+        kept = rewrite_statement(original, ctx, base_url=server.base_url, model="m", api_key=None, timeout=10)
+    assert kept.text == original.text and "announces the change" in kept.note
