@@ -698,6 +698,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         err.print("swegen: interrupted")
         sys.exit(130)
+    except getattr(click.exceptions, "NoArgsIsHelpError", ()) as exc:
+        exc.show()  # `swegen` alone: the help, as click prints it
+        sys.exit(2)
     except click.ClickException as exc:
         # click's own form is four lines (usage, "Try --help", a blank, the error): keep one
         command = exc.ctx.command_path if getattr(exc, "ctx", None) else "swegen"
