@@ -229,9 +229,12 @@ def test_example_every_real_fix_is_found_with_the_right_base_and_split(example_r
         assert row["base_commit"] == parent
         assert sorted(row["source_files"]) == sorted(change["source_files"])
         assert sorted(row["test_files"]) == sorted(change["test_files"])
+        outer = change.get("reaches_main_through")
+        assert row["nested_in"] == (rows[outer]["fix_commit"] if outer else None), change["subject"]
         t = task(out, row)
         for test_id in change.get("fail_to_pass") or []:
-            assert test_id in t["touched_tests"], (test_id, t["touched_tests"])
+            # a parametrized case is touched through its function
+            assert test_id.split("[")[0] in t["touched_tests"], (test_id, t["touched_tests"])
 
 
 def test_example_noise_is_rejected_with_the_right_reason(example_run):
@@ -296,7 +299,7 @@ def test_cli_prints_the_funnel(tmp_path):
     repo.commit("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
     proc = run_cli("mine", str(repo.path), "-o", str(tmp_path / "out"), "--no-validate")
     assert proc.returncode == 0, proc.stderr
-    for label in ("commits scanned", "with test changes", "kept", "top rejection reasons"):
+    for label in ("commits scanned", "units found inside other merges", "with test changes", "kept", "top rejection reasons"):
         assert label in proc.stdout
 
 
@@ -687,3 +690,18 @@ def test_control_a_fast_forwarded_head_without_a_known_start_is_not_grouped(tmp_
     repo.git("update-ref", "refs/pull/5/head", tip)
     out = run(repo, tmp_path)
     assert kept(out) == [] and by_sha(out)[tip]["reasons"] == ["no-source"]
+
+
+def test_a_pr_that_reached_a_long_lived_non_default_branch_only_through_a_merge(tmp_path):
+    repo = base_repo(tmp_path)
+    repo.branch("3.0")
+    repo.commit("Start 3.0", {"README.md": "# lib 3\n"})
+    repo.branch("next-features")
+    base, pr = pr_into(repo, "next-features", "fix-total", 12, [("Fix total skipping the first item", {"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})])
+    repo.checkout("3.0")
+    outer = repo.merge("next-features", "Merge branch 'next-features' into 3.0")
+    repo.git("branch", "-D", "next-features", "fix-total")  # 3.0 is never merged into main
+    repo.checkout("main")
+    out = run(repo, tmp_path)
+    assert [(c["fix_commit"], c["base_commit"], c["nested_in"]) for c in kept(out)] == [(pr, base, outer)]
+    assert by_sha(out)[outer]["reasons"][0].startswith("branch-merge: ")
