@@ -917,7 +917,9 @@ def _names_code(text: str, name: str) -> bool:
     if not (name.isalpha() and name.islower()):
         return _mentions(text, name)
     word = re.escape(name)
-    return re.search(rf"`[^`\n]*(?<![A-Za-z0-9_]){word}(?![A-Za-z0-9_])[^`\n]*`|\.{word}\b|\b{word}\(", text) is not None
+    if any(_mentions(span, name) for span in re.findall(r"`([^`\n]+)`", text)):
+        return True
+    return re.search(rf"\.{word}\b|\b{word}\(", text) is not None
 
 
 def _test_lines(ctx: FixContext) -> list[str]:

@@ -373,3 +373,92 @@ def test_installed_wheel_ships_the_score_table_and_report_templates(tmp_path: Pa
     assert proc.returncode == 0, proc.stderr
     assert "same scaffold (bash-only board)" in proc.stdout
     assert (run / "report" / "report.html").exists()
+
+
+# -- task quality: statement quality, strict verdicts, the task table ------------------------------
+
+
+def _with_quality(run: Path) -> None:
+    """Give the tasks statement grades and task folders, as restate writes them."""
+    tasks = [json.loads(line) for line in (run / "tasks.jsonl").read_text().splitlines()]
+    for i, task in enumerate(tasks):
+        task["statement_quality"] = ("ok", "thin", "leaky")[i % 3]
+        task["statement_quality_reasons"] = [] if i % 3 == 0 else [f"reason {i}"]
+        task["statement_sources"] = ["commit_message", "test_failure"] if i % 2 else ["issue"]
+        task["leakage_score"] = (0.0, 0.25, 1.0)[i % 3]
+        folder = run / task["instance_id"]
+        folder.mkdir()
+        for name in ("problem_statement.md", "task.json", "gold.patch", "test.patch"):
+            (folder / name).write_text("x")
+    (run / "tasks.jsonl").write_text("".join(json.dumps(t) + "\n" for t in tasks))
+
+
+def _set_strict(run: Path, model: str, strict: dict[int, bool]) -> None:
+    path = run / "evaluations" / model / "results.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:
+        index = int(line["instance_id"].rsplit("-", 1)[1])
+        if index in strict:
+            line["strict_resolved"] = strict[index]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_rates_by_statement_quality_and_leakage_count_every_task(tmp_path: Path):
+    run = three_models(tmp_path)
+    _with_quality(run)
+    summary = json.loads(make_report(ReportConfig(run)).summary.read_text())
+    quality = next(b for b in summary["breakdowns"] if b["title"] == "statement quality")
+    assert [(g["label"], g["tasks"]) for g in quality["groups"]] == [("ok", 10), ("thin", 10), ("leaky", 10)]
+    devstral = {g["label"]: next(c for c in g["cells"] if c["model"] == "devstral-small-2512") for g in quality["groups"]}
+    # devstral resolves tasks 0-26 (and 28 on its retry): ok are 0, 3, ..., 27 -> 9 of 10.
+    assert (devstral["ok"]["resolved"], devstral["ok"]["graded"]) == (9, 10)
+    leakage = next(b for b in summary["breakdowns"] if b["title"] == "statement leakage")
+    assert [(g["label"], g["tasks"]) for g in leakage["groups"]] == [
+        ("leaks nothing", 10), ("names code only the fix adds", 10), ("quotes the fix", 10)]
+
+
+def test_strict_rate_is_not_measured_when_evaluation_gave_none(tmp_path: Path):
+    run = three_models(tmp_path)
+    _set_strict(run, "devstral-small-2512", {i: i % 9 != 0 for i in range(30)})  # 0, 9, 18 (resolved) break
+    result = make_report(ReportConfig(run))
+    verdicts = {v["model"]: v for v in json.loads(result.summary.read_text())["verdicts"]}
+    assert verdicts["devstral-small-2512"]["strict_resolved"] == 25 and verdicts["devstral-small-2512"]["strict_measured"] == 30
+    assert verdicts["devstral-small-2512"]["plain"]["resolved"] == 28
+    assert verdicts["gpt-5-2025-08-07"]["strict_resolved"] is None  # absent: not measured, never guessed
+    html, markdown = result.html.read_text(), result.markdown.read_text()
+    assert "| devstral-small-2512 | 93.3% (28/30) | 83% (25/30) |" in markdown
+    assert "| gpt-5-2025-08-07 | 33.3% (10/30) | not measured |" in markdown
+    row = re.search(r"<tr><td>gpt-5-2025-08-07</td>.*?</tr>", html.split('id="verdicts"')[1]).group(0)
+    assert "not measured" in row
+    rows = {r["instance_id"]: r for r in json.loads(result.summary.read_text())["task_rows"]}
+    assert rows["acme__ledger-009"]["strict_failed_by"] == ["devstral-small-2512"]
+
+
+def test_the_task_table_lists_every_task_with_its_flags_solvers_and_files(tmp_path: Path):
+    run = three_models(tmp_path)
+    _with_quality(run)
+    result = make_report(ReportConfig(run))
+    dom, problems, _ = load_in_chromium(result.html, tmp_path)
+    assert problems == []
+    table = re.search(r'<table id="tasks".*?</table>', dom, re.DOTALL).group(0)
+    assert table.count('<tr class="quality-') == 30
+    row = re.search(r'<tr class="quality-leaky"><td><code>acme__ledger-002</code>.*?</tr>', table, re.DOTALL).group(0)
+    assert "issue" in row and "reason 2" in row and "1.00" in row and ">1<" in row  # one FAIL_TO_PASS test
+    assert "claude-sonnet-4-20250514" in row and "devstral-small-2512" in row and "gpt-5" not in row
+    assert 'href="../acme__ledger-002/problem_statement.md"' in row and 'href="../acme__ledger-002/gold.patch"' in row
+    assert "problem_statement.original.md" not in row  # only files that exist are linked
+    for link in re.findall(r'href="(\.\./[^"]+)"', table):
+        assert (result.html.parent / link).resolve().exists(), link
+    markdown = result.markdown.read_text()
+    assert "| `acme__ledger-001` | commit_message, test_failure | thin: reason 1 | 0.25 | 1 |" in markdown
+    assert "[task.json](../acme__ledger-001/task.json)" in markdown
+
+
+def test_a_demo_run_says_it_is_a_demonstration(tmp_path: Path):
+    run = three_models(tmp_path)
+    note = "Demonstration of the pipeline, not a measurement: scripted stand-ins."
+    (run / "demo.json").write_text(json.dumps({"note": note, "stand_ins": {"gpt-5-2025-08-07": "scripted, --skill 1"}}))
+    result = make_report(ReportConfig(run))
+    assert note in result.html.read_text() and "gpt-5-2025-08-07 = scripted, --skill 1" in result.html.read_text()
+    assert note in result.markdown.read_text()
+    assert "Demonstration" not in make_report(ReportConfig(three_models(tmp_path / "plain"))).html.read_text()
