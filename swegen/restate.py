@@ -47,6 +47,9 @@ _SECTION_RULE = re.compile(r"^={5,} (.+?) ={5,}$")
 _TEST_HEADER = re.compile(r"^_{3,} (.+?) _{3,}$")
 _FRAME = re.compile(r"^(?P<path>[^\s:][^:]*\.py):\d+: in \S+")
 _ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+#: pytest's advice lines, the same under every failure.
+_PYTEST_HINT = re.compile(r"Use -v to get (?:more|the full) diff|Full output truncated|use '-vv' to show")
+_LIST_MARK = re.compile(r"^(?:[-*+]|\d+[.)])\s+")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -111,10 +114,12 @@ def restate(original: str, source: str, ctx: FixContext, test_output: str) -> Re
     kept_title, title_removed = redact(title, ctx)
     kept_body, removed = redact(body, ctx)
     if not kept_title.strip():
-        kept_title = f"A bug in {ctx.repo.split('/')[-1] or 'the project'}"
+        # The next line that survived becomes the title; with none, a neutral one.
+        kept_title, _, kept_body = kept_body.strip().partition("\n")
+        kept_title = _LIST_MARK.sub("", kept_title).strip() or f"A bug in {ctx.repo.split('/')[-1] or 'the project'}"
     text = render_statement(kept_title, kept_body, source, _with_output(ctx, test_output), [])
     sources = [source] + (["test_failure"] if test_output else [])
-    quality, reasons = statement_quality(text, ctx, bool(test_output))
+    quality, reasons = statement_quality(text, ctx, bool(test_output), title_removed=bool(title_removed))
     return Restated(text, sources, quality, reasons, before, [*title_removed, *removed])
 
 
@@ -248,7 +253,7 @@ def _safe_lines(lines: list[str], ctx: FixContext, test_files: list[str]) -> lis
         else:
             in_frame = False
             continue
-        if in_test_frame and not line.startswith("E "):
+        if (in_test_frame and not line.startswith("E ")) or _PYTEST_HINT.search(line):
             continue
         candidate = _ADDRESS.sub("0x...", candidate)
         if _shows_fix_or_tests(candidate, ctx) or candidate in kept[-1:]:

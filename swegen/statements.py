@@ -860,11 +860,12 @@ def _unwrap(reply: str) -> str:
 _ANNOUNCE = re.compile(
     r"^(?:(?:this|the)\s+(?:commit|change|patch|pr|pull request|fix|diff)\s+|we\s+(?:now\s+)?|now\s+(?:we\s+)?|"
     r"(?:and\s+|also\s+|then\s+)?)"
-    r"(?:add(?:s|ed|ing)?\s+(?:a\s+|an\s+|the\s+|some\s+|more\s+|new\s+|missing\s+|regression\s+|unit\s+)*"
+    r"(?:(?:the\s+)?(?:fix|solution|approach|workaround)\s*:"
+    r"|add(?:s|ed|ing)?\s+(?:a\s+|an\s+|the\s+|some\s+|more\s+|new\s+|missing\s+|regression\s+|unit\s+)*"
     r"(?:tests?|checks?|guards?|validation|handling|regression|[\w.]*tests?\.\w+|test_\w+)\b"
     r"|guard(?:s|ed|ing)?\b|use[sd]?\s+\S.{0,80}?\binstead\s+of\b|using\s+\S.{0,80}?\binstead\s+of\b"
     r"|fix(?:es|ed)?\s+(?:\S+\s+){0,6}?by\s+\w+ing\b|(?:this\s+)?is\s+fixed\s+by\b"
-    r"|replace[sd]?\s+\S.{0,80}?\bwith\b|switch(?:es|ed)?\s+to\b|swap(?:s|ped)?\s+\S.{0,60}?\bfor\b"
+    r"|replace[sd]?\s+\S.{0,80}?\bwith\b|change[sd]?\s+\S.{0,80}?\bto\b|switch(?:es|ed)?\s+to\b|swap(?:s|ped)?\s+\S.{0,60}?\bfor\b"
     r"|(?:raise|raises|raising|return|returns|returning)\s+(?:a\s+|an\s+)?[A-Z]\w*(?:Error|Exception|Warning)\b"
     r"|(?:check|checks|checking)\s+(?:for|that|whether|if)\b|make\s+sure\b|ensure[sd]?\s+that\b"
     r"|(?:move|moves|moved|rename[sd]?|extract(?:s|ed)?|refactor(?:s|ed)?)\s+\S"
@@ -1029,14 +1030,17 @@ def prose_words(text: str) -> int:
     return sum(len(block.split()) for block, fenced in _blocks(prose) if not fenced)
 
 
-def statement_quality(text: str, ctx: FixContext, has_test_output: bool) -> tuple[str, list[str]]:
+def statement_quality(text: str, ctx: FixContext, has_test_output: bool, title_removed: bool = False) -> tuple[str, list[str]]:
     """("ok" | "thin" | "leaky", reasons): leaky when anything gives the fix away; thin when the
-    prose says too little to find the bug (under THIN_WORDS words and no failing test output)."""
+    prose says too little to find the bug (under THIN_WORDS words and no failing test output), or
+    its title gave the fix away and only the rest is left, with no failing test output."""
     prose, _, output = text.partition("\n## Failing test output")
     problems = statement_problems(prose, ctx) + statement_problems(output, ctx, announcements=False, test_names=False)
     if problems:
         return "leaky", _unique(problems)
     words = prose_words(text)
+    if title_removed and not has_test_output:
+        return "thin", ["its title gave the fix away and was removed, and there is no failing test output"]
     if words < THIN_WORDS and not has_test_output:
         return "thin", [f"only {words} words of description and no failing test output"]
     if words < 4:
