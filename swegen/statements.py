@@ -869,7 +869,7 @@ _ANNOUNCE = re.compile(
     r"|(?:raise|raises|raising|return|returns|returning)\s+(?:a\s+|an\s+)?[A-Z]\w*(?:Error|Exception|Warning)\b"
     r"|(?:check|checks|checking)\s+(?:for|that|whether|if)\b|make\s+sure\b|ensure[sd]?\s+that\b"
     r"|(?:move|moves|moved|rename[sd]?|extract(?:s|ed)?|refactor(?:s|ed)?)\s+\S"
-    r"|test(?:s|ed)?\s+(?:added|for|that|with)\b)",
+    r"|test(?:s|ed)?\s+(?:added|for|that|with|\w+ing)\b)",
     re.IGNORECASE,
 )
 #: Announcements anywhere in a sentence ("... and guard n < 0", "..., by using X").
