@@ -117,3 +117,38 @@ def test_export_writes_swebench_jsonl_and_parquet(demo_run, tmp_path):
     for row in rows:
         assert isinstance(row["FAIL_TO_PASS"], str) and json.loads(row["FAIL_TO_PASS"]) == tasks[row["instance_id"]]["FAIL_TO_PASS"]
         assert row["repo"] == "swegen-example/ledger"
+
+
+def test_a_fresh_demo_report_shows_the_headline_in_chromium(demo_run, tmp_path):
+    """The private-versus-public plot, the gap chart and the ranking verdict are filled, and the
+    page says the public names are stand-ins (a demonstration of the pipeline, not a measurement)."""
+    import re
+
+    from swegen.demo import PUBLIC_STAND_INS
+    from tests.test_report import load_in_chromium
+
+    out, _ = demo_run
+    dom, problems, _ = load_in_chromium(out / "report" / "report.html", tmp_path)
+    assert problems == []
+    scatter = re.search(r'<svg id="plot-private-public".*?</svg>', dom, re.DOTALL).group(0)
+    assert scatter.count("<circle") == len(PUBLIC_STAND_INS)
+    gaps = re.search(r'<svg id="plot-gap".*?</svg>', dom, re.DOTALL).group(0)
+    assert gaps.count('class="bar"') == len(PUBLIC_STAND_INS)
+    verdict = re.search(r'<p id="verdict" class="verdict ([^"]+)">(.*?)</p>', dom, re.DOTALL)
+    assert verdict.group(1) != "cannot-tell" and "The public ranking" in verdict.group(2), verdict.group(0)
+    assert "No model has a public score" not in dom and "no gap to draw" not in dom
+    note = re.search(r'<p id="demo-note".*?</p>', dom, re.DOTALL).group(0)
+    assert "not a measurement" in note
+    for name, skill in PUBLIC_STAND_INS:
+        assert f"{name} = swegen's scripted agent, --skill {skill}" in note
+
+
+def test_no_demo_statement_holds_a_line_of_its_test_patch_or_fix(demo_run):
+    from swegen.restate import statement_leaks
+
+    out, _ = demo_run
+    assert statement_leaks(out) == {}
+    tasks = lines(out / "tasks.jsonl")
+    assert all(t["statement_quality"] in ("ok", "thin") for t in tasks), [t["statement_quality_reasons"] for t in tasks]
+    assert all("test_failure" in t["statement_sources"] for t in tasks)
+    assert all("## Failing test output" in t["problem_statement"] for t in tasks)
