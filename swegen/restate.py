@@ -72,15 +72,16 @@ def restate_tasks(run_dir: Path, fail_to_pass: dict[str, list[str]] | None = Non
     run_dir = Path(run_dir)
     repo = _repo_path(run_dir)
     done: dict[str, Restated] = {}
-    for task_json in sorted(run_dir.glob("*/task.json")):
-        folder = task_json.parent
-        task = json.loads(task_json.read_text(encoding="utf-8"))
-        f2p = (fail_to_pass or {}).get(task.get("instance_id", folder.name)) or task.get("FAIL_TO_PASS") or []
-        done[folder.name] = restate_task(folder, task, repo, f2p)
+    with _Blobs(repo) as blobs:
+        for task_json in sorted(run_dir.glob("*/task.json")):
+            folder = task_json.parent
+            task = json.loads(task_json.read_text(encoding="utf-8"))
+            f2p = (fail_to_pass or {}).get(task.get("instance_id", folder.name)) or task.get("FAIL_TO_PASS") or []
+            done[folder.name] = restate_task(folder, task, blobs, f2p)
     return done
 
 
-def restate_task(folder: Path, task: dict, repo: Path | None, f2p: list[str]) -> Restated:
+def restate_task(folder: Path, task: dict, repo: "Path | _Blobs | None", f2p: list[str]) -> Restated:
     """Restate one task folder: write problem_statement.md (original kept) and update task.json."""
     original_path = folder / ORIGINAL
     if not original_path.exists():
@@ -130,14 +131,17 @@ def _with_output(ctx: FixContext, output: str) -> FixContext:
 # -- what the fix is ----------------------------------------------------------------------------
 
 
-def fix_context(task: dict, repo: Path | None) -> FixContext:
-    """The FixContext of a task folder's task.json: its patches' lines and the base identifiers."""
+def fix_context(task: dict, repo: "Path | _Blobs | None") -> FixContext:
+    """The FixContext of a task folder's task.json: its patches' lines and the base identifiers
+    (those of the touched source files at the base commit, read from `repo` when given)."""
+    if isinstance(repo, Path):
+        with _Blobs(repo) as blobs:
+            return fix_context(task, blobs)
     added, removed, files = _patch_lines(task.get("patch", ""))
     test_added, _, _ = _patch_lines(task.get("test_patch", ""))
     base = set(_IDENT.findall("\n".join(removed)))
-    if repo is not None:
-        for path in files:
-            base |= set(_IDENT.findall(_show(repo, task.get("base_commit", ""), path)))
+    for path in files if repo is not None else []:
+        base |= set(_IDENT.findall(repo.show(task.get("base_commit", ""), path)))  # type: ignore[union-attr]
     return FixContext(
         repo=task.get("repo", ""),
         fix_commit=task.get("fix_commit", ""),
@@ -164,11 +168,31 @@ def _patch_lines(patch: str) -> tuple[list[str], list[str], list[str]]:
     return added, removed, files
 
 
-def _show(repo: Path, commit: str, path: str) -> str:
-    if not commit:
-        return ""
-    shown = subprocess.run(["git", "-C", str(repo), "show", f"{commit}:{path}"], capture_output=True)
-    return shown.stdout.decode("utf-8", "replace") if shown.returncode == 0 else ""
+class _Blobs:
+    """Files at a commit, from one `git cat-file --batch` process (a task needs a few, a run many)."""
+
+    def __init__(self, repo: Path | None) -> None:
+        self._git = None if repo is None else subprocess.Popen(
+            ["git", "-C", str(repo), "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def __enter__(self) -> "_Blobs":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._git is not None:
+            self._git.stdin.close()  # type: ignore[union-attr]
+            self._git.wait()
+
+    def show(self, commit: str, path: str) -> str:
+        if self._git is None or not commit or "\n" in path:
+            return ""
+        self._git.stdin.write(f"{commit}:{path}\n".encode())  # type: ignore[union-attr]
+        self._git.stdin.flush()  # type: ignore[union-attr]
+        header = self._git.stdout.readline().split()  # type: ignore[union-attr]
+        if len(header) != 3:  # "<name> missing"
+            return ""
+        data = self._git.stdout.read(int(header[2]) + 1)  # type: ignore[union-attr]
+        return data[:-1].decode("utf-8", "replace") if header[1] == b"blob" else ""
 
 
 def _repo_path(run_dir: Path) -> Path | None:
