@@ -608,3 +608,15 @@ def test_rewrite_that_announces_the_fix_is_rejected_by_the_same_test():
     with FakeModelServer(lambda messages, model: "first() crashes on an empty list. Guard the empty case up front.") as server:
         kept = rewrite_statement(original, ctx, base_url=server.base_url, model="m", api_key=None, timeout=10)
     assert kept.text == original.text and "announces the change" in kept.note
+
+
+def test_names_already_in_the_base_files_are_not_the_fixes_own(tmp_path: Path):
+    helper = "def _check_size(n):\n    return n\n\n\n" + "\n" * 20
+    repo = GitRepo(tmp_path / "r")
+    base = repo.commit("Initial commit", {"pkg/more.py": helper + MORE_BASE})
+    repo.commit("Fix", {"pkg/more.py": helper + MORE_BASE.replace("    count =", "    n = _check_size(n)\n    count =")})
+    task = {"patch": repo.git("diff", "HEAD~1", "HEAD"), "base_commit": base, "test_patch": "", "repo": "o/r"}
+    text = "sliced() ignores what `_check_size` says about n, so a negative n gives an empty list back."
+    assert statement_quality(text, fix_context(task, repo.path), False) == ("ok", [])
+    # Control: without the base files, _check_size looks like the fix's own name.
+    assert statement_quality(text, fix_context(task, None), False) == ("leaky", ["names _check_size, which only the fix introduces"])
