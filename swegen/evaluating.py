@@ -317,6 +317,11 @@ def _strict(job: EvalJob, result: EvalResult, log: list[str]) -> EvalResult:
     return dataclasses.replace(result, strict_resolved=verdict.resolved, strict_reason=verdict.reason, regressions=verdict.regressions)
 
 
+def _incomplete(tampered: str) -> bool:
+    """Is this tamper evidence only something missing (which a crash also leaves)?"""
+    return any(word in tampered for word in ("missing from the report", "never started", "stops before"))
+
+
 def _patched(job: EvalJob, box: Container, log: list[str]) -> tuple[str, list[str], str | None, bool]:
     """Apply the model patch, revert its test edits, apply the test patch: (how the patch went
     on, the paths reverted, the problem or None, whether the problem is ours)."""
@@ -359,15 +364,17 @@ def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
         return _result(job, "unresolved", True, apply_method=method, reverted_test_edits=reverted,
                        reason=f"the tests timed out after {job.timeout:.0f}s", tests_status=verdict.tests_status()), run.output
     verdict = grade(run.statuses, job.fail_to_pass, job.pass_to_pass, run.infra_error)
-    if verdict.infra_error:
-        # first: a run that died or wrote no sound report is run again (and billed to the patch
-        # only when it happens again), so that an outage is never taken for tampering
-        return _result(job, "error", True, apply_method=method, reverted_test_edits=reverted, reason=verdict.infra_error,
-                       infra_error=UNSOUND + verdict.infra_error, tests_status=verdict.tests_status()), run.output
     tampered = run.tampered or canaries.verdict(planted, run.statuses, run.collection_errors, verdict.resolved)
-    if tampered:
+    if tampered and (not verdict.infra_error or not _incomplete(tampered)):
+        # a rewritten report, a passing must-fail canary, forged stream lines: evidence against
+        # the patch even when the run also looks unsound
         return _result(job, "unresolved", True, apply_method=method, reverted_test_edits=reverted, reason=f"tampered: {tampered}",
                        tests_status=verdict.tests_status(), tampered=True, canaries=planted_ids), run.output
+    if verdict.infra_error:
+        # a run that died or wrote no sound report is run again (and billed to the patch only
+        # when it happens again), so that an outage is never taken for tampering
+        return _result(job, "error", True, apply_method=method, reverted_test_edits=reverted, reason=verdict.infra_error,
+                       infra_error=UNSOUND + verdict.infra_error, tests_status=verdict.tests_status()), run.output
     failing = verdict.FAIL_TO_PASS.failure + verdict.PASS_TO_PASS.failure
     reason = None if verdict.resolved else f"{len(failing)} required tests fail, e.g. {failing[0]}" if failing else "no FAIL_TO_PASS test"
     status = "resolved" if verdict.resolved else "unresolved"
