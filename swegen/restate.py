@@ -118,7 +118,10 @@ def restate(original: str, source: str, ctx: FixContext, test_output: str) -> Re
         # The next line that survived becomes the title; with none, a neutral one.
         kept_title, _, kept_body = kept_body.strip().partition("\n")
         kept_title = _LIST_MARK.sub("", kept_title).strip() or f"A bug in {ctx.repo.split('/')[-1] or 'the project'}"
-    text = render_statement(kept_title, kept_body, source, _with_output(ctx, test_output), [])
+    if removed or title_removed or test_output:
+        text = render_statement(kept_title, kept_body, source, _with_output(ctx, test_output), [])
+    else:
+        text = original  # as mined, through whatever template mining used
     sources = [source] + (["test_failure"] if test_output else [])
     quality, reasons = statement_quality(text, ctx, bool(test_output), title_removed=bool(title_removed))
     return Restated(text, sources, quality, reasons, before, [*title_removed, *removed])
