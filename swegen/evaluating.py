@@ -268,14 +268,14 @@ def run_eval_job(job: EvalJob) -> EvalResult:
     out.mkdir(parents=True, exist_ok=True)
     log: list[str] = []
     try:
-        result, output = _evaluate_one(job, log)
+        result, output = _attempt(job, log)
         if result.status == "error" and (result.infra_error or "").startswith(UNSOUND):
             # A report that contradicts pytest's exit code, or none at all. The gold patch ran
             # soundly on this task in validation, so when a fresh container gives the same with
             # this patch, the patch's code did it (exiting early, overwriting the report): that
             # is a failed run, not an infrastructure error that would leave the rates.
             log.append(f"{result.infra_error}; running again in a fresh container")
-            result, output = _evaluate_one(job, log)
+            result, output = _attempt(job, log)
             if result.status == "error" and (result.infra_error or "").startswith(UNSOUND):
                 reason = f"{result.infra_error.removeprefix(UNSOUND)} (twice, with this patch only)"
                 result = dataclasses.replace(result, status="unresolved", resolved=False, infra_error=None, reason=reason)
@@ -288,6 +288,16 @@ def run_eval_job(job: EvalJob) -> EvalResult:
     (out / "eval.log").write_text("\n".join(log) + "\n", encoding="utf-8")
     _write_instance(out, job.model_patch, result, output)
     return result
+
+
+def _attempt(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
+    """One evaluation in a fresh container. A container that stopped under the tests is an
+    unsound run: run again (a daemon restart is not the patch's fault), but when it stops again
+    with this patch, the patch stopped it (killing the container's init) and it is unresolved."""
+    try:
+        return _evaluate_one(job, log)
+    except SandboxStopped as exc:
+        return _result(job, "error", False, reason=exc.one_line(), infra_error=UNSOUND + exc.message), ""
 
 
 def _result(job: EvalJob, status: str, patch_applied: bool, **fields) -> EvalResult:

@@ -907,12 +907,18 @@ def _warnings(info: RepoInfo) -> list[str]:
 
 
 def _prepare_output(out: Path) -> None:
-    """A run folder is written fresh: mining is cheap next to validation, and a half-old run misleads."""
+    """A run folder is written fresh: mining is cheap next to validation, and a half-old run misleads.
+
+    Validation's logs stay: validation.jsonl keeps its verdicts (so that `swegen mine` killed while
+    validating and run again resumes the validation), and the logs of those verdicts go with them.
+    """
     if out.exists() and (out / "candidates.jsonl").exists():
         (out / "candidates.jsonl").unlink()
         for child in out.iterdir():
             if child.is_dir() and (child / "task.json").exists():
-                shutil.rmtree(child)
+                for part in child.iterdir():
+                    if part.name != "logs":
+                        shutil.rmtree(part) if part.is_dir() else part.unlink()
     out.mkdir(parents=True, exist_ok=True)
 
 

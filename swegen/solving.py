@@ -174,6 +174,7 @@ def finished_predictions(out: Path, retrying: set[str]) -> set[str]:
     """Instance ids with a prediction in `out`. Lines of infrastructure errors of the tasks in
     `retrying` are dropped from the file (rewritten whole, atomically), so that the run about to
     start asks again for exactly those and the file keeps one line per task."""
+    repair_tail(out)  # a run killed mid-line leaves a torn line: whole again even when nothing is left to solve
     rows = {row["instance_id"]: row for row in read_lines(out) if isinstance(row, dict) and "instance_id" in row}
     kept = {i: row for i, row in rows.items() if not (row.get("infra_error") and i in retrying)}
     if len(kept) != len(rows):

@@ -112,6 +112,10 @@ def validate(config: ValidateConfig, progress: Progress = lambda stage, done, to
     tasks = _load_tasks(run_dir)
     repo = config.repo or recorded_repo(run_dir)
     done = {row["instance_id"]: row for row in read_lines(run_dir / "validation.jsonl")}
+    # An infrastructure error (the daemon restarted, a sandbox broke) says nothing of the
+    # candidate: the next run validates it again, as the next evaluate does; --retry also runs
+    # again the failed image builds.
+    done = {i: row for i, row in done.items() if not row.get("infra_error")}
     if config.retry:
         done = {i: row for i, row in done.items() if not _retryable(row)}
         for marker in (run_dir / "envs").glob("*.failed"):
