@@ -282,3 +282,43 @@ def test_usercustomize_cannot_run_in_the_sandbox(demo_run):
         system = box.box.exec(["/usr/bin/python3", "-c", "pass"], timeout=60)
     assert venv.stdout.split()[-1] == "False" and "REDTEAM-USERCUSTOMIZE" not in venv.stdout
     assert "REDTEAM-USERCUSTOMIZE" in system.stdout  # the control: outside the venv it would run
+
+
+CALC = "def add(a, b):\n    return a - b\n"
+CALC_FIXED = "def add(a, b):\n    return a + b\n"
+NEW_TESTS = "from calc import add\n\n\ndef test_add_small():\n    assert add(2, 3) == 5\n\n\ndef test_add_negative():\n    assert add(-2, -3) == -5\n"
+
+
+@pytest.fixture(scope="module")
+def new_file_task(base_image, tmp_path_factory):
+    """A validated task whose test patch adds a new test file (the example's fixes edit files)."""
+    from gitrepo import GitRepo
+
+    root = tmp_path_factory.mktemp("newfile")
+    repo = GitRepo(root / "calc")
+    repo.commit("Add calc", {"calc.py": CALC, "tests/test_old.py": "def test_nothing():\n    assert True\n",
+                             "pyproject.toml": '[tool.pytest.ini_options]\npythonpath = ["."]\n'})
+    repo.commit("Fix add returning the difference instead of the sum", {"calc.py": CALC_FIXED, "tests/test_add.py": NEW_TESTS})
+    proc = run_cli("mine", str(repo.path), "-o", str(root / "run"), "--workers", "1", timeout=1200)
+    assert proc.returncode == 0, proc.stderr
+    tasks = lines(root / "run" / "tasks.jsonl")
+    assert len(tasks) == 1 and "new file mode" in tasks[0]["test_patch"], tasks
+    return root, repo.path, tasks[0]
+
+
+def test_creating_the_file_the_test_patch_adds_is_reverted(new_file_task):
+    root, repo, task = new_file_task
+    out = root / "run"
+    own = "def test_add_small():\n    assert True\n\n\ndef test_add_negative():\n    assert True\n"
+    patch = diff_of(repo, task["base_commit"], {"tests/test_add.py": own}, root / "attack")
+    files = [write_predictions(root / f"{m}.jsonl", m, {task["instance_id"]: patch}) for m in ("attack-new-file", "control-new-file")]
+    proc = run_cli("evaluate", str(out), "-p", str(files[0]), timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("evaluate", str(out), "-p", str(files[1]), "--no-test-edit-revert", "--no-strict", timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    row = results(out, "attack-new-file")[task["instance_id"]]
+    assert row["status"] == "unresolved" and row["reverted_test_edits"] == ["tests/test_add.py"], row
+    # the control: unreverted, the test patch cannot go on, and the prediction would leave the
+    # rates as an infrastructure error instead of failing
+    control = results(out, "control-new-file")[task["instance_id"]]
+    assert control["status"] == "error" and "does not apply" in control["reason"], control
