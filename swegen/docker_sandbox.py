@@ -330,13 +330,14 @@ class DockerSandbox:
 
     def _reap(self) -> int:
         """Kill what the last command left running; how many processes that was."""
-        strays = len(self._others())
-        deadline = time.monotonic() + 10
-        while self._others():
+        others = self._others()
+        strays, deadline = len(others), time.monotonic() + 10
+        while others:
             if time.monotonic() > deadline:
                 raise SandboxError("could not stop the processes a command left in the sandbox")
             self._kill_all()
             time.sleep(0.05)
+            others = self._others()
         return strays
 
     # -- files -----------------------------------------------------------------------------
