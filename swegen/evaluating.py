@@ -373,6 +373,11 @@ def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
         verdict = grade({}, job.fail_to_pass, job.pass_to_pass)
         return _result(job, "unresolved", True, apply_method=method, reverted_test_edits=reverted,
                        reason=f"the tests timed out after {job.timeout:.0f}s", tests_status=verdict.tests_status()), run.output
+    if run.limit:
+        # the patch's code filled the disk (or the like): its failure, not an outage
+        verdict = grade({}, job.fail_to_pass, job.pass_to_pass)
+        return _result(job, "unresolved", True, apply_method=method, reverted_test_edits=reverted,
+                       reason=f"the tests went past the sandbox's {run.limit} limit", tests_status=verdict.tests_status()), run.output
     verdict = grade(run.statuses, job.fail_to_pass, job.pass_to_pass, run.infra_error)
     tampered = run.tampered or canaries.verdict(planted, run.statuses, run.collection_errors, verdict.resolved)
     if tampered and (not verdict.infra_error or not _incomplete(tampered)):

@@ -56,6 +56,8 @@ class TestRun:
     tampered: str | None = None
     #: Statuses by pytest's own node id, as streamed while the tests ran.
     streamed: dict[str, str] = field(default_factory=dict)
+    #: The sandbox limit that stopped the tests ("disk"), or None.
+    limit: str | None = None
 
 
 def pytest_command(targets: list[str], extra_args: list[str] | None = None, stream: bool = False, rootdir: str = "/testbed") -> str:
@@ -240,6 +242,9 @@ def run_pytest(
         streamed, stream_problem = read_stream(result.stdout, nonce)
     if result.timed_out:
         return TestRun(result.exit_code, {}, {}, output, result.duration, True, f"the test run timed out after {timeout:.0f}s")
+    if result.limit:
+        return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"the tests went past the sandbox's {result.limit} limit",
+                       limit=result.limit)
     try:
         xml = box.get(JUNIT_PATH).decode("utf-8", errors="replace")
         statuses, errors = parse_junit(xml)
