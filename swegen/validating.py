@@ -315,8 +315,12 @@ def _controls(job: Job, archive: bytes, test_patch: str, gold_patch: str, f2p: l
 def finish(run_dir: Path) -> dict[str, object]:
     """Write tasks.jsonl (SWE-bench instances) and the funnel from validation.jsonl."""
     results = {}
+    # verdicts of candidates that mining no longer keeps (mined again with other options) stay
+    # in validation.jsonl but are no part of this run
+    current = {row["instance_id"] for row in read_lines(run_dir / "candidates.jsonl") if row.get("kept")}
     for row in read_lines(run_dir / "validation.jsonl"):
-        results[row["instance_id"]] = row  # a later line for the same id wins (a retried run)
+        if row["instance_id"] in current:
+            results[row["instance_id"]] = row  # a later line for the same id wins (a retried run)
     restate_tasks(run_dir, {i: r["FAIL_TO_PASS"] for i, r in results.items() if r["kept"]})  # statements see F2P
     lines = []
     for instance_id in sorted(results):
