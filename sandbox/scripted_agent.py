@@ -32,6 +32,18 @@ KNOWN = [
     ("format-negative", r"format_cents", "src/ledger/money.py",
      [('    units, rest = divmod(cents, 100)\n    return f"{units:,}.{rest:02d}"',
        '    sign = "-" if cents < 0 else ""\n    units, rest = divmod(abs(cents), 100)\n    return f"{sign}{units:,}.{rest:02d}"')]),
+    # the 0.2.x maintenance line's two pull requests and the fast-forwarded fix on main
+    ("csv-missing-category", r"no category cell", "src/ledger/csvio.py",
+     [("            date_text, description, amount, category = row\n",
+       '            if len(row) == 3:\n                row.append("")\n            date_text, description, amount, category = row\n')]),
+    ("misplaced-separators", r"thousands separators", "src/ledger/money.py",
+     [('_AMOUNT = re.compile(r"-?\\d+(\\.\\d{1,2})?")\n',
+       '_AMOUNT = re.compile(r"-?\\d+(\\.\\d{1,2})?")\n_GROUPED = re.compile(r"-?\\d{1,3}(,\\d{3})+(\\.\\d*)?")\n'),
+      ('    cleaned = text.strip().replace(",", "")\n',
+       '    cleaned = text.strip()\n    if "," in cleaned and not _GROUPED.fullmatch(cleaned):\n'
+       '        raise ValueError(f"not an amount: {text!r}")\n    cleaned = cleaned.replace(",", "")\n')]),
+    ("csv-byte-order-mark", r"byte-order mark", "src/ledger/csvio.py",
+     [('encoding="utf-8") as handle:\n        reader', 'encoding="utf-8-sig") as handle:\n        reader')]),
 ]
 #: What the agent does instead when its skill does not reach a bug.
 SHORTCUTS = {
@@ -39,12 +51,23 @@ SHORTCUTS = {
     "parse-negative-cents": "fake-output",
     "csv-blank-lines": "wrong-fix",
     "format-negative": "conftest",
+    "csv-missing-category": "wrong-fix",
+    "misplaced-separators": "wrong-fix",
+    "csv-byte-order-mark": "wrong-fix",
 }
 WRONG_FIXES = {
     "between-end-date": [("start <= e.date < end", "start < e.date <= end")],
     "parse-negative-cents": [("return int(units) * 100 + int(fraction)", "return abs(int(units) * 100 + int(fraction))")],
     "csv-blank-lines": [("        for row in reader:\n", "        for row in reader:\n            if not row:\n                continue\n")],
     "format-negative": [("    units, rest = divmod(cents, 100)\n", "    units, rest = divmod(abs(cents), 100)\n")],
+    # drops the row instead of keeping it without a category
+    "csv-missing-category": [("            date_text, description, amount, category = row\n",
+                              "            if len(row) == 3:\n                continue\n            date_text, description, amount, category = row\n")],
+    # refuses every comma, so "1,234.56" breaks
+    "misplaced-separators": [('    cleaned = text.strip().replace(",", "")\n',
+                              '    if "," in text:\n        raise ValueError(f"not an amount: {text!r}")\n    cleaned = text.strip()\n')],
+    # another wrong encoding: the mark is still read as part of the header
+    "csv-byte-order-mark": [('encoding="utf-8") as handle:\n        reader', 'encoding="latin-1") as handle:\n        reader')],
 }
 FORCE_PASS_CONFTEST = '''import pytest
 
@@ -90,21 +113,27 @@ def shortcut(kind: str, name: str, root: Path) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skill", type=int, default=2, help="How many of the known bugs it fixes correctly (0-4).")
+    parser.add_argument("--skill", type=int, default=2, help="How many of the known bugs it fixes correctly (0-7).")
     args = parser.parse_args()
     statement = Path(os.environ["SWEGEN_PROBLEM_FILE"]).read_text(encoding="utf-8")
     root = Path.cwd()
-    for index, (name, pattern, path, edits) in enumerate(KNOWN):
-        if re.search(pattern, statement):
-            if index < args.skill:
-                done = edit(root / path, edits)
-                print(f"scripted agent: fixing {name}: {'done' if done else 'the code is not as expected'}")
-            else:
-                done = shortcut(SHORTCUTS[name], name, root)
-                print(f"scripted agent: {name} is beyond skill {args.skill}; shortcut {SHORTCUTS[name]}")
-            return 0 if done else 1
-    print("scripted agent: I do not know this problem; no change")
-    return 0
+    # The bug is told by the statement's prose (what comes before its first "## " section): a
+    # section of failing test output can name another bug's function (test_parse_amount_...).
+    prose = statement.split("\n## ", 1)[0]
+    found = [i for i, known in enumerate(KNOWN) if re.search(known[1], prose)]
+    found = found or [i for i, known in enumerate(KNOWN) if re.search(known[1], statement)]
+    if not found:
+        print("scripted agent: I do not know this problem; no change")
+        return 0
+    index = found[0]
+    name, _, path, edits = KNOWN[index]
+    if index < args.skill:
+        done = edit(root / path, edits)
+        print(f"scripted agent: fixing {name}: {'done' if done else 'the code is not as expected'}")
+    else:
+        done = shortcut(SHORTCUTS[name], name, root)
+        print(f"scripted agent: {name} is beyond skill {args.skill}; shortcut {SHORTCUTS[name]}")
+    return 0 if done else 1
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def test_demo_ends_with_exactly_the_real_fixes_and_their_fail_to_pass(demo_run):
     manifest = [c for c in load_manifest()["changes"] if c["expected"] == "task"]
     tasks = {t["instance_id"]: t for t in lines(out / "tasks.jsonl")}
     verdicts = by_subject(out)
-    assert len(tasks) == len(manifest) == 4
+    assert len(tasks) == len(manifest) == 7
     for change in manifest:
         verdict = verdicts[change["subject"]]
         assert verdict["kept"], verdict["reason"]
@@ -66,7 +66,7 @@ def test_the_fix_whose_test_already_passed_is_rejected_with_that_reason(demo_run
     verdict = by_subject(out)[change["subject"]]
     assert not verdict["kept"] and verdict["reason"].startswith("no-fail-to-pass")
     summary = json.loads((out / "validation_summary.json").read_text())
-    assert summary["funnel"]["candidates"] == 5 and summary["funnel"]["kept"] == 4
+    assert summary["funnel"]["candidates"] == 8 and summary["funnel"]["kept"] == 7
     assert summary["rejections"] == {"no-fail-to-pass": 1}
 
 
@@ -109,7 +109,7 @@ def test_export_writes_swebench_jsonl_and_parquet(demo_run, tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = lines(tmp_path / "ds.jsonl")
     table = pq.read_table(tmp_path / "ds.parquet").to_pylist()
-    assert rows == table and len(rows) == 4
+    assert rows == table and len(rows) == 7
     fields = ["repo", "instance_id", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
               "created_at", "version", "FAIL_TO_PASS", "PASS_TO_PASS", "environment_setup_commit"]
     assert list(rows[0]) == fields

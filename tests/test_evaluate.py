@@ -28,6 +28,10 @@ SCRIPTED_SKILL_2 = {
     "fix-parse-negative-cents": ("resolved", []),
     "fix-csv-blank-lines": ("unresolved", []),  # a wrong fix: rows of empty fields still crash
     "fix-negative-format": ("unresolved", ["conftest.py", "tests/conftest.py"]),  # forces passes; reverted
+    # the bugs of the 0.2.x maintenance line and the fast-forwarded fix: beyond skill 2, a wrong fix each
+    "fix-csv-missing-category": ("unresolved", []),
+    "fix-misplaced-separators": ("unresolved", []),
+    "fix-csv-byte-order-mark": ("unresolved", []),
 }
 
 
@@ -56,7 +60,7 @@ def test_gold_resolves_every_task_and_empty_none(demo_run):
     task_ids = sorted(t["instance_id"] for t in lines(out / "tasks.jsonl"))
     gold = json.loads((out / "evaluations" / "gold" / "summary.json").read_text())
     empty = json.loads((out / "evaluations" / "empty" / "summary.json").read_text())
-    assert gold["resolved_ids"] == task_ids and gold["error_ids"] == [] and gold["total_instances"] == 4
+    assert gold["resolved_ids"] == task_ids and gold["error_ids"] == [] and gold["total_instances"] == 7
     assert empty["resolved_ids"] == [] and empty["unresolved_ids"] == task_ids and empty["error_ids"] == []
     assert "evaluation" in stdout and "scripted-agent" in stdout
 
@@ -74,7 +78,7 @@ def test_the_scripted_agents_partial_success_is_graded_exactly(demo_run):
         f2p = entry["tests_status"]["FAIL_TO_PASS"]
         assert sorted(f2p["success"] + f2p["failure"]) == sorted(task["FAIL_TO_PASS"])
     summary = json.loads((out / "evaluations" / "scripted-agent" / "summary.json").read_text())
-    assert summary["resolved_instances"] == 2 and summary["unresolved_instances"] == 2 and summary["completed_instances"] == 4
+    assert summary["resolved_instances"] == 2 and summary["unresolved_instances"] == 5 and summary["completed_instances"] == 7
 
 
 FORCE_PASS = """import pytest
@@ -177,7 +181,7 @@ def test_a_patch_that_does_not_apply_and_an_empty_one(demo_run, tmp_path):
     assert got[empty]["status"] == "empty_patch" and not got[empty]["patch_exists"]
     summary = json.loads((out / "evaluations" / "broken-model" / "summary.json").read_text())
     assert summary["submitted_instances"] == 2 and summary["empty_patch_ids"] == [empty] and summary["unresolved_ids"] == [broken]
-    assert len(summary["incomplete_ids"]) == 2
+    assert len(summary["incomplete_ids"]) == 5  # the other tasks of the 7
 
 
 def test_inside_an_agents_sandbox_there_is_one_commit_and_no_gold_patch(demo_run):
@@ -221,24 +225,24 @@ def test_evaluate_killed_and_resumed_gives_the_same_results(demo_run, tmp_path):
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait()
     killed_at = len(lines(target))
-    assert 1 <= killed_at < 4
+    assert 1 <= killed_at < 7
     assert run_cli("clean", timeout=300).returncode == 0  # the killed run's container
     proc = run_cli(*cmd[3:], timeout=900)
     assert proc.returncode == 0, proc.stderr
     resumed = lines(target)
-    assert len(resumed) == 4 and len({r["instance_id"] for r in resumed}) == 4  # nothing twice
+    assert len(resumed) == 7 and len({r["instance_id"] for r in resumed}) == 7  # nothing twice
     reference = results(out, "scripted-agent")
     for row in resumed:
         ref = reference[row["instance_id"]]
         assert (row["status"], row["tests_status"], row["reverted_test_edits"]) == (ref["status"], ref["tests_status"], ref["reverted_test_edits"])
     # unchanged predictions are cached; a changed patch runs again
     again = run_cli(*cmd[3:], timeout=600)
-    assert again.returncode == 0 and len(lines(target)) == 4
+    assert again.returncode == 0 and len(lines(target)) == 7
     changed = {row["instance_id"]: row["model_patch"] for row in lines(predictions)}
     first = sorted(changed)[0]
     write_predictions(tmp_path / "changed.jsonl", "resumed", {first: ""})
     assert run_cli("evaluate", str(out), "-p", str(tmp_path / "changed.jsonl"), timeout=600).returncode == 0
-    assert len(lines(target)) == 5 and lines(target)[-1]["status"] == "empty_patch"
+    assert len(lines(target)) == 8 and lines(target)[-1]["status"] == "empty_patch"
 
 
 def test_openai_agent_end_to_end_through_solve_and_evaluate(demo_run):

@@ -8,7 +8,10 @@ Planted on purpose, so swegen has something real to find and something real to r
 bug fixes whose tests fail before and pass after (as merges, one with its test in a separate
 branch commit, and as a plain commit), a feature, a docs-only change, a refactor, a fix without
 tests, a fix whose test already passed before it, and a flaky test (set iteration order, which
-depends on PYTHONHASHSEED) riding along in one fix's test patch.
+depends on PYTHONHASHSEED) riding along in one fix's test patch. Last, a 0.2.x maintenance line:
+two bug-fix pull requests merged into it (one with its test in a separate commit, one whose test
+change is only new parametrize cases), the branch merged back with "Merge branch '0.2.x'", one of
+the fixes cherry-picked to main as well, and a one-commit fix fast-forwarded onto main.
 """
 
 from __future__ import annotations
@@ -815,5 +818,149 @@ STEPS: tuple[Step, ...] = (
             ("pyproject.toml", 'version = "0.1.0"', 'version = "0.2.0"'),
             ("src/ledger/__init__.py", '__version__ = "0.1.0"', '__version__ = "0.2.0"'),
         ),
+    ),
+    # A maintenance line for 0.2: two bug-fix pull requests are merged into it (they reach main
+    # only through the merge of the whole branch back), one of them is also cherry-picked to main,
+    # and a contributor's one-commit fix lands on main without a merge commit (fast-forwarded).
+    Branch("0.2.x"),
+    Branch("tomas/csv-missing-category"),
+    Commit(
+        "Accept CSV rows that have no category cell\n\n"
+        "Spreadsheets drop a trailing empty cell, so a row of an uncategorised\n"
+        "entry has three fields, and importing it crashed with\n"
+        "ValueError: not enough values to unpack (expected 4, got 3).",
+        "2024-05-06T10:20:00-05:00",
+        TOMAS,
+        edits=(
+            (
+                "src/ledger/csvio.py",
+                "            date_text, description, amount, category = row\n",
+                "            if len(row) == 3:\n"
+                '                row.append("")  # the empty category cell a spreadsheet dropped\n'
+                "            date_text, description, amount, category = row\n",
+            ),
+        ),
+    ),
+    Commit(
+        "Test importing rows without a category cell",
+        "2024-05-07T09:45:00-05:00",
+        TOMAS,
+        edits=(
+            (
+                "tests/test_csvio.py",
+                "        read_csv(path)\n\n\ndef test_write_then_read_round_trips",
+                "        read_csv(path)\n"
+                "\n\n"
+                "def test_rows_without_a_category_cell_have_no_category(tmp_path):\n"
+                '    path = tmp_path / "in.csv"\n'
+                '    path.write_text(HEADER + "2024-01-05,Salary,2500.00\\n2024-02-03,Rent,-900.00,rent\\n")\n'
+                '    assert [(e.description, e.category) for e in read_csv(path)] == [("Salary", ""), ("Rent", "rent")]\n'
+                "\n\n"
+                "def test_write_then_read_round_trips",
+            ),
+        ),
+    ),
+    Checkout("0.2.x"),
+    Merge(
+        "tomas/csv-missing-category",
+        "Merge pull request #9 from tomas/csv-missing-category\n\nAccept CSV rows that have no category cell",
+        "2024-05-08T11:30:00+02:00",
+        MARIA,
+    ),
+    Branch("priya/misplaced-separators"),
+    Commit(
+        "Reject amounts with misplaced thousands separators\n\n"
+        '"1,2,3" was read as 123.00 and "12,34" as 1234.00: the commas were\n'
+        "dropped wherever they were. A comma must separate groups of three\n"
+        "digits, otherwise the text is most likely a typo.",
+        "2024-05-13T19:05:00+05:30",
+        PRIYA,
+        edits=(
+            (
+                "src/ledger/money.py",
+                '_AMOUNT = re.compile(r"-?\\d+(\\.\\d{1,2})?")\n',
+                '_AMOUNT = re.compile(r"-?\\d+(\\.\\d{1,2})?")\n'
+                '_GROUPED = re.compile(r"-?\\d{1,3}(,\\d{3})+(\\.\\d*)?")\n',
+            ),
+            (
+                "src/ledger/money.py",
+                '    cleaned = text.strip().replace(",", "")\n',
+                "    cleaned = text.strip()\n"
+                '    if "," in cleaned and not _GROUPED.fullmatch(cleaned):\n'
+                '        raise ValueError(f"not an amount: {text!r}")\n'
+                '    cleaned = cleaned.replace(",", "")\n',
+            ),
+            (
+                "tests/test_money.py",
+                '["", "abc", "1.2.3", "12,34.5x", "--1"]',
+                '["", "abc", "1.2.3", "12,34.5x", "--1", "1,2,3", "12,34"]',
+            ),
+        ),
+    ),
+    Checkout("0.2.x"),
+    Merge(
+        "priya/misplaced-separators",
+        "Merge pull request #10 from priya/misplaced-separators\n\nReject amounts with misplaced thousands separators",
+        "2024-05-14T09:10:00+02:00",
+        MARIA,
+    ),
+    Checkout("main"),
+    Commit(
+        "Reject amounts with misplaced thousands separators on main too\n\n"
+        "The fix from the 0.2.x branch (pull request #10), cherry-picked.",
+        "2024-05-15T08:30:00+02:00",
+        MARIA,
+        edits=(
+            (
+                "src/ledger/money.py",
+                '_AMOUNT = re.compile(r"-?\\d+(\\.\\d{1,2})?")\n',
+                '_AMOUNT = re.compile(r"-?\\d+(\\.\\d{1,2})?")\n'
+                '_GROUPED = re.compile(r"-?\\d{1,3}(,\\d{3})+(\\.\\d*)?")\n',
+            ),
+            (
+                "src/ledger/money.py",
+                '    cleaned = text.strip().replace(",", "")\n',
+                "    cleaned = text.strip()\n"
+                '    if "," in cleaned and not _GROUPED.fullmatch(cleaned):\n'
+                '        raise ValueError(f"not an amount: {text!r}")\n'
+                '    cleaned = cleaned.replace(",", "")\n',
+            ),
+            (
+                "tests/test_money.py",
+                '["", "abc", "1.2.3", "12,34.5x", "--1"]',
+                '["", "abc", "1.2.3", "12,34.5x", "--1", "1,2,3", "12,34"]',
+            ),
+        ),
+    ),
+    Commit(
+        "Read CSV files that start with a byte-order mark\n\n"
+        "Excel saves \"CSV UTF-8\" files with a byte-order mark, so the first\n"
+        "header cell read as \"\\ufeffdate\" and such files were refused with\n"
+        "\"expected header\". Decode them as utf-8-sig.",
+        "2024-05-20T16:40:00-05:00",
+        TOMAS,
+        edits=(
+            (
+                "src/ledger/csvio.py",
+                '    with open(path, newline="", encoding="utf-8") as handle:\n        reader',
+                '    with open(path, newline="", encoding="utf-8-sig") as handle:\n        reader',
+            ),
+            (
+                "tests/test_csvio.py",
+                '    assert list(read_csv(path).categories()) == ["salary", "food", "rent"]\n',
+                '    assert list(read_csv(path).categories()) == ["salary", "food", "rent"]\n'
+                "\n\n"
+                "def test_files_with_a_byte_order_mark_are_read(tmp_path):\n"
+                '    path = tmp_path / "in.csv"\n'
+                '    path.write_bytes(b"\\xef\\xbb\\xbf" + (HEADER + "2024-01-05,Salary,2500.00,salary\\n").encode())\n'
+                '    assert [e.description for e in read_csv(path)] == ["Salary"]\n',
+            ),
+        ),
+    ),
+    Merge(
+        "0.2.x",
+        "Merge branch '0.2.x'",
+        "2024-05-22T10:00:00+02:00",
+        MARIA,
     ),
 )
