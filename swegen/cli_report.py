@@ -114,7 +114,8 @@ def print_report(report: Any) -> None:
     for split in report.date_split:
         out.print(f"  {split.sentence}", highlight=False, markup=False)
     for verdict in report.verdicts:
-        strict = "not measured" if verdict.strict_resolved is None else f"{verdict.strict_resolved}/{verdict.strict_measured}"
+        strict = "not measured" if verdict.strict_resolved is None else f"{verdict.strict_resolved}/{verdict.plain.graded}" + (
+            f" ({verdict.strict_unmeasured} resolved not measured)" if verdict.strict_unmeasured else "")
         out.print(f"  {verdict.model}: {verdict.plain.resolved}/{verdict.plain.graded} resolved under the SWE-bench rule, "
                   f"strict rule: {strict}", highlight=False, markup=False)
     quality = Counter(row.quality for row in report.task_rows)

@@ -234,9 +234,10 @@ class Verdicts:
 
     model: str
     plain: Counts
-    #: Tasks resolved under the strict rule among those it was measured on; None: not measured.
+    #: Tasks resolved under the strict rule, among the same graded tasks; None: never measured.
     strict_resolved: int | None
-    strict_measured: int
+    #: Tasks resolved under the SWE-bench rule that evaluation gave no strict verdict.
+    strict_unmeasured: int = 0
 
 
 @dataclass(frozen=True)
@@ -467,12 +468,14 @@ def build_report(config: ReportConfig, tasks: list[TaskInfo], outcomes: dict[str
 
 
 def _verdicts(name: str, statuses: tuple[str, ...], ids: list[str], strict: dict[str, bool]) -> Verdicts:
-    """A strict verdict counts on the graded tasks evaluation measured it on; a task resolved
-    under the SWE-bench rule with no strict verdict is left out of the strict rate, not guessed."""
-    measured = [(s, strict[i]) for s, i in zip(statuses, ids) if i in strict and s in GRADED]
-    if not measured:
-        return Verdicts(name, count(statuses), None, 0)
-    return Verdicts(name, count(statuses), sum(1 for s, ok in measured if s == "resolved" and ok), len(measured))
+    """The strict rate has the SWE-bench rate's denominator: a task unresolved under the SWE-bench
+    rule is not strictly resolved either; a resolved one with no strict verdict is counted as not
+    strictly resolved and said so (never guessed); a model with no verdict at all is not measured."""
+    plain = count(statuses)
+    if not strict:
+        return Verdicts(name, plain, None)
+    resolved = [i for s, i in zip(statuses, ids) if s == "resolved"]
+    return Verdicts(name, plain, sum(1 for i in resolved if strict.get(i) is True), sum(1 for i in resolved if i not in strict))
 
 
 def _task_rows(tasks: list[TaskInfo], grid: dict[str, tuple[str, ...]], strict: dict[str, dict[str, bool]],

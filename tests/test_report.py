@@ -420,13 +420,18 @@ def test_rates_by_statement_quality_and_leakage_count_every_task(tmp_path: Path)
 def test_strict_rate_is_not_measured_when_evaluation_gave_none(tmp_path: Path):
     run = three_models(tmp_path)
     _set_strict(run, "devstral-small-2512", {i: i % 9 != 0 for i in range(30)})  # 0, 9, 18 (resolved) break
+    # Evaluation gives a strict verdict on resolved tasks only; claude's task 4 has none.
+    _set_strict(run, "claude-sonnet-4-20250514", {i: True for i in range(0, 30, 2) if i != 4})
     result = make_report(ReportConfig(run))
     verdicts = {v["model"]: v for v in json.loads(result.summary.read_text())["verdicts"]}
-    assert verdicts["devstral-small-2512"]["strict_resolved"] == 25 and verdicts["devstral-small-2512"]["strict_measured"] == 30
-    assert verdicts["devstral-small-2512"]["plain"]["resolved"] == 28
+    devstral = verdicts["devstral-small-2512"]
+    assert (devstral["plain"]["resolved"], devstral["strict_resolved"], devstral["strict_unmeasured"]) == (28, 25, 0)
+    claude = verdicts["claude-sonnet-4-20250514"]
+    assert (claude["plain"]["resolved"], claude["strict_resolved"], claude["strict_unmeasured"]) == (15, 14, 1)
     assert verdicts["gpt-5-2025-08-07"]["strict_resolved"] is None  # absent: not measured, never guessed
     html, markdown = result.html.read_text(), result.markdown.read_text()
-    assert "| devstral-small-2512 | 93.3% (28/30) | 83% (25/30) |" in markdown
+    assert "| devstral-small-2512 | 93.3% (28/30) | 83.3% (25/30) |" in markdown
+    assert "| claude-sonnet-4-20250514 | 51.7% (15/29) | 48.3% (14/29), 1 resolved not measured |" in markdown
     assert "| gpt-5-2025-08-07 | 33.3% (10/30) | not measured |" in markdown
     row = re.search(r"<tr><td>gpt-5-2025-08-07</td>.*?</tr>", html.split('id="verdicts"')[1]).group(0)
     assert "not measured" in row
