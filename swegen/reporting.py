@@ -92,6 +92,7 @@ class TaskInfo:
     statement_quality: str = "unknown"
     quality_reasons: tuple[str, ...] = ()
     statement_sources: tuple[str, ...] = ()
+    #: Leakage of the statement as mined (before redaction; what is left is graded by quality).
     leakage_score: float = 0.0
     fail_to_pass: int = 0
     #: The task folder's files a reader may want, relative to the run folder.
@@ -584,7 +585,7 @@ def _breakdowns(tasks: list[TaskInfo], grid: dict[str, tuple[str, ...]]) -> tupl
         ("area of the repository", lambda t: t.area, None),
         ("statement source", lambda t: t.statement_source, None),
         ("statement quality", lambda t: t.statement_quality, QUALITY_ORDER),
-        ("statement leakage", lambda t: _bucket(t.leakage_score, LEAK_BUCKETS), [label for _, label in LEAK_BUCKETS]),
+        ("leakage of the statement as mined", lambda t: _bucket(t.leakage_score, LEAK_BUCKETS), [label for _, label in LEAK_BUCKETS]),
     )
     return tuple(_breakdown(title, [key(t) for t in tasks], grid, order) for title, key, order in dimensions)
 

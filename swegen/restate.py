@@ -91,11 +91,11 @@ def restate_task(folder: Path, task: dict, repo: "Path | _Blobs | None", f2p: li
     output = failing_output(_before_log(folder), f2p, ctx, task.get("test_files") or [])
     restated = restate(original, task.get("statement_source", "commit_message"), ctx, output)
     write_atomic(folder / STATEMENT, restated.text)
-    task.setdefault("leakage_score_original", task.get("leakage_score", 0.0))
+    # leakage_score and leaked stay as mining scored the original statement; this is what is left.
     score, leaked = leakage(restated.text, ctx)
     task.update(
-        leakage_score=score,
-        leaked=leaked,
+        leakage_score_redacted=score,
+        leaked_redacted=leaked,
         problem_statement=restated.text,
         statement_sources=restated.sources,
         statement_quality=restated.quality,

@@ -149,7 +149,7 @@ def test_pairs_date_split_and_breakdowns_count_every_task(tmp_path: Path):
     assert "not significant at 5%" in devstral["sentence"]
     titles = [b["title"] for b in summary["breakdowns"]]
     assert titles == ["lines changed by the fix", "files changed by the fix", "area of the repository", "statement source",
-                      "statement quality", "statement leakage"]
+                      "statement quality", "leakage of the statement as mined"]
     for breakdown in summary["breakdowns"]:
         assert sum(g["tasks"] for g in breakdown["groups"]) == 30
     areas = {g["label"]: g["tasks"] for g in summary["breakdowns"][2]["groups"]}
@@ -412,7 +412,7 @@ def test_rates_by_statement_quality_and_leakage_count_every_task(tmp_path: Path)
     devstral = {g["label"]: next(c for c in g["cells"] if c["model"] == "devstral-small-2512") for g in quality["groups"]}
     # devstral resolves tasks 0-26 (and 28 on its retry): ok are 0, 3, ..., 27 -> 9 of 10.
     assert (devstral["ok"]["resolved"], devstral["ok"]["graded"]) == (9, 10)
-    leakage = next(b for b in summary["breakdowns"] if b["title"] == "statement leakage")
+    leakage = next(b for b in summary["breakdowns"] if b["title"] == "leakage of the statement as mined")
     assert [(g["label"], g["tasks"]) for g in leakage["groups"]] == [
         ("leaks nothing", 10), ("names code only the fix adds", 10), ("quotes the fix", 10)]
 

@@ -531,7 +531,7 @@ def test_mining_redacts_the_sentences_that_give_the_fix_away_and_keeps_the_origi
     reasons = [r["reason"] for r in task["statement_redactions"]]
     assert len(reasons) == 2 and reasons[0].startswith("quotes an added line of the fix")
     assert reasons[1] == "names the test test_negative, which the fix adds"
-    assert task["leakage_score"] == 0.0 and task["leakage_score_original"] == 1.0
+    assert task["leakage_score"] == 1.0 and task["leakage_score_redacted"] == 0.0
 
 
 def test_the_failing_output_shows_the_code_under_test_and_never_the_test_code(tmp_path: Path):
