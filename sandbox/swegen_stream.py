@@ -52,7 +52,9 @@ def pytest_runtest_logreport(report) -> None:
     outcome = report.outcome
     if getattr(report, "wasxfail", None) is not None:
         outcome = "xfailed" if report.skipped else "xpassed"
-    _send("report", nodeid=report.nodeid, when=report.when, outcome=outcome)
+    # a subtest (unittest's subTest, pytest's subtests) reports under its test's id: one of many
+    sub = "subtest" in type(report).__name__.lower() or getattr(report, "context", None) is not None
+    _send("report", nodeid=report.nodeid, when=report.when, outcome=outcome, **({"sub": True} if sub else {}))
 
 
 def pytest_collectreport(report) -> None:

@@ -141,6 +141,7 @@ def read_stream(text: str, nonce: str) -> tuple[dict[str, str], str | None]:
     """
     phases: dict[str, dict[str, str]] = {}
     duplicates: set[str] = set()
+    failed_subtests: set[str] = set()
     expected, ended, started = 1, False, False
     for raw in text.splitlines():
         try:
@@ -155,7 +156,10 @@ def read_stream(text: str, nonce: str) -> tuple[dict[str, str], str | None]:
         event = line.get("event")
         started = started or event == "start"
         ended = event == "end"
-        if event == "report" and line.get("outcome") != "rerun":
+        if event == "report" and line.get("sub"):
+            if line.get("outcome") == "failed":
+                failed_subtests.add(str(line.get("nodeid")))
+        elif event == "report" and line.get("outcome") != "rerun":
             seen = phases.setdefault(str(line.get("nodeid")), {})
             if str(line.get("when")) in seen:
                 duplicates.add(str(line.get("nodeid")))
@@ -165,6 +169,9 @@ def read_stream(text: str, nonce: str) -> tuple[dict[str, str], str | None]:
     if not started or not ended:
         return {}, "the result stream " + ("never started" if not started else "stops before the session's end")
     statuses = {nodeid: _combine(p) for nodeid, p in phases.items()}
+    for nodeid in failed_subtests:  # a test with a failing subtest fails, as in the JUnit file
+        if statuses.get(nodeid) in PASSING:
+            statuses[nodeid] = "FAILED"
     if duplicates:
         statuses[DUPLICATES] = ", ".join(sorted(duplicates))
     return statuses, None

@@ -16,7 +16,7 @@ import pytest
 
 from swegen.canaries import plant, verdict
 from swegen.resources import sandbox_file
-from swegen.runner import _failing_cases, cross_check, parse_junit, read_stream
+from swegen.runner import DUPLICATES, _failing_cases, cross_check, parse_junit, read_stream
 
 MODULE_STYLE = """import pytest
 
@@ -195,3 +195,18 @@ def test_the_junit_rewrite_attack_is_seen_by_the_stream(tmp_path):
     streamed, problem = read_stream(stream, "n0nce")
     assert problem is None and streamed == {"tests/test_x.py::test_fails": "FAILED"}
     assert "did not" in cross_check(streamed, statuses, failing)
+
+
+def test_unittest_subtests_on_a_real_run(tmp_path):
+    """A real pytest run with subTest: the stream agrees with the JUnit file, no duplicate ids."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_sub.py").write_text(
+        "import unittest\n\n\nclass TestSub(unittest.TestCase):\n    def test_a(self):\n        for i in range(3):\n"
+        "            with self.subTest(i=i):\n                self.assertNotEqual(i, 1)\n\n    def test_b(self):\n"
+        "        for i in range(2):\n            with self.subTest(i=i):\n                self.assertTrue(True)\n"
+    )
+    statuses, errors, stream, code, failing = run(tmp_path, ["tests/test_sub.py"])
+    streamed, problem = read_stream(stream, "n0nce")
+    assert problem is None and DUPLICATES not in streamed
+    assert streamed == {"tests/test_sub.py::TestSub::test_a": "FAILED", "tests/test_sub.py::TestSub::test_b": "PASSED"}
+    assert cross_check(streamed, statuses, failing) is None and code == 1

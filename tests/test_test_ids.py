@@ -120,3 +120,18 @@ def test_two_results_under_one_id_are_an_error_of_ours_never_merged():
     rerun = [lines[0], lines[1].replace('"passed"', '"rerun"'), lines[2].replace('"failed"', '"passed"'), lines[3]]
     statuses, problem = read_stream("\n".join(rerun), "k")
     assert problem is None and statuses == {"t.py::a": "PASSED"}
+
+
+def test_subtests_report_under_their_tests_id_without_being_duplicates():
+    """pytest 9 reports each unittest subTest under its test's id: one test, failed when one fails."""
+    lines = [
+        '{"n": "k", "seq": 1, "event": "start"}',
+        '{"n": "k", "seq": 2, "event": "report", "nodeid": "t.py::T::a", "when": "setup", "outcome": "passed"}',
+        '{"n": "k", "seq": 3, "event": "report", "nodeid": "t.py::T::a", "when": "call", "outcome": "passed", "sub": true}',
+        '{"n": "k", "seq": 4, "event": "report", "nodeid": "t.py::T::a", "when": "call", "outcome": "failed", "sub": true}',
+        '{"n": "k", "seq": 5, "event": "report", "nodeid": "t.py::T::a", "when": "call", "outcome": "passed"}',
+        '{"n": "k", "seq": 6, "event": "report", "nodeid": "t.py::T::b", "when": "call", "outcome": "passed", "sub": true}',
+        '{"n": "k", "seq": 7, "event": "report", "nodeid": "t.py::T::b", "when": "call", "outcome": "passed"}',
+        '{"n": "k", "seq": 8, "event": "end", "exitstatus": 1}',
+    ]
+    assert read_stream("\n".join(lines), "k") == ({"t.py::T::a": "FAILED", "t.py::T::b": "PASSED"}, None)
