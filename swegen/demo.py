@@ -99,7 +99,7 @@ def run_demo(
     )
     result.validation = validate(validation, progress)
     options = dict(python=None if config.base_image else config.python, base_image=config.base_image, ca_bundle=config.ca_bundle)
-    step(f"solving the tasks with swegen's scripted agent ({SCRIPTED_NAME}: it fixes 2 of the 4 bugs and cheats on the others)")
+    step(f"solving the tasks with swegen's scripted agent ({SCRIPTED_NAME}: at skill 2 it fixes the first two bugs and cheats on the others)")
     solved = [solve(SolveConfig(run_dir=out, agent="scripted", name=SCRIPTED_NAME, skill=SCRIPTED_SKILL, repo=repo,
                                 workers=config.workers, **options), progress)]
     names = ", ".join(f"{name} (skill {skill})" for name, skill in PUBLIC_STAND_INS)
