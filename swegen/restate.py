@@ -303,12 +303,13 @@ def _shows_fix_or_tests(line: str, ctx: FixContext) -> bool:
             code = _ws(source)
             if len(code) >= 8 and (code in text or (len(text) >= 12 and text in code)):
                 return True
-    return bool(statement_problems(line, ctx, announcements=False, test_names=False))
+    return bool(statement_problems(line, ctx, announcements=False, test_names=True))
 
 
 def _block(tests: list[str], lines: tuple[str, ...]) -> str:
-    shown = tests[:3] + ([f"(and {len(tests) - 3} more failing the same way)"] if len(tests) > 3 else [])
-    return "\n".join([*(f"FAILED {t}" if not t.startswith("(") else t for t in shown), *lines])
+    # how many, never which: a solver must not see the FAIL_TO_PASS list (nor a test's name)
+    head = "A test fails like this:" if len(tests) == 1 else f"{len(tests)} tests fail like this:"
+    return "\n".join([head, *lines])
 
 
 def statement_leaks(run_dir: Path) -> dict[str, list[str]]:

@@ -540,7 +540,8 @@ def test_the_failing_output_shows_the_code_under_test_and_never_the_test_code(tm
     f2p = ["tests/test_more.py::SlicedTests::test_negative", "tests/test_more.py::SlicedTests::test_zero"]
     output = failing_output(log, f2p, fix_context(task, None), task["test_files"])
     assert "tests/test_more.py:1" in log and "with self.assertRaises(ValueError):" in log  # what must be left out is there
-    assert "FAILED tests/test_more.py::SlicedTests::test_negative" in output
+    # how many tests fail, never which: the FAIL_TO_PASS list is not the solver's to see
+    assert "test_negative" not in output and "test_zero" not in output and "fails like this" in output
     assert "E   AssertionError: ValueError not raised" in output
     assert "pkg/more.py:3: in sliced" in output and "E   ZeroDivisionError: integer division or modulo by zero" in output
     assert "    count = len(seq) // n + bool(len(seq) % n)" in output  # the code under test, as it was
