@@ -49,7 +49,7 @@ from swegen.history import (
     remote_name,
     walk,
 )
-from swegen.records import JsonlWriter, to_dict, write_json
+from swegen.records import JsonlWriter, to_dict, write_atomic, write_json
 from swegen.split import DiffError, Split, SplitRules, parse_diff, split_diff
 from swegen.restate import restate_tasks
 from swegen.statements import FixContext, IssueIndex, build_statement, issue_refs, rewrite_statement
@@ -1316,9 +1316,10 @@ def _write_task(out: Path, task: Task) -> None:
     folder = out / task.instance_id
     folder.mkdir(parents=True, exist_ok=True)
     # The plain files first; task.json last and atomically, so a folder with task.json is whole.
-    (folder / "gold.patch").write_text(task.patch, encoding="utf-8")
-    (folder / "test.patch").write_text(task.test_patch, encoding="utf-8")
-    (folder / "problem_statement.md").write_text(task.problem_statement, encoding="utf-8")
+    # (each whole or absent: a full disk leaves no empty or half patch behind)
+    write_atomic(folder / "gold.patch", task.patch)
+    write_atomic(folder / "test.patch", task.test_patch)
+    write_atomic(folder / "problem_statement.md", task.problem_statement)
     write_json(folder / "task.json", to_dict(task))
 
 

@@ -176,10 +176,19 @@ class JsonlWriter:
 
     def write(self, record: Any) -> None:
         data = (to_json_line(record) + "\n").encode("utf-8")
-        written = self._handle.write(data)
-        while written is not None and written < len(data):  # a short write (a signal, a full pipe)
-            data = data[written:]
+        end = self._handle.seek(0, os.SEEK_END)
+        try:
             written = self._handle.write(data)
+            while written is not None and written < len(data):  # a short write (a signal, a full pipe)
+                data = data[written:]
+                written = self._handle.write(data)
+        except OSError:
+            # a full disk took part of the line: take it back, so the file holds whole lines only
+            try:
+                os.truncate(self._handle.fileno(), end)
+            except OSError:
+                pass
+            raise
 
     def close(self) -> None:
         self._handle.close()

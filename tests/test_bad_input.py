@@ -340,3 +340,35 @@ def test_solve_onto_a_full_disk_is_one_line_and_leaves_no_torn_line(world: World
     assert "No space left on device" in line, line
     predictions = run / "predictions" / "big-model.jsonl"
     assert not predictions.exists() or predictions.read_text() == "", "no torn prediction line is left"
+
+
+def test_mine_onto_a_full_disk_is_one_line_and_leaves_no_torn_file(world: World, tmp_path: Path):
+    """Mining fills a small disk part way: one line, exit 2, and every file it leaves is whole."""
+    done = {}
+    for size in ("8k", "16k", "32k", "64k"):  # some size fills up part way through the output
+        mount = tmp_path / f"disk-{size}"
+        mount.mkdir()
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+        try:
+            out = mount / "out"
+            mined = run_cli("mine", str(world.repo), "--no-validate", "-o", str(out))
+            if mined.returncode == 0:
+                continue
+            line = one_line(mined)
+            assert "No space left on device" in line and "free some disk space" in line, line
+            for path in out.rglob("*"):
+                if path.is_file():
+                    assert not path.name.endswith(".tmp"), f"temporary file left: {path}"
+                    if path.suffix == ".jsonl":
+                        text = path.read_text()
+                        assert text == "" or text.endswith("\n"), f"torn last line in {path}"
+                        for row in text.splitlines():
+                            json.loads(row)
+                    if path.suffix == ".patch":
+                        assert path.stat().st_size > 0, f"empty patch left: {path}"
+            done[size] = sum(1 for _ in out.rglob("*"))
+        finally:
+            subprocess.run(["umount", "-l", str(mount)], check=False)
+    assert done, "no disk size made mining fail: the test did not test anything"
