@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from dataclasses import dataclass, field
 
 from swegen.docker_sandbox import LABEL_HOST, LABEL_PID, docker_client, list_managed
+from swegen.records import process_alive
 
 
 @dataclass
@@ -24,13 +24,7 @@ def _owner_alive(labels: dict[str, str]) -> bool:
         pid = int(labels.get(LABEL_PID, ""))
     except ValueError:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(pid)
 
 
 def _remove(container) -> bool:

@@ -61,11 +61,12 @@ def _remove_stale_temporaries(path: Path) -> None:
         return
     for name in names:
         pid = name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             (path.parent / name).unlink(missing_ok=True)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Is a process with this id running on this host (or one we may not signal)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
