@@ -109,6 +109,8 @@ class EvalJob:
     gold_patch: str = ""
     #: The task's folder, where gold's whole-suite results are kept for the strict verdict.
     task_dir: str = ""
+    #: Tests validation found flaky: never a strict regression.
+    flaky: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,7 @@ def _evaluate_model(config: EvaluateConfig, model: str, predictions: list[Predic
             fail_to_pass=list(task["FAIL_TO_PASS"]), pass_to_pass=list(task["PASS_TO_PASS"]),
             out_dir=str(instance_out), timeout=config.timeout, key=key, tamper_checks=config.tamper_checks,
             revert_test_edits=config.revert_test_edits, strict=config.strict, gold_patch=task["patch"],
-            task_dir=str(config.run_dir / prediction.instance_id),
+            task_dir=str(config.run_dir / prediction.instance_id), flaky=list(task.get("flaky") or []),
         ))
     with JsonlWriter(out / "results.jsonl") as sink:
         for result in instant:
@@ -316,11 +318,16 @@ def _result(job: EvalJob, status: str, patch_applied: bool, **fields) -> EvalRes
 def _strict(job: EvalJob, result: EvalResult, log: list[str]) -> EvalResult:
     """The strict verdict on a resolved prediction (never changes its SWE-bench verdict)."""
     try:
-        gold = strict.gold_suite(Path(job.task_dir), job.bed, job.gold_patch, job.test_patch, job.fail_to_pass, job.timeout)
+        gold = strict.gold_suite(Path(job.task_dir), job.bed, job.gold_patch, job.test_patch, job.fail_to_pass, job.timeout, job.flaky)
         candidate = strict.Suite({}, None)
         if not gold.problem:
             candidate = strict.whole_suite(job.bed, lambda box: _patched(job, box, [])[2], job.fail_to_pass, job.timeout, against=gold)
         verdict = strict.compare(gold, candidate)
+        if verdict.regressions:
+            # a regression must also pass with gold every time, or it is a flaky test of gold's
+            gold = strict.confirm(Path(job.task_dir), job.bed, job.gold_patch, job.test_patch, job.fail_to_pass, job.timeout,
+                                  gold, verdict.regressions)
+            verdict = strict.compare(gold, candidate)
     except SwegenError as exc:
         verdict = strict.StrictVerdict(None, [], f"not measured: infrastructure: {exc.one_line()}")
     log.append(f"strict: {verdict.resolved} {verdict.reason or ''}")

@@ -48,6 +48,9 @@ class Suite:
 
     statuses: dict[str, str]
     problem: str | None
+    #: Tests whose outcome with gold is not stable (validation's flaky tests, and those that
+    #: failed with gold when a candidate's regression was confirmed): never a regression.
+    flaky: list[str] = field(default_factory=list)
 
 
 def whole_suite(bed: Testbed, prepare: Callable[[Container], str | None], fail_to_pass: list[str], timeout: float,
@@ -70,7 +73,9 @@ def whole_suite(bed: Testbed, prepare: Callable[[Container], str | None], fail_t
         own = {c.test_id for c in planted}
         statuses = {t: s for t, s in run.statuses.items() if t not in own}
         for _ in range(RERUNS):
-            failing = sorted(t for t, s in (against.statuses if against else {}).items() if passed(s) and not passed(statuses.get(t)))
+            unstable = set(against.flaky) if against else set()
+            failing = sorted(t for t, s in (against.statuses if against else {}).items()
+                             if passed(s) and t not in unstable and not passed(statuses.get(t)))
             if not failing or not statuses:
                 break
             # again, with the canaries beside them, so that a flaky test is not a regression and
@@ -92,21 +97,63 @@ def _problem(run: TestRun, planted: list[canaries.Canary]) -> str | None:
     return f"tampered: {tampered}" if tampered else None
 
 
-def gold_suite(task_dir: Path, bed: Testbed, gold_patch: str, test_patch: str, fail_to_pass: list[str], timeout: float) -> Suite:
-    """The whole suite with the gold patch, run once per task and environment image."""
+def _gold_cache(task_dir: Path, bed: Testbed, gold_patch: str, test_patch: str) -> Path:
     key = hashlib.sha256("\0".join([bed.image, bed.base_commit, gold_patch, test_patch]).encode()).hexdigest()[:16]
-    cache = task_dir / f"gold_suite-{key}.json"
+    return task_dir / f"gold_suite-{key}.json"
+
+
+def _save(cache: Path, suite: Suite) -> None:
+    write_atomic(cache, json.dumps({"statuses": suite.statuses, "problem": suite.problem, "flaky": sorted(suite.flaky)}, sort_keys=True))
+
+
+def gold_suite(task_dir: Path, bed: Testbed, gold_patch: str, test_patch: str, fail_to_pass: list[str], timeout: float,
+               flaky: list[str] = ()) -> Suite:
+    """The whole suite with the gold patch, run once per task and environment image; `flaky`
+    (validation's flaky tests) never count."""
+    cache = _gold_cache(task_dir, bed, gold_patch, test_patch)
     if cache.exists():
         data = json.loads(cache.read_text(encoding="utf-8"))
-        return Suite(data["statuses"], data["problem"])
+        return Suite(data["statuses"], data["problem"], sorted(set(data.get("flaky", [])) | set(flaky)))
 
     def prepare(box: Container) -> str | None:
         return box.apply("gold.patch", gold_patch) or box.apply("test.patch", test_patch)
 
     suite = whole_suite(bed, prepare, fail_to_pass, timeout)
+    suite = Suite(suite.statuses, suite.problem, sorted(flaky))
     if suite.problem is None:
-        write_atomic(cache, json.dumps({"statuses": suite.statuses, "problem": suite.problem}, sort_keys=True))
+        _save(cache, suite)
     return suite
+
+
+#: Runs of a would-be regression with gold before it counts: one lucky pass of a flaky test in
+#: gold's whole-suite run must not make every candidate that draws the common outcome "break" it.
+GOLD_CONFIRMATIONS = 3
+
+
+def confirm(task_dir: Path, bed: Testbed, gold_patch: str, test_patch: str, fail_to_pass: list[str], timeout: float,
+            gold: Suite, tests: list[str]) -> Suite:
+    """Gold's suite, with those of `tests` that do not pass with gold in each of GOLD_CONFIRMATIONS
+    more runs (in a fresh container, canaries beside them) marked flaky, kept in the cache so that
+    no later candidate is charged with them. A run that is not sound leaves gold as it was."""
+    flaky = set(gold.flaky)
+    with Container(bed, git_archive(bed.repo, bed.base_commit), "strict-gold") as box:
+        problem = box.apply("gold.patch", gold_patch) or box.apply("test.patch", test_patch)
+        if problem or box.install()[1]:
+            return gold
+        planted = box.plant_canaries(fail_to_pass, secrets.randbits(64))
+        own = sorted(c.test_id for c in planted)
+        for _ in range(GOLD_CONFIRMATIONS):
+            pending = [t for t in tests if t not in flaky]
+            if not pending:
+                break
+            run = run_pytest(box.box, pending + own, timeout, env=bed.test_env, extra_args=bed.pytest_args)
+            if _problem(run, planted):
+                return gold
+            flaky |= {t for t in pending if not passed(run.statuses.get(t))}
+    confirmed = Suite(gold.statuses, gold.problem, sorted(flaky))
+    if flaky != set(gold.flaky) and gold.problem is None:
+        _save(_gold_cache(task_dir, bed, gold_patch, test_patch), confirmed)
+    return confirmed
 
 
 def compare(gold: Suite, candidate: Suite) -> StrictVerdict:
@@ -117,7 +164,8 @@ def compare(gold: Suite, candidate: Suite) -> StrictVerdict:
         if candidate.problem.startswith("tampered"):
             return StrictVerdict(False, [], candidate.problem)
         return StrictVerdict(False, [], f"the whole suite does not run with this patch: {candidate.problem}")
-    broken = sorted(t for t, s in gold.statuses.items() if passed(s) and not passed(candidate.statuses.get(t)))
+    unstable = set(gold.flaky)
+    broken = sorted(t for t, s in gold.statuses.items() if passed(s) and t not in unstable and not passed(candidate.statuses.get(t)))
     if broken:
         return StrictVerdict(False, broken, f"resolved, breaks {len(broken)} tests that pass with gold, e.g. {broken[0]}")
     return StrictVerdict(True, [], None)

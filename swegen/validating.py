@@ -328,7 +328,8 @@ def finish(run_dir: Path) -> dict[str, object]:
         if not row["kept"]:
             continue
         task = json.loads((run_dir / instance_id / "task.json").read_text(encoding="utf-8"))
-        task.update(FAIL_TO_PASS=row["FAIL_TO_PASS"], PASS_TO_PASS=row["PASS_TO_PASS"])
+        # the flaky tests go along so that the strict verdict never counts them as regressions
+        task.update(FAIL_TO_PASS=row["FAIL_TO_PASS"], PASS_TO_PASS=row["PASS_TO_PASS"], flaky=row.get("flaky", []))
         task.pop("schema_version", None)
         lines.append(json.dumps(task, ensure_ascii=False))
     write_atomic(run_dir / "tasks.jsonl", "".join(line + "\n" for line in lines))
