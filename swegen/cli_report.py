@@ -28,11 +28,16 @@ def register(cli: click.Group) -> None:
             show_default=True, help="Which public SWE-bench split to compare with.")
     @option("--scores", "scores_file", env="SCORES", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
             help="An extra public score table (CSV as `swegen scores list` shows), read before the shipped one.")
-    def report(run_dir: Path, public: tuple[str, ...], release: tuple[str, ...], benchmark: str, scores_file: Path | None) -> None:
+    @option("--price", "prices", env="PRICE", multiple=True, metavar="MODEL=INPUT/OUTPUT",
+            help="A model's price in dollars per million input and output tokens, e.g. gpt-5=1.25/10 (repeatable).")
+    @option("--prices", "prices_file", env="PRICES", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+            help='A TOML price table: one line per model, like "gpt-5" = { input = 1.25, output = 10 }; --price overrides it.')
+    def report(run_dir: Path, public: tuple[str, ...], release: tuple[str, ...], benchmark: str, scores_file: Path | None,
+               prices: tuple[str, ...], prices_file: Path | None) -> None:
         """Compare private and public scores of RUN_DIR's evaluated models; write report.html, summary.json and report.md."""
         from swegen.reporting import ReportConfig, make_report
 
-        config = ReportConfig.from_options(run_dir, public, release, benchmark, scores_file)
+        config = ReportConfig.from_options(run_dir, public, release, benchmark, scores_file, prices, prices_file)
         result = make_report(config)
         print_report(result.report)
         _out().print(f"report: {result.html}", markup=False)
@@ -113,6 +118,8 @@ def print_report(report: Any) -> None:
     out.print(dates)
     for split in report.date_split:
         out.print(f"  {split.sentence}", highlight=False, markup=False)
+    _print_quarters(report)
+    _print_costs(report)
     for verdict in report.verdicts:
         strict = "not measured" if verdict.strict_resolved is None else f"{verdict.strict_resolved}/{verdict.plain.graded}" + (
             f" ({verdict.strict_unmeasured} resolved not measured)" if verdict.strict_unmeasured else "")
@@ -129,6 +136,35 @@ def print_report(report: Any) -> None:
     out.print(controls)
     for warning in report.warnings:
         out.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
+
+
+def _print_quarters(report: Any) -> None:
+    if report.quarters is None:
+        return
+    table = Table(title="resolution by quarter of the fix (contamination trend)")
+    table.add_column("quarter")
+    table.add_column("tasks", justify="right")
+    for model in report.models:
+        table.add_column(escape(model.name), justify="right")
+    for group in report.quarters.groups:
+        cells = [f"{100 * c.resolved / c.graded:.0f}% ({c.resolved}/{c.graded})" if c.graded else "-" for c in group.cells]
+        table.add_row(*_plain(group.label, group.tasks, *cells))
+    _out().print(table)
+
+
+def _print_costs(report: Any) -> None:
+    if not report.costs:
+        return
+    table = Table(title="cost and time (graded tasks only; infrastructure errors left out)")
+    for column in ("model", "resolved", "median time", "total time", "input tokens", "output tokens", "price in/out per M",
+                   "total cost", "per resolved"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for cost in report.costs:
+        table.add_row(*_plain(*cost.terminal_cells()))
+    _out().print(table)
+    for cost in report.costs:
+        if cost.note:
+            _out().print(f"  {cost.model}: {cost.note}", highlight=False, markup=False)
 
 
 def _plain(*cells: object) -> list[str]:

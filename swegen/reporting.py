@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from swegen import __version__, report_plots, stats
+from swegen import __version__, costs, report_plots, stats
 from swegen.errors import BadInput, SwegenError
 from swegen.records import read_lines, read_tasks, to_dict, write_atomic, write_json
 from swegen.resources import template_dir
@@ -58,13 +58,15 @@ class ReportConfig:
     benchmark: str = "verified"
     #: An extra public score table read before the shipped one.
     scores_file: Path | None = None
+    #: Dollars per million input and output tokens per model name (--price MODEL=IN/OUT, --prices FILE).
+    prices: dict[str, costs.Price] = field(default_factory=dict)
 
     @classmethod
     def from_options(cls, run_dir: Path, public: Iterable[str], release: Iterable[str], benchmark: str = "verified",
-                     scores_file: Path | None = None) -> ReportConfig:
+                     scores_file: Path | None = None, prices: Iterable[str] = (), prices_file: Path | None = None) -> ReportConfig:
         """Build from command-line MODEL=VALUE pairs, checking them (BadInput when malformed)."""
         return cls(run_dir, parse_overrides(public, "--public", _percent), parse_overrides(release, "--release", _iso_date),
-                   benchmark, scores_file)
+                   benchmark, scores_file, costs.load_prices(prices, prices_file))
 
 
 def _percent(text: str) -> float:
@@ -291,6 +293,10 @@ class Report:
     #: Set when the run is swegen's demo: its "models" are stand-ins, not a measurement.
     demo_note: str = ""
     demo_stand_ins: dict[str, str] = field(default_factory=dict)
+    #: Per model (in the order of `models`): wall time, tokens and money over its graded tasks.
+    costs: tuple[costs.ModelCost, ...] = ()
+    #: Rates by the quarter of the fix's date, every quarter from the first to the last (a trend).
+    quarters: Breakdown | None = None
 
 
 @dataclass(frozen=True)
@@ -310,7 +316,7 @@ def make_report(config: ReportConfig) -> ReportResult:
     tasks = load_tasks(run_dir)
     outcomes = load_outcomes(run_dir)
     report = build_report(config, tasks, outcomes, _read_json(run_dir / "validation_summary.json"), unevaluated(run_dir),
-                          load_strict(run_dir), _read_json(run_dir / "demo.json"))
+                          load_strict(run_dir), _read_json(run_dir / "demo.json"), costs.load_usage(run_dir))
     out = run_dir / "report"
     summary, html, markdown = out / "summary.json", out / "report.html", out / "report.md"
     write_json(summary, _finite(to_dict(report)))
@@ -440,7 +446,8 @@ def _status(line: dict[str, Any]) -> str:
 
 def build_report(config: ReportConfig, tasks: list[TaskInfo], outcomes: dict[str, dict[str, str]],
                  validation: dict[str, Any], not_evaluated: Iterable[str] = (),
-                 strict: dict[str, dict[str, bool]] | None = None, demo: dict[str, Any] | None = None) -> Report:
+                 strict: dict[str, dict[str, bool]] | None = None, demo: dict[str, Any] | None = None,
+                 usage: dict[str, dict[str, costs.Usage]] | None = None) -> Report:
     """The whole report from the loaded run (a pure function of its inputs and the score table)."""
     ids = [t.instance_id for t in tasks]
     grid = {name: tuple(statuses.get(i, "missing") for i in ids) for name, statuses in outcomes.items()}
@@ -465,6 +472,8 @@ def build_report(config: ReportConfig, tasks: list[TaskInfo], outcomes: dict[str
         task_rows=_task_rows(tasks, {m.name: grid[m.name] for m in models}, strict or {}, config.run_dir),
         demo_note=str((demo or {}).get("note") or ""),
         demo_stand_ins={str(k): str(v) for k, v in ((demo or {}).get("stand_ins") or {}).items()},
+        costs=costs.model_costs({name: dict(zip(ids, grid[name])) for name in competitors}, usage or {}, config.prices, competitors),
+        quarters=_quarters(tasks, {m.name: grid[m.name] for m in models}),
     )
 
 
@@ -603,6 +612,41 @@ def _breakdown(title: str, labels: list[str], grid: dict[str, tuple[str, ...]], 
     return Breakdown(title, tuple(groups))
 
 
+NO_DATE = "(no date)"
+
+
+def quarter(date: str) -> str:
+    """'2025-08-07' -> '2025 Q3'; '' for a date that is not YYYY-MM-DD."""
+    try:
+        day = dt.date.fromisoformat(date[:10])
+    except ValueError:
+        return ""
+    return f"{day.year} Q{(day.month - 1) // 3 + 1}"
+
+
+def _quarter_range(first: str, last: str) -> list[str]:
+    (year, q), (end_year, end_q) = ((int(x[:4]), int(x[-1])) for x in (first, last))
+    labels = []
+    while (year, q) <= (end_year, end_q):
+        labels.append(f"{year} Q{q}")
+        year, q = (year + 1, 1) if q == 4 else (year, q + 1)
+    return labels
+
+
+def _quarters(tasks: list[TaskInfo], grid: dict[str, tuple[str, ...]]) -> Breakdown | None:
+    """Each model's rate per quarter of the fix's date, with every quarter between the first and
+    the last (a quarter without tasks shows as such, so the time axis is true); undated tasks last."""
+    labels = [quarter(t.date) or NO_DATE for t in tasks]
+    dated = sorted(label for label in labels if label != NO_DATE)
+    if not dated:
+        return None
+    order = _quarter_range(dated[0], dated[-1]) + [NO_DATE]
+    found = _breakdown("quarter of the fix", labels, grid, order)
+    by_label = {g.label: g for g in found.groups}
+    empty = tuple(Cell(model, 0, 0) for model in grid)
+    return Breakdown(found.title, tuple(by_label.get(label, Group(label, 0, empty)) for label in order if label in by_label or label != NO_DATE))
+
+
 def _date_split(model: ModelScore, tasks: list[TaskInfo], statuses: tuple[str, ...]) -> DateSplit:
     release = model.release.date
     if release is None:
@@ -689,4 +733,5 @@ def _points(value: float) -> str:
     return f"{100 * value:+.1f}"
 
 
-FORMATTERS = {"pct": _pct, "ci": _ci, "counted": _counted, "p": _p, "points": _points, "count": count}
+FORMATTERS = {"pct": _pct, "ci": _ci, "counted": _counted, "p": _p, "points": _points, "count": count,
+              "seconds": costs.seconds, "tokens": costs.tokens, "dollars": costs.dollars, "price": costs.price}
