@@ -61,6 +61,90 @@ def default_responder(messages: list[dict[str, Any]], model: str) -> str:
     return f"fake reply to: {first_line}"
 
 
+#: The example repository's bugs that the agent modes fix: (statement pattern, file, old line, new
+#: line). Whole lines, since aider's SEARCH blocks match whole lines.
+EXAMPLE_FIXES = (
+    (r"end date in Ledger\.between", "src/ledger/ledger.py",
+     "        return Ledger(e for e in self._entries if start <= e.date < end)\n",
+     "        return Ledger(e for e in self._entries if start <= e.date <= end)\n"),
+    (r"byte-order mark", "src/ledger/csvio.py",
+     '    with open(path, newline="", encoding="utf-8") as handle:\n',
+     '    with open(path, newline="", encoding="utf-8-sig") as handle:\n'),
+)
+#: The line a mini-swe-agent action prints to submit (its LocalEnvironment checks the first line).
+MINI_SUBMIT = "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
+#: What a model that answers nonsense writes: a well-formed edit that fixes nothing.
+NONSENSE_FILE, NONSENSE_TEXT = "NOTES.txt", "colourless green ideas sleep furiously\n"
+
+
+def _known_fix(messages: list[dict[str, Any]]) -> tuple[str, str, str] | None:
+    text = "\n".join(message_text(m) for m in messages if m.get("role") == "user")
+    for pattern, path, old, new in EXAMPLE_FIXES:
+        if re.search(pattern, text):
+            return path, old, new
+    return None
+
+
+def _bash(command: str, thought: str, textbased: bool, turn: int) -> Reply:
+    """One mini-swe-agent action: a `bash` tool call (its default), or a text block (textbased config)."""
+    if textbased:
+        return f"THOUGHT: {thought}\n\n```mswea_bash_command\n{command}\n```"
+    call = {"id": f"call_fake_{turn}", "type": "function", "function": {"name": "bash", "arguments": json.dumps({"command": command})}}
+    return {"role": "assistant", "content": thought, "tool_calls": [call]}
+
+
+def mini_swe_agent_responder(nonsense: bool = False) -> Responder:
+    """Speaks mini-swe-agent's protocol: one bash action per turn, then the submit command. On a
+    statement of EXAMPLE_FIXES it edits the line (with `nonsense`, it writes an unrelated file)."""
+
+    def respond(messages: list[dict[str, Any]], model: str) -> Reply:
+        textbased = "mswea_bash_command" in message_text(messages[0]) if messages else False
+        turn = sum(1 for m in messages if m.get("role") == "assistant")
+        fix = _known_fix(messages)
+        if turn > 0 or (fix is None and not nonsense):
+            return _bash(MINI_SUBMIT, "The change is made; submitting.", textbased, turn)
+        if nonsense:
+            command = f"printf %s {json.dumps(NONSENSE_TEXT)} > {NONSENSE_FILE}"
+            return _bash(command, "Writing notes.", textbased, turn)
+        path, old, new = fix
+        script = f"import pathlib\np = pathlib.Path({path!r})\np.write_text(p.read_text().replace({old!r}, {new!r}, 1))\n"
+        return _bash(f"python3 - <<'SWEGEN_EOF'\n{script}SWEGEN_EOF", f"The bug is in {path}; fixing the line.", textbased, turn)
+
+    return respond
+
+
+def _search_replace(path: str, old: str, new: str) -> str:
+    return f"{path}\n```\n<<<<<<< SEARCH\n{old}=======\n{new}>>>>>>> REPLACE\n```\n"
+
+
+def aider_responder(nonsense: bool = False) -> Responder:
+    """Speaks aider's `diff` edit format: SEARCH/REPLACE blocks naming the file. On a statement of
+    EXAMPLE_FIXES it replaces the line (with `nonsense`, it creates an unrelated file), again after
+    aider added the file to the chat (it applies no edit of the answer that named the file); on
+    aider's other reflections (a block that did not match, lint errors) it says it is done."""
+
+    def respond(messages: list[dict[str, Any]], model: str) -> Reply:
+        reflection = re.search(r"failed to match|Fix any errors|did not conform", last_user_text(messages))
+        fix = _known_fix(messages)
+        if reflection or (fix is None and not nonsense):
+            return "Nothing more to change."
+        if nonsense:
+            return "Here are my notes.\n\n" + _search_replace(NONSENSE_FILE, "", NONSENSE_TEXT) + "That is all."
+        return f"The bug is in {fix[0]}.\n\n" + _search_replace(*fix) + "That fixes it."
+
+    return respond
+
+
+#: Responders by name, for `python -m swegen.fake_model --mode NAME` (inside a sandbox, too).
+MODES: dict[str, Callable[[], Responder]] = {
+    "default": lambda: default_responder,
+    "mini-swe-agent": mini_swe_agent_responder,
+    "mini-swe-agent-nonsense": lambda: mini_swe_agent_responder(nonsense=True),
+    "aider": aider_responder,
+    "aider-nonsense": lambda: aider_responder(nonsense=True),
+}
+
+
 def _tokens(text: str) -> int:
     """A deterministic stand-in for a token count: words and punctuation marks."""
     return len(re.findall(r"\w+|[^\w\s]", text))
@@ -267,8 +351,10 @@ def _handler_for(fake: FakeModelServer) -> type[BaseHTTPRequestHandler]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the deterministic fake OpenAI-compatible model on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (0 picks a free one)")
+    parser.add_argument("--mode", choices=sorted(MODES), default="default", help="what the model answers (an agent's protocol)")
+    parser.add_argument("--fail-with", type=int, default=None, help="answer every completion with this HTTP status")
     args = parser.parse_args(argv)
-    with FakeModelServer(port=args.port) as server:
+    with FakeModelServer(MODES[args.mode](), port=args.port, fail_with=args.fail_with) as server:
         print(f"fake model at {server.base_url} (Ctrl-C stops it)", flush=True)
         try:
             threading.Event().wait()
