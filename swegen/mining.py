@@ -51,7 +51,7 @@ from swegen.history import (
 )
 from swegen.records import JsonlWriter, to_dict, write_atomic, write_json
 from swegen.split import DiffError, Split, SplitRules, parse_diff, split_diff
-from swegen.restate import restate_tasks
+from swegen.restate import ORIGINAL, STATEMENT, restated_fields
 from swegen.statements import FixContext, IssueIndex, build_statement, issue_refs, rewrite_statement
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -254,7 +254,6 @@ def mine(config: MineConfig, progress: Progress = lambda stage, done, total: Non
             _record_cheap(commits, cheap, ctx, funnel, sink)
             _record_duplicates(survivors, duplicates, ctx, funnel, sink)
             _record_analysed(analysis, versions, ctx, funnel, sink, progress)
-    restate_tasks(config.output)  # redaction and quality grades; validation restates with F2P
     return funnel
 
 
@@ -719,7 +718,7 @@ def _record_analysed(
                 candidate, task = _rejected(commit, ctx.slug, ["over-limit"], _roles(commit, ctx.rules)), None
             _record(sink, funnel, candidate)
             if task is not None:
-                written.append(writer.submit(_write_task, ctx.out, replace(task, version=versions.at(commit))))
+                written.append(writer.submit(_write_task, ctx.out, task, versions.at(commit)))
         for future in written:
             future.result()  # a failed write fails the run
 
@@ -759,7 +758,7 @@ def _init_worker(ctx: "_Context") -> None:
     _worker["git"] = _Readers(ctx)
 
 
-def _analyse_chunk(chunk: list[Commit]) -> list[tuple[Candidate, "Task | None"]]:
+def _analyse_chunk(chunk: list[Commit]) -> list[tuple[Candidate, "_NewTask | None"]]:
     return _worker["git"].analyse(chunk)  # type: ignore[attr-defined]
 
 
@@ -771,12 +770,17 @@ class _Readers:
         self.blobs = BlobReader(ctx.config.repo)
         self.diffs = DiffReader(ctx.config.repo)
 
-    def analyse(self, chunk: list[Commit]) -> list[tuple[Candidate, "Task | None"]]:
+    def analyse(self, chunk: list[Commit]) -> list[tuple[Candidate, "_NewTask | None"]]:
         raws = self.diffs.read([(c.sha, c.base or "") for c in chunk])
         return [_analyse(commit, raw, self, self.ctx) for commit, raw in zip(chunk, raws)]
 
     def branch_commits(self, merge: Commit) -> list[tuple[str, str]]:
         return branch_commits(self.ctx.config.repo, merge, self.ctx.graph, self.blobs)
+
+    def show(self, commit: str, path: str) -> str:
+        """A file's text at `commit` ("" when absent), as restate reads the base versions."""
+        data = self.blobs.read(commit, path) if commit else None
+        return data.decode("utf-8", "replace") if data is not None else ""
 
     def close(self) -> None:
         self.blobs.close()
@@ -827,7 +831,7 @@ class _Analysis:
         self.total = len(fresh)
         self._top_up(0)
 
-    def results(self) -> Iterator[tuple[Commit, tuple[Candidate, "Task | None"]]]:
+    def results(self) -> Iterator[tuple[Commit, tuple[Candidate, "_NewTask | None"]]]:
         if self._pool is None:
             yield from self._serial(self._fresh)
             return
@@ -850,7 +854,7 @@ class _Analysis:
                 self._ahead += 1
             self._submit(chunk)
 
-    def _serial(self, fresh: list[Commit]) -> Iterator[tuple[Commit, tuple[Candidate, "Task | None"]]]:
+    def _serial(self, fresh: list[Commit]) -> Iterator[tuple[Commit, tuple[Candidate, "_NewTask | None"]]]:
         readers = _Readers(self._ctx)
         try:
             for chunk in _chunks(fresh, MAX_CHUNK):
@@ -1196,7 +1200,7 @@ def _without_lines(lines: list[bytes], numbers: frozenset[int]) -> bytes:
     return b"\n".join(kept + lines[start:])
 
 
-def _analyse(commit: Commit, raw: bytes, readers: _Readers, ctx: _Context) -> tuple[Candidate, Task | None]:
+def _analyse(commit: Commit, raw: bytes, readers: _Readers, ctx: _Context) -> tuple[Candidate, "_NewTask | None"]:
     roles = [ctx.rules.role(f.path) for f in commit.files]
     try:
         split = split_diff(parse_diff(raw, skip=lambda path: ctx.rules.role(path) == "other"), ctx.rules)
@@ -1255,7 +1259,28 @@ def _analyse(commit: Commit, raw: bytes, readers: _Readers, ctx: _Context) -> tu
     if reasons:
         return candidate, None
     statement = _statement(commit, split, _base_identifiers(commit, split, fixed["source"]), messages, ctx)
-    return candidate, _task(commit, split, facts, statement, verdict.score, list(verdict.reasons), branch, ctx)
+    task = _task(commit, split, facts, statement, verdict.score, list(verdict.reasons), branch, ctx)
+    return candidate, _restated(task, readers)
+
+
+@dataclass(frozen=True)
+class _NewTask:
+    """A task with its statement already restated (redacted and graded, as restate.restate_task
+    does to a task folder): the worker that made it does that work, not the main process."""
+
+    task: Task
+    #: problem_statement.original.md: the statement as mined, as restate_task reads it back.
+    original: str
+    #: The fields restating sets in task.json (the restated problem_statement among them).
+    restated: dict
+
+
+def _restated(task: Task, readers: _Readers) -> _NewTask:
+    # The text restate_task would read back from problem_statement.md (universal newlines).
+    original = task.problem_statement.replace("\r\n", "\n").replace("\r", "\n")
+    # A mined task has no FAIL_TO_PASS yet, so no failing output either.
+    _, fields = restated_fields(to_dict(task), original, readers, "", [])  # type: ignore[arg-type]
+    return _NewTask(task, original, fields)
 
 
 def _statement(commit: Commit, split: Split, base_identifiers: set[str], messages: list[str], ctx: _Context):
@@ -1312,15 +1337,17 @@ def _task(commit, split, facts, statement, score, score_reasons, branch, ctx: _C
     )
 
 
-def _write_task(out: Path, task: Task) -> None:
+def _write_task(out: Path, new: _NewTask, version: str) -> None:
+    task = replace(new.task, version=version)
     folder = out / task.instance_id
     folder.mkdir(parents=True, exist_ok=True)
     # The plain files first; task.json last and atomically, so a folder with task.json is whole.
     # (each whole or absent: a full disk leaves no empty or half patch behind)
     write_atomic(folder / "gold.patch", task.patch)
     write_atomic(folder / "test.patch", task.test_patch)
-    write_atomic(folder / "problem_statement.md", task.problem_statement)
-    write_json(folder / "task.json", to_dict(task))
+    write_atomic(folder / ORIGINAL, new.original)
+    write_atomic(folder / STATEMENT, new.restated["problem_statement"])
+    write_json(folder / "task.json", {**to_dict(task), **new.restated})
 
 
 def read_candidates(run_dir: Path) -> Iterable[dict]:

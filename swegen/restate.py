@@ -87,13 +87,24 @@ def restate_task(folder: Path, task: dict, repo: "Path | _Blobs | None", f2p: li
     if not original_path.exists():
         write_atomic(original_path, (folder / STATEMENT).read_text(encoding="utf-8"))
     original = original_path.read_text(encoding="utf-8")
-    ctx = fix_context(task, repo)
-    output = failing_output(_before_log(folder), f2p, ctx, task.get("test_files") or [])
-    restated = restate(original, task.get("statement_source", "commit_message"), ctx, output)
+    restated, fields = restated_fields(task, original, repo, _before_log(folder), f2p)
     write_atomic(folder / STATEMENT, restated.text)
+    task.update(fields)
+    write_json(folder / "task.json", task)
+    return restated
+
+
+def restated_fields(
+    task: dict, original: str, repo: "Path | _Blobs | None", before_log: str, f2p: list[str]
+) -> tuple[Restated, dict]:
+    """What restate_task writes, without touching the folder (mining's workers restate each task
+    as they make it): the restated statement, and the fields it sets in task.json."""
+    ctx = fix_context(task, repo)
+    output = failing_output(before_log, f2p, ctx, task.get("test_files") or [])
+    restated = restate(original, task.get("statement_source", "commit_message"), ctx, output)
     # leakage_score and leaked stay as mining scored the original statement; this is what is left.
     score, leaked = leakage(restated.text, ctx)
-    task.update(
+    fields = dict(
         leakage_score_redacted=score,
         leaked_redacted=leaked,
         problem_statement=restated.text,
@@ -103,8 +114,7 @@ def restate_task(folder: Path, task: dict, repo: "Path | _Blobs | None", f2p: li
         statement_quality_original=restated.original_quality,
         statement_redactions=[{"text": r.text, "reason": r.reason} for r in restated.removed],
     )
-    write_json(folder / "task.json", task)
-    return restated
+    return restated, fields
 
 
 def restate(original: str, source: str, ctx: FixContext, test_output: str) -> Restated:

@@ -9,6 +9,7 @@ an optional LLM rewrite, which is kept only when it leaks no more than the origi
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import keyword
 import logging
@@ -594,6 +595,24 @@ def leakage(statement_text: str, ctx: FixContext) -> tuple[float, list[str]]:
     return min(1.0, 0.25 * len(names)), names
 
 
+def _per_context(fn):
+    """Memoise a function of a FixContext on the last context it was called with: redaction
+    judges every sentence of a statement against the same context, and these lists cost more
+    than the judging. (The context itself is held, so its id cannot be reused meanwhile.)"""
+    slot: list[tuple[object, object]] = [(None, None)]
+
+    @functools.wraps(fn)
+    def cached(ctx):
+        last, value = slot[0]
+        if last is not ctx:
+            value = fn(ctx)
+            slot[0] = (ctx, value)
+        return value
+
+    return cached
+
+
+@_per_context
 def _fix_lines(ctx: FixContext) -> list[str]:
     """Added lines worth protecting: >= 12 chars, more than punctuation and keywords, not moved."""
     removed = {_ws(line) for line in ctx.removed_lines}
@@ -616,6 +635,7 @@ def _code_identifiers(line: str) -> list[str]:
     return _IDENTIFIER.findall(_COMMENT.sub("", _STRING_LITERAL.sub('""', line)))
 
 
+@_per_context
 def _fix_identifiers(ctx: FixContext) -> list[str]:
     """Identifiers (>= 4 chars) that only the fix introduces, in order of first appearance."""
     known = set(ctx.base_identifiers) | {w for line in ctx.removed_lines for w in _IDENTIFIER.findall(line)}
@@ -624,7 +644,13 @@ def _fix_identifiers(ctx: FixContext) -> list[str]:
 
 
 def _mentions(text: str, name: str) -> bool:
-    return re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", text) is not None
+    return _name_pattern(name).search(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_pattern(name: str) -> re.Pattern[str]:
+    # re's own cache (512 patterns) is too small for every name of every statement judged.
+    return re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
 
 
 # --------------------------------------------------------------------------------------------
@@ -917,17 +943,24 @@ def _names_code(text: str, name: str) -> bool:
     when written as code (in backticks, called, or after a dot), since prose uses it too."""
     if not (name.isalpha() and name.islower()):
         return _mentions(text, name)
-    word = re.escape(name)
     if any(_mentions(span, name) for span in re.findall(r"`([^`\n]+)`", text)):
         return True
-    return re.search(rf"\.{word}\b|\b{word}\(", text) is not None
+    return _code_name_pattern(name).search(text) is not None
 
 
+@functools.lru_cache(maxsize=4096)
+def _code_name_pattern(name: str) -> re.Pattern[str]:
+    word = re.escape(name)
+    return re.compile(rf"\.{word}\b|\b{word}\(")
+
+
+@_per_context
 def _test_lines(ctx: FixContext) -> list[str]:
     lines = (_ws(line) for line in ctx.test_added_lines)
     return _unique(line for line in lines if len(line) >= 12 and _has_substance(line))
 
 
+@_per_context
 def _new_tests(ctx: FixContext) -> list[str]:
     names = (m.group(1) or m.group(2) for line in ctx.test_added_lines for m in _TEST_NAME.finditer(line))
     return _unique(name for name in names if name and len(name) >= 5)
