@@ -33,7 +33,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 log "installing swegen into .venv"
 .venv/bin/python -m pip install -q -U pip 'setuptools>=68' wheel 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+# the ray extra too: tests/test_ray.py runs a real two-node Ray cluster on this machine
+.venv/bin/python -m pip install -q -e '.[test,ray]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import swegen' || { log "installing swegen failed"; exit 2; }
 
 # Debian's chromium: the tests open the HTML report in it, headless.

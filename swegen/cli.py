@@ -9,6 +9,7 @@ sees it, so square brackets print as written instead of being read as rich marku
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import signal
@@ -52,6 +53,36 @@ repo_option = option(
     "--repo", env="REPO", type=click.Path(path_type=Path, exists=True), default=None, help="The repository (default: the one run.json names)."
 )
 instances_option = option("--instance", "instances", env="INSTANCE", multiple=True, help="Only these instance ids (repeatable).")
+
+
+def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--executor, --ray-address and --registry: where the command's jobs run (swegen.executor).
+    Put it right above the function: the command runs inside `executor.using(...)`."""
+
+    @functools.wraps(command)
+    def run(*args: Any, executor: str | None, ray_address: str | None, registry: str | None, **kwargs: Any) -> Any:
+        from swegen import config, executor as executors
+
+        table = config.executor_table(kwargs.get("config_file"))
+        kind = executor or table.get("kind") or "local"
+        if kind == "ray":
+            # a job's paths must mean the same on every node: absolute, under the run folder
+            kwargs["run_dir"] = Path(kwargs["run_dir"]).resolve()
+        settings = executors.ExecutorSettings(kind=kind, ray_address=ray_address or table.get("ray_address"),
+                                              registry=registry or table.get("registry"), root=kwargs.get("run_dir"))
+        with executors.using(settings):
+            return command(*args, **kwargs)
+
+    for decorator in (
+        option("--registry", env="REGISTRY", default=None,
+               help="With Ray: push environment images to this registry (HOST:PORT[/PREFIX]) for the nodes to pull; default: each node builds its own."),
+        option("--ray-address", env="RAY_ADDRESS", default=None,
+               help="The Ray cluster to join (HOST:6379, ray://HOST:10001, auto); default: a Ray of this machine alone."),
+        option("--executor", env="EXECUTOR", type=click.Choice(["local", "ray"]), default=None,
+               help="Where jobs run: local (a process pool, the default) or ray (a Ray cluster; pip install 'swegen[ray]')."),
+    ):
+        run = decorator(run)
+    return run
 #: The run.json schema this swegen writes and reads; a newer one needs a newer swegen.
 RUN_SCHEMA_VERSION = 1
 
@@ -303,6 +334,7 @@ def print_funnel(funnel: Any, output: Path) -> None:
 @ca_bundle_option
 @config_option
 @option("--retry", env="RETRY", is_flag=True, help="Run again the candidates that failed on infrastructure or an image build.")
+@executor_options
 def validate(run_dir: Path, repo: Path | None, workers: int, before_runs: int, after_runs: int, p2p: str, timeout: float,
              python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None, retry: bool) -> None:
     """Prove each mined candidate in Docker: FAIL_TO_PASS, PASS_TO_PASS, flaky tests dropped, controls."""
@@ -343,16 +375,18 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
 
 @cli.command()
 @run_dir_argument()
-@option("--agent", env="AGENT", type=click.Choice(["command", "scripted", "openai"]), required=True, help="command: any CLI agent in the sandbox; scripted: swegen's deterministic agent; openai: an OpenAI-compatible endpoint.")
+@option("--agent", env="AGENT", type=click.Choice(["command", "scripted", "openai", "mini-swe-agent", "aider"]), required=True, help="command: any CLI agent in the sandbox; scripted: swegen's deterministic agent; openai: an OpenAI-compatible endpoint; mini-swe-agent, aider: that agent from its registry, in the sandbox (--model, endpoint via --agent-env).")
 @option("--name", env="NAME", required=True, help="Model name written into the predictions (model_name_or_path).")
 @option("--cmd", "command", env="CMD", default=None, help="The command agent's command line, run with sh -c in /testbed.")
 @option("--setup", env="SETUP", default=None, help="A command run in each sandbox before the agent (e.g. to install it).")
 @option("--agent-file", "agent_files", env="AGENT_FILE", multiple=True, type=click.Path(path_type=Path, exists=True), help="Files or folders copied to /swegen/agent/ in the sandbox (repeatable).")
 @option("--agent-env", "agent_env", env="AGENT_ENV", multiple=True, help="NAME or NAME=VALUE passed to the agent (repeatable; a bare NAME takes this shell's value).")
+@option("--agent-service", "service", env="AGENT_SERVICE", default=None, help="A command run in the background in the agent's sandbox while it works (a local model server or proxy on the sandbox's loopback).")
+@option("--agent-version", env="AGENT_VERSION", default=None, help="A preset: the agent's version to install (default: the version swegen pins).")
 @option("--allow-network", env="ALLOW_NETWORK", is_flag=True, help="Give the agent's sandbox network access (agents that call hosted models need it; grading never has it).")
 @option("--skill", env="SKILL", type=click.IntRange(0, 4), default=2, show_default=True, help="The scripted agent: how many of the example's bugs it fixes.")
 @option("--base-url", env="BASE_URL", default=None, help="The openai agent: the endpoint, e.g. https://api.openai.com/v1.")
-@option("--model", env="MODEL", default=None, help="The openai agent: the model to ask.")
+@option("--model", env="MODEL", default=None, help="The openai agent and the presets: the model to ask.")
 @option("--api-key-env", env="API_KEY_ENV", default="OPENAI_API_KEY", show_default=True, help="The openai agent: the variable holding the API key.")
 @instances_option
 @repo_option
@@ -365,8 +399,9 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
 @base_image_option
 @ca_bundle_option
 @config_option
+@executor_options
 def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str | None, agent_files: tuple[Path, ...],
-          agent_env: tuple[str, ...], allow_network: bool, skill: int, base_url: str | None, model: str | None, api_key_env: str,
+          agent_env: tuple[str, ...], service: str | None, agent_version: str | None, allow_network: bool, skill: int, base_url: str | None, model: str | None, api_key_env: str,
           instances: tuple[str, ...], repo: Path | None, workers: int, timeout: float, retries: int, backoff: float, max_infra_errors: int,
           python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None) -> None:
     """Run a model or coding agent on RUN_DIR's tasks; writes RUN_DIR/predictions/NAME.jsonl."""
@@ -382,7 +417,7 @@ def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str 
         allow_network=allow_network, timeout=timeout, workers=workers, instance_ids=instances, repo=repo, skill=skill,
         base_url=base_url, model=model, api_key_env=api_key_env, python=python, base_image=base_image,
         ca_bundle=resolve_ca_bundle(ca_bundle), config_file=config_file, retries=retries, backoff=backoff,
-        max_infra_errors=max_infra_errors,
+        max_infra_errors=max_infra_errors, service=service, agent_version=agent_version,
     )
     with _progress() as progress:
         path = run_solve(config, progress)
@@ -417,6 +452,7 @@ def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str 
 @click.option("--no-test-edit-revert", "no_test_edit_revert", is_flag=True, hidden=True)
 @option("--strict/--no-strict", "strict", env="STRICT", default=True, show_default=True,
         help="Also run a resolved prediction's whole test suite against gold's: the strict verdict.")
+@executor_options
 def evaluate(run_dir: Path, predictions: tuple[str, ...], model: str | None, instances: tuple[str, ...], repo: Path | None, workers: int,
              timeout: float, python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None,
              no_tamper_checks: bool, no_test_edit_revert: bool, strict: bool) -> None:
@@ -481,7 +517,7 @@ def env() -> None:
 def env_show(task_dir: Path, python: str | None, config_file: Path | None) -> None:
     """Print the environment recipe of RUN_DIR/<instance_id> and why each part was chosen."""
     from swegen.envs import available_pythons, describe, plan_environment
-    from swegen.testbed import recorded_repo as _recorded_repo
+    from swegen.testbed import checked_plan, recorded_repo as _recorded_repo
 
     task_file = task_dir / "task.json"
     if not task_file.exists():
@@ -493,7 +529,11 @@ def env_show(task_dir: Path, python: str | None, config_file: Path | None) -> No
         raise BadInput(f"{task_file} is not a task record ({_reason(exc)})", hint="restore it, or mine the run again") from None
     checked_run_dir(click.get_current_context(), click.Argument(["run_dir"]), task_dir.parent)
     repo = _recorded_repo(task_dir.parent)
-    plan = plan_environment(repo, base_commit, available_pythons() or ["3.11"], python=python, config_file=config_file)
+    pythons = available_pythons() or ["3.11"]
+    plan = plan_environment(repo, base_commit, pythons, python=python, config_file=config_file)
+    # as validation decided it: resolved earlier when a dependency broke the package or pytest
+    plan = checked_plan(task_dir.parent, plan, lambda because: plan_environment(
+        repo, base_commit, pythons, python=python, config_file=config_file, earlier_because=because))
     out.print(describe(plan), markup=False, highlight=False)
 
 
@@ -627,9 +667,11 @@ def clean(everything: bool, images: bool, dry_run: bool) -> None:
 
     result = do_clean(everything=everything, images=images, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
-    out.print(f"{verb} {len(result.removed_containers)} container(s), {len(result.removed_images)} image(s)")
-    if result.kept_in_use:
-        out.print(f"kept {len(result.kept_in_use)} container(s) of running swegen processes (--all removes them)")
+    out.print(f"{verb} {len(result.removed_containers)} container(s), {len(result.removed_snapshots)} snapshot(s), "
+              f"{len(result.removed_images)} image(s)")
+    if result.kept_in_use or result.kept_snapshots:
+        out.print(f"kept {len(result.kept_in_use)} container(s) and {len(result.kept_snapshots)} snapshot(s) of running swegen "
+                  "processes (--all removes them)")
 
 
 # -- demo --------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ FILE_NAME = "swegen.toml"
 KNOWN = {
     "environment": ("python", "base_image", "system_packages", "pre_install", "install", "requirements", "env"),
     "tests": ("pytest_args", "globs"),
+    # where jobs run (swegen.executor); read from `--config FILE` only, never from a repository
+    "executor": ("kind", "ray_address", "registry"),
 }
 
 
@@ -140,3 +142,17 @@ def load(repo_file_text: str | None, override: Path | None) -> ProjectConfig:
                            hint="pass a readable UTF-8 swegen.toml with --config") from None
         config = config.merged(parse(text, str(override)))
     return config
+
+
+def executor_table(path: Path | None) -> dict[str, str]:
+    """The [executor] settings of a `--config FILE` (kind, ray_address, registry), all strings."""
+    if path is None or not path.is_file():
+        return {}
+    text = path.read_text(encoding="utf-8")
+    parse(text, str(path))  # the same checks as for the rest of the file
+    table = tomllib.loads(text).get("executor", {})
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise BadInput(f"{path} has a setting of the wrong type: executor.{key} must be a string, got {value!r}",
+                           hint='e.g. kind = "ray", ray_address = "head:6379", registry = "registry.local:5000"')
+    return dict(table)

@@ -267,6 +267,16 @@ def base_image_id(image: str) -> str:
         raise ImageMissing(f"image {image} is not present", hint=hint) from exc
 
 
+#: The recipe (and CA bundle) of each environment image this process built or found, by tag:
+#: a distributed run ships it to the nodes that lack the image, to build it there.
+_RECIPES: dict[str, tuple[EnvRecipe, Path | None]] = {}
+
+
+def recipe_of(tag: str) -> tuple[EnvRecipe, Path | None] | None:
+    """The recipe and CA bundle of an environment image this process built or found, if any."""
+    return _RECIPES.get(tag)
+
+
 def build_env_image(
     recipe: EnvRecipe,
     *,
@@ -278,6 +288,7 @@ def build_env_image(
     ca = ca_bundle.read_bytes() if ca_bundle else None
     fingerprint = env_fingerprint(recipe, base_image_id(recipe.base_image), ca)
     tag = env_tag(fingerprint)
+    _RECIPES[tag] = (recipe, ca_bundle)
     if image_labels(tag) is not None:
         if log_path is not None and not log_path.exists():
             log_path.parent.mkdir(parents=True, exist_ok=True)
