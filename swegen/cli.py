@@ -375,18 +375,16 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
 
 @cli.command()
 @run_dir_argument()
-@option("--agent", env="AGENT", type=click.Choice(["command", "scripted", "openai", "mini-swe-agent", "aider"]), required=True, help="command: any CLI agent in the sandbox; scripted: swegen's deterministic agent; openai: an OpenAI-compatible endpoint; mini-swe-agent, aider: that agent from its registry, in the sandbox (--model, endpoint via --agent-env).")
+@option("--agent", env="AGENT", type=click.Choice(["command", "scripted", "openai"]), required=True, help="command: any CLI agent in the sandbox; scripted: swegen's deterministic agent; openai: an OpenAI-compatible endpoint.")
 @option("--name", env="NAME", required=True, help="Model name written into the predictions (model_name_or_path).")
 @option("--cmd", "command", env="CMD", default=None, help="The command agent's command line, run with sh -c in /testbed.")
 @option("--setup", env="SETUP", default=None, help="A command run in each sandbox before the agent (e.g. to install it).")
 @option("--agent-file", "agent_files", env="AGENT_FILE", multiple=True, type=click.Path(path_type=Path, exists=True), help="Files or folders copied to /swegen/agent/ in the sandbox (repeatable).")
 @option("--agent-env", "agent_env", env="AGENT_ENV", multiple=True, help="NAME or NAME=VALUE passed to the agent (repeatable; a bare NAME takes this shell's value).")
-@option("--agent-service", "service", env="AGENT_SERVICE", default=None, help="A command run in the background in the agent's sandbox while it works (a local model server or proxy on the sandbox's loopback).")
-@option("--agent-version", env="AGENT_VERSION", default=None, help="A preset: the agent's version to install (default: the version swegen pins).")
 @option("--allow-network", env="ALLOW_NETWORK", is_flag=True, help="Give the agent's sandbox network access (agents that call hosted models need it; grading never has it).")
 @option("--skill", env="SKILL", type=click.IntRange(0, 4), default=2, show_default=True, help="The scripted agent: how many of the example's bugs it fixes.")
 @option("--base-url", env="BASE_URL", default=None, help="The openai agent: the endpoint, e.g. https://api.openai.com/v1.")
-@option("--model", env="MODEL", default=None, help="The openai agent and the presets: the model to ask.")
+@option("--model", env="MODEL", default=None, help="The openai agent: the model to ask.")
 @option("--api-key-env", env="API_KEY_ENV", default="OPENAI_API_KEY", show_default=True, help="The openai agent: the variable holding the API key.")
 @instances_option
 @repo_option
@@ -401,7 +399,7 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
 @config_option
 @executor_options
 def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str | None, agent_files: tuple[Path, ...],
-          agent_env: tuple[str, ...], service: str | None, agent_version: str | None, allow_network: bool, skill: int, base_url: str | None, model: str | None, api_key_env: str,
+          agent_env: tuple[str, ...], allow_network: bool, skill: int, base_url: str | None, model: str | None, api_key_env: str,
           instances: tuple[str, ...], repo: Path | None, workers: int, timeout: float, retries: int, backoff: float, max_infra_errors: int,
           python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None) -> None:
     """Run a model or coding agent on RUN_DIR's tasks; writes RUN_DIR/predictions/NAME.jsonl."""
@@ -417,7 +415,7 @@ def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str 
         allow_network=allow_network, timeout=timeout, workers=workers, instance_ids=instances, repo=repo, skill=skill,
         base_url=base_url, model=model, api_key_env=api_key_env, python=python, base_image=base_image,
         ca_bundle=resolve_ca_bundle(ca_bundle), config_file=config_file, retries=retries, backoff=backoff,
-        max_infra_errors=max_infra_errors, service=service, agent_version=agent_version,
+        max_infra_errors=max_infra_errors,
     )
     with _progress() as progress:
         path = run_solve(config, progress)
@@ -517,7 +515,7 @@ def env() -> None:
 def env_show(task_dir: Path, python: str | None, config_file: Path | None) -> None:
     """Print the environment recipe of RUN_DIR/<instance_id> and why each part was chosen."""
     from swegen.envs import available_pythons, describe, plan_environment
-    from swegen.testbed import checked_plan, recorded_repo as _recorded_repo
+    from swegen.testbed import recorded_repo as _recorded_repo
 
     task_file = task_dir / "task.json"
     if not task_file.exists():
@@ -529,11 +527,7 @@ def env_show(task_dir: Path, python: str | None, config_file: Path | None) -> No
         raise BadInput(f"{task_file} is not a task record ({_reason(exc)})", hint="restore it, or mine the run again") from None
     checked_run_dir(click.get_current_context(), click.Argument(["run_dir"]), task_dir.parent)
     repo = _recorded_repo(task_dir.parent)
-    pythons = available_pythons() or ["3.11"]
-    plan = plan_environment(repo, base_commit, pythons, python=python, config_file=config_file)
-    # as validation decided it: resolved earlier when a dependency broke the package or pytest
-    plan = checked_plan(task_dir.parent, plan, lambda because: plan_environment(
-        repo, base_commit, pythons, python=python, config_file=config_file, earlier_because=because))
+    plan = plan_environment(repo, base_commit, available_pythons() or ["3.11"], python=python, config_file=config_file)
     out.print(describe(plan), markup=False, highlight=False)
 
 
@@ -667,11 +661,9 @@ def clean(everything: bool, images: bool, dry_run: bool) -> None:
 
     result = do_clean(everything=everything, images=images, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
-    out.print(f"{verb} {len(result.removed_containers)} container(s), {len(result.removed_snapshots)} snapshot(s), "
-              f"{len(result.removed_images)} image(s)")
-    if result.kept_in_use or result.kept_snapshots:
-        out.print(f"kept {len(result.kept_in_use)} container(s) and {len(result.kept_snapshots)} snapshot(s) of running swegen "
-                  "processes (--all removes them)")
+    out.print(f"{verb} {len(result.removed_containers)} container(s), {len(result.removed_images)} image(s)")
+    if result.kept_in_use:
+        out.print(f"kept {len(result.kept_in_use)} container(s) of running swegen processes (--all removes them)")
 
 
 # -- demo --------------------------------------------------------------------------------------
