@@ -43,6 +43,35 @@ def register(cli: click.Group) -> None:
         _out().print(f"report: {result.html}", markup=False)
         _out().print(f"also: {result.markdown}, {result.summary}", markup=False)
 
+    @cli.command()
+    @run_dir_argument()
+    @option("--endpoint", "base_url", env="PROBE_ENDPOINT", required=True, metavar="URL",
+            help="Base URL of the OpenAI-compatible endpoint, e.g. http://localhost:8000/v1.")
+    @option("--model", env="PROBE_MODEL", required=True, help="The model name the endpoint serves; it names the results file.")
+    @option("--release", "release", env="PROBE_RELEASE", default=None, metavar="YYYY-MM-DD", callback=_release_date,
+            help="The model's release date (default: from the public score table, else no before/after split).")
+    @option("--api-key-env", env="PROBE_API_KEY_ENV", default="OPENAI_API_KEY", show_default=True,
+            help="Environment variable holding the API key.")
+    @option("--timeout", env="PROBE_TIMEOUT", type=click.FloatRange(min=1), default=120, show_default=True, help="Seconds one request may take.")
+    @option("--retries", env="PROBE_RETRIES", type=click.IntRange(min=0), default=4, show_default=True,
+            help="Retries of a request that fails on the way (network, timeout, HTTP 5xx or 429).")
+    @option("--backoff", env="PROBE_BACKOFF", type=click.FloatRange(min=0), default=2.0, show_default=True,
+            help="Seconds before the first retry; doubled each time.")
+    @option("--limit", env="PROBE_LIMIT", type=click.IntRange(min=1), default=None, help="Probe at most this many tasks.")
+    def probe(run_dir: Path, base_url: str, model: str, release: str | None, api_key_env: str, timeout: float, retries: int,
+              backoff: float, limit: int | None) -> None:
+        """Ask a model for each task's fix from the repository name and statement alone (no code): a memorisation probe."""
+        from swegen.cli import _progress
+        from swegen.llm import RetryPolicy
+        from swegen.probe import ProbeConfig, probe as run_probe, results_file
+
+        config = ProbeConfig(run_dir, base_url, model, release, api_key_env, timeout,
+                             RetryPolicy(retries=retries, backoff=backoff, max_backoff=max(60.0, backoff)), limit)
+        with _progress() as progress:
+            summary = run_probe(config, progress)
+        print_probe(summary)
+        _out().print(f"probe: {results_file(run_dir, model)}", markup=False)
+
     @cli.group()
     def scores() -> None:
         """Published SWE-bench scores that reports compare with."""
@@ -84,6 +113,39 @@ def register(cli: click.Group) -> None:
         _out().print(f"read {result.read} row(s), {result.added} new row(s); {result.total} in {result.path}", markup=False)
 
 
+def _release_date(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+def print_probe(summary: Any) -> None:
+    """One model's memorisation probe: per side of its release, recall against the shuffled baseline."""
+    table = Table(title=f"memorisation probe: {summary.model} (release {summary.release or 'unknown'})")
+    for column in ("tasks", "file recall", "shuffled", "line overlap", "shuffled ", "recalled"):
+        table.add_column(column, justify="right")
+    table.add_column("side", justify="left")
+    for side in summary.sides:
+        table.add_row(*_plain(side.tasks, _share(side.file_recall), _share(side.file_recall_shuffled), _share(side.line_overlap),
+                              _share(side.line_overlap_shuffled), side.recalled, f"{side.side} release"))
+    _out().print(table)
+    _out().print(f"  {summary.sentence}", highlight=False, markup=False)
+    if summary.recalled_ids:
+        _out().print("  recalled: " + ", ".join(summary.recalled_ids), highlight=False, markup=False)
+    if summary.infra_errors:
+        _out().print(f"  {summary.infra_errors} task(s) failed on the endpoint (in no figure); run the same command again",
+                     highlight=False, markup=False)
+
+
+def _share(value: float) -> str:
+    return "-" if value != value else f"{100 * value:.0f}%"
+
+
 def _out() -> Any:
     from swegen.cli import out
 
@@ -119,6 +181,8 @@ def print_report(report: Any) -> None:
     for split in report.date_split:
         out.print(f"  {split.sentence}", highlight=False, markup=False)
     _print_quarters(report)
+    for summary in report.probes:
+        print_probe(summary)
     _print_costs(report)
     for verdict in report.verdicts:
         strict = "not measured" if verdict.strict_resolved is None else f"{verdict.strict_resolved}/{verdict.plain.graded}" + (

@@ -348,6 +348,25 @@ def _handler_for(fake: FakeModelServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def memorising_responder(remembered: dict[str, str], guess: str = "setup.py") -> Responder:
+    """For the memorisation probe (templates/probe_prompt.j2): a model that "remembers" the fixes
+    of some issues. `remembered` maps a statement (whitespace ignored) to its fix's patch: asked
+    with one of them, it names the patch's files and writes the patch; asked with any other, it
+    guesses `guess` with an unrelated edit. `memorising_responder({})` remembers nothing (a control)."""
+    known = {" ".join(statement.split()): patch for statement, patch in remembered.items()}
+
+    def respond(messages: list[dict[str, Any]], model: str) -> str:
+        issue = re.search(r"<issue>\s*(.*?)\s*</issue>", last_user_text(messages), re.DOTALL)
+        patch = known.get(" ".join(issue.group(1).split())) if issue else None
+        if patch is None:
+            return (f"FILES:\n{guess}\n\nPATCH:\n```diff\n--- a/{guess}\n+++ b/{guess}\n@@ -1 +1 @@\n"
+                    '-version = "0.1"\n+version = "0.2"\n```\n')
+        files = "\n".join(re.findall(r"^\+\+\+ b/(\S+)", patch, re.MULTILINE))
+        return f"FILES:\n{files}\n\nPATCH:\n```diff\n{patch}```\n"
+
+    return respond
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the deterministic fake OpenAI-compatible model on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (0 picks a free one)")

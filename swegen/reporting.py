@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from swegen import __version__, costs, report_plots, stats
+from swegen import __version__, costs, probe, report_plots, stats
 from swegen.errors import BadInput, SwegenError
 from swegen.records import read_lines, read_tasks, to_dict, write_atomic, write_json
 from swegen.resources import template_dir
@@ -297,6 +297,8 @@ class Report:
     costs: tuple[costs.ModelCost, ...] = ()
     #: Rates by the quarter of the fix's date, every quarter from the first to the last (a trend).
     quarters: Breakdown | None = None
+    #: The memorisation probe's figures per probed model (swegen probe), if run.
+    probes: tuple[probe.ProbeSummary, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -316,7 +318,8 @@ def make_report(config: ReportConfig) -> ReportResult:
     tasks = load_tasks(run_dir)
     outcomes = load_outcomes(run_dir)
     report = build_report(config, tasks, outcomes, _read_json(run_dir / "validation_summary.json"), unevaluated(run_dir),
-                          load_strict(run_dir), _read_json(run_dir / "demo.json"), costs.load_usage(run_dir))
+                          load_strict(run_dir), _read_json(run_dir / "demo.json"), costs.load_usage(run_dir),
+                          probe.load_summaries(run_dir))
     out = run_dir / "report"
     summary, html, markdown = out / "summary.json", out / "report.html", out / "report.md"
     write_json(summary, _finite(to_dict(report)))
@@ -447,7 +450,7 @@ def _status(line: dict[str, Any]) -> str:
 def build_report(config: ReportConfig, tasks: list[TaskInfo], outcomes: dict[str, dict[str, str]],
                  validation: dict[str, Any], not_evaluated: Iterable[str] = (),
                  strict: dict[str, dict[str, bool]] | None = None, demo: dict[str, Any] | None = None,
-                 usage: dict[str, dict[str, costs.Usage]] | None = None) -> Report:
+                 usage: dict[str, dict[str, costs.Usage]] | None = None, probes: tuple[probe.ProbeSummary, ...] = ()) -> Report:
     """The whole report from the loaded run (a pure function of its inputs and the score table)."""
     ids = [t.instance_id for t in tasks]
     grid = {name: tuple(statuses.get(i, "missing") for i in ids) for name, statuses in outcomes.items()}
@@ -474,6 +477,7 @@ def build_report(config: ReportConfig, tasks: list[TaskInfo], outcomes: dict[str
         demo_stand_ins={str(k): str(v) for k, v in ((demo or {}).get("stand_ins") or {}).items()},
         costs=costs.model_costs({name: dict(zip(ids, grid[name])) for name in competitors}, usage or {}, config.prices, competitors),
         quarters=_quarters(tasks, {m.name: grid[m.name] for m in models}),
+        probes=probes,
     )
 
 
@@ -734,4 +738,5 @@ def _points(value: float) -> str:
 
 
 FORMATTERS = {"pct": _pct, "ci": _ci, "counted": _counted, "p": _p, "points": _points, "count": count,
-              "seconds": costs.seconds, "tokens": costs.tokens, "dollars": costs.dollars, "price": costs.price}
+              "seconds": costs.seconds, "tokens": costs.tokens, "dollars": costs.dollars, "price": costs.price,
+              "share": lambda v: "-" if v is None or math.isnan(v) else f"{100 * v:.0f}%"}
