@@ -220,7 +220,7 @@ def _print_costs(report: Any) -> None:
     if not report.costs:
         return
     table = Table(title="cost and time (graded tasks only; infrastructure errors left out)")
-    for column in ("model", "resolved", "median time", "total time", "input tokens", "output tokens", "price in/out per M",
+    for column in ("model", "resolved", "median time", "total time", "median turns", "input tokens", "output tokens", "price in/out per M",
                    "total cost", "per resolved"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for cost in report.costs:

@@ -50,6 +50,8 @@ class Usage:
     prompt_tokens: int | None
     completion_tokens: int | None
     infra_error: bool = False
+    #: The agent's turns (model calls), where an agent preset recorded them.
+    turns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,13 +77,15 @@ class ModelCost:
     cost_per_resolved: float | None
     #: Why money is not shown, in plain words ("" when it is).
     note: str = ""
+    #: Median turns over the graded tasks whose agent recorded them (None: none did).
+    median_turns: float | None = None
 
     @property
     def rate(self) -> float:
         return self.resolved / self.graded if self.graded else math.nan
 
     def terminal_cells(self) -> list[str]:
-        return [self.model, f"{self.resolved}/{self.graded}", seconds(self.median_seconds), seconds(self.total_seconds),
+        return [self.model, f"{self.resolved}/{self.graded}", seconds(self.median_seconds), seconds(self.total_seconds), turns(self.median_turns),
                 tokens(self.prompt_tokens, self.with_tokens), tokens(self.completion_tokens, self.with_tokens),
                 price(self.price), dollars(self.total_cost), dollars(self.cost_per_resolved)]
 
@@ -169,7 +173,7 @@ def usage_of(line: dict[str, Any]) -> Usage:
     prompt, completion = _tokens(line)
     if prompt is None and isinstance(line.get("tokens"), dict):
         prompt, completion = _tokens(line["tokens"])
-    return Usage(_non_negative(line.get("seconds")), prompt, completion, bool(line.get("infra_error")))
+    return Usage(_non_negative(line.get("seconds")), prompt, completion, bool(line.get("infra_error")), _count(line.get("turns")))
 
 
 def _tokens(record: dict[str, Any]) -> tuple[int | None, int | None]:
@@ -199,6 +203,7 @@ def model_cost(model: str, statuses: dict[str, str], usage: dict[str, Usage], pr
     resolved = sum(1 for i in graded if statuses[i] == "resolved")
     spent = [usage[i] for i in graded if i in usage]
     times = [u.seconds for u in spent if u.seconds is not None]
+    turned = [u.turns for u in spent if u.turns is not None]
     counted = [u for u in spent if u.prompt_tokens is not None]
     prompt = sum(u.prompt_tokens or 0 for u in counted)
     completion = sum(u.completion_tokens or 0 for u in counted)
@@ -217,6 +222,7 @@ def model_cost(model: str, statuses: dict[str, str], usage: dict[str, Usage], pr
         len(counted), prompt, completion, price, total,
         total / len(graded) if total is not None else None,
         total / resolved if total is not None and resolved else None, note,
+        statistics.median(turned) if turned else None,
     )
 
 
@@ -235,6 +241,10 @@ def seconds(value: float | None) -> str:
     if value < 120:
         return f"{value:.1f} s"
     return f"{value / 60:.1f} min" if value < 7200 else f"{value / 3600:.1f} h"
+
+
+def turns(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 def tokens(value: int, known: int) -> str:

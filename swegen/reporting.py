@@ -738,5 +738,5 @@ def _points(value: float) -> str:
 
 
 FORMATTERS = {"pct": _pct, "ci": _ci, "counted": _counted, "p": _p, "points": _points, "count": count,
-              "seconds": costs.seconds, "tokens": costs.tokens, "dollars": costs.dollars, "price": costs.price,
+              "seconds": costs.seconds, "tokens": costs.tokens, "dollars": costs.dollars, "price": costs.price, "turns": costs.turns,
               "share": lambda v: "-" if v is None or math.isnan(v) else f"{100 * v:.0f}%"}

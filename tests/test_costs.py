@@ -34,8 +34,8 @@ def costed_run(root: Path) -> Path:
         "mute": pattern({0}, tasks=TASKS),
         "gold": pattern(set(range(TASKS)), tasks=TASKS),
     }, tasks=TASKS)
-    _predictions(run, "cheap", [{"seconds": 2.0, "prompt_tokens": 100, "completion_tokens": 10} for _ in range(9)]
-                 + [{"seconds": 5000.0, "prompt_tokens": 10**9, "completion_tokens": 10**9, "infra_error": "endpoint down"}])
+    _predictions(run, "cheap", [{"seconds": 2.0, "prompt_tokens": 100, "completion_tokens": 10, "turns": 3 + n % 2} for n in range(9)]
+                 + [{"seconds": 5000.0, "prompt_tokens": 10**9, "completion_tokens": 10**9, "turns": 900, "infra_error": "endpoint down"}])
     # tokens as another agent reports them, one line retried (the last line wins)
     dear = [{"seconds": 10.0 * n, "tokens": {"input_tokens": 1000, "output_tokens": 100}} for n in range(TASKS)]
     _predictions(run, "dear", dear)
@@ -53,7 +53,7 @@ def test_figures_count_only_graded_tasks_and_given_prices(tmp_path: Path):
     cheap, dear, mute = figures["cheap"], figures["dear"], figures["mute"]
     # the solve infra error (task 9) is out: 9 graded tasks, 900/90 tokens, 18 s, never 10**9 tokens or 5000 s
     assert (cheap.graded, cheap.resolved, cheap.prompt_tokens, cheap.completion_tokens) == (9, 5, 900, 90)
-    assert (cheap.median_seconds, cheap.total_seconds) == (2.0, 18.0)
+    assert (cheap.median_seconds, cheap.total_seconds, cheap.median_turns) == (2.0, 18.0, 3)
     assert cheap.total_cost == pytest.approx((900 * 1 + 90 * 2) / 1e6)
     assert cheap.cost_per_resolved == pytest.approx(cheap.total_cost / 5)
     # the evaluation infra error (task 0) is out too: tasks 1..9 at 10..90 s, median 50
@@ -62,7 +62,7 @@ def test_figures_count_only_graded_tasks_and_given_prices(tmp_path: Path):
     assert dear.total_cost == pytest.approx((9000 * 10 + 900 * 30) / 1e6)
     assert dear.cost_per_task == pytest.approx(dear.total_cost / 9)
     # no tokens recorded: time, but no money, and it says why
-    assert (mute.timed, mute.total_seconds, mute.with_tokens, mute.total_cost) == (10, 30.0, 0, None)
+    assert (mute.timed, mute.total_seconds, mute.with_tokens, mute.total_cost, mute.median_turns) == (10, 30.0, 0, None, None)
     assert "tokens recorded on 0 of 10" in mute.note
     summary = json.loads((run / "report" / "summary.json").read_text())
     assert {c["model"]: c["total_seconds"] for c in summary["costs"]} == {"dear": 450.0, "cheap": 18.0, "mute": 30.0}
