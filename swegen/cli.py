@@ -259,10 +259,12 @@ _register_stage_modules()
 @option("--no-validate", env="NO_VALIDATE", is_flag=True, help="Only mine; validate later with `swegen validate RUN_DIR`.")
 @option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Candidates validated in parallel.")
 @option("--allow-shallow", env="ALLOW_SHALLOW", is_flag=True, help="Mine a shallow clone anyway (only the commits it has; a warning says how many).")
+@option("--update", "update", env="UPDATE", is_flag=True,
+        help="Add to the run folder only what arrived since it was last mined (its options from run.json); existing tasks stay as they are.")
 def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | None, until: str | None, paths: tuple[str, ...],
          exclude: tuple[str, ...], max_candidates: int | None, include_features: bool, max_source_lines: int,
          min_score: float, repo_name: str | None, issues: Path | None, statement_template: Path | None, rewrite_with: str | None,
-         rewrite_model: str, config_file: Path | None, no_validate: bool, workers: int, allow_shallow: bool) -> None:
+         rewrite_model: str, config_file: Path | None, no_validate: bool, workers: int, allow_shallow: bool, update: bool) -> None:
     """Find the bug fixes in REPO's whole history and write them as SWE-bench-style task candidates."""
     from swegen.mining import MineConfig, mine as run_mine
 
@@ -280,10 +282,20 @@ def mine(repo: Path, output: Path | None, refs: tuple[str, ...], since: str | No
         rewrite_model=rewrite_model, config_file=config_file,
         rewrite_api_key=os.environ.get("SWEGEN_REWRITE_API_KEY") or os.environ.get("OPENAI_API_KEY"),
     )
+    from swegen import update as updating
+
     with _progress() as progress:
-        funnel = run_mine(config, progress)
-    print_funnel(funnel, output)
-    if no_validate or funnel.kept == 0:
+        if update:
+            updated = updating.update(config, progress)
+        else:
+            tips = updating.current_tips(repo)  # before the walk: what arrives during it is the next update's
+            funnel = run_mine(config, progress)
+            updating.record_mined(output, tips, min_score)
+    if update:
+        out.print(updating.describe(updated, output), markup=False)
+    else:
+        print_funnel(funnel, output)
+    if no_validate or (updated.kept if update else funnel.kept) == 0:
         return
     from swegen.images import resolve_ca_bundle
     from swegen.validating import ValidateConfig, validate as run_validate
