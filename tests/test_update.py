@@ -141,3 +141,101 @@ def test_update_refuses_a_folder_that_was_never_mined(tmp_path: Path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "without --update" in lines[0], proc.stderr
     assert list(empty.iterdir()) == []
+
+
+@pytest.mark.docker
+def test_update_validates_only_the_new_fixes_and_keeps_old_evaluations_valid(base_image: str, tmp_path: Path):
+    """The example repository cloned as it was at its 0.2.0 release, mined, validated and graded;
+    then moved forward to its current main: only the fixes after 0.2.0 are validated and graded."""
+    from swegen.example import create_example
+
+    upstream = tmp_path / "upstream"
+    create_example(upstream)
+    work = tmp_path / "work"
+    clone = run_cli_git("clone", "-q", "--no-local", str(upstream), str(work))
+    assert clone.returncode == 0, clone.stderr
+    release = run_cli_git("-C", str(work), "log", "-1", "--format=%H", "--grep", "^Bump version to 0.2.0").stdout.strip()
+    for args in (("remote", "remove", "origin"), ("reset", "-q", "--hard", release)):
+        assert run_cli_git("-C", str(work), *args).returncode == 0
+    run = tmp_path / "run"
+    proc = run_cli("mine", str(work), "-o", str(run), "--workers", "1", timeout=3000)
+    assert proc.returncode == 0, proc.stderr
+    assert run_cli("evaluate", str(run), "-p", "gold", "--workers", "1", "--no-strict", timeout=3000).returncode == 0
+    old_tasks = (run / "tasks.jsonl").read_text().splitlines()
+    old_ids = [json.loads(line)["instance_id"] for line in old_tasks]
+    assert old_ids, "the 0.2.0 history has fixes"
+    old_verdicts = (run / "validation.jsonl").read_bytes()
+    old_results = (run / "evaluations" / "gold" / "results.jsonl").read_bytes()
+    before = {path: data for path, data in snapshot(run).items() if path.split("/")[0] in old_ids}
+
+    assert run_cli_git("-C", str(work), "pull", "-q", "--ff-only", str(upstream), "main").returncode == 0
+    proc = run_cli("mine", str(work), "-o", str(run), "--update", "--workers", "1", timeout=3000)
+    assert proc.returncode == 0, proc.stderr
+    new_lines = [line for line in (run / "tasks.jsonl").read_text().splitlines() if line not in old_tasks]
+    new_ids = {json.loads(line)["instance_id"] for line in new_lines}
+    assert set(old_tasks) <= set((run / "tasks.jsonl").read_text().splitlines()), "every old task line is still there as it was"
+    assert new_ids and not new_ids & set(old_ids)
+    verdicts = (run / "validation.jsonl").read_bytes()
+    assert verdicts.startswith(old_verdicts)
+    assert {json.loads(line)["instance_id"] for line in verdicts[len(old_verdicts):].splitlines()} >= new_ids
+    assert not {json.loads(line)["instance_id"] for line in verdicts[len(old_verdicts):].splitlines()} & set(old_ids), \
+        "no old task validated again"
+    after = snapshot(run)
+    assert {path: after[path] for path in before} == before, "old task folders are byte-identical"
+
+    assert run_cli("evaluate", str(run), "-p", "gold", "--workers", "1", "--no-strict", timeout=3000).returncode == 0
+    results = (run / "evaluations" / "gold" / "results.jsonl").read_bytes()
+    assert results.startswith(old_results), "the old tasks' results stand (cached by task and patch)"
+    graded = [json.loads(line) for line in results[len(old_results):].splitlines()]
+    assert {g["instance_id"] for g in graded} == new_ids and all(g["resolved"] for g in graded)
+
+    settled = snapshot(run)
+    proc = run_cli("mine", str(work), "-o", str(run), "--update", "--workers", "1")
+    assert proc.returncode == 0 and "nothing new" in proc.stdout
+    assert snapshot(run) == settled
+
+
+def run_cli_git(*args: str):
+    import subprocess
+
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "Dev",
+           "GIT_AUTHOR_EMAIL": "dev@example.com", "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com"}
+    return subprocess.run(["git", *args], capture_output=True, text=True, env=env, check=False)
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "ci"
+
+
+def test_ci_recipes_run_weekly_publish_the_report_and_use_only_options_swegen_has():
+    import re
+    import subprocess
+
+    import yaml
+
+    github = yaml.safe_load((DOCS / "github-actions.yml").read_text())
+    on = github.get("on", github.get(True))  # YAML 1.1 reads the key `on` as True
+    assert on["schedule"][0]["cron"] == "0 3 * * 1"
+    steps = github["jobs"]["benchmark"]["steps"]
+    assert steps[0]["with"]["fetch-depth"] == 0, "mining needs the whole history"
+    assert any(s.get("run") == "bash docs/ci/swegen-weekly.sh" for s in steps)
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert "swegen-run/report/report.html" in upload["with"]["path"]
+    gitlab = yaml.safe_load((DOCS / "gitlab-ci.yml").read_text())["swegen-weekly"]
+    assert gitlab["variables"]["GIT_DEPTH"] == "0" and gitlab["script"] == ["bash docs/ci/swegen-weekly.sh"]
+    assert "swegen-run/report/report.html" in gitlab["artifacts"]["paths"] and "schedule" in gitlab["rules"][0]["if"]
+
+    script = (DOCS / "swegen-weekly.sh").read_text()
+    assert subprocess.run(["bash", "-n", str(DOCS / "swegen-weekly.sh")]).returncode == 0
+    assert "--update" in script
+    for command in ("mine", "solve", "evaluate", "report"):
+        lines = re.findall(rf"(?:swegen {command} |{command}\+=\()[^\n]*", script)
+        used = set(re.findall(r"(--[a-z][a-z-]+)", " ".join(lines)))
+        assert used, command
+        help_text = run_cli(command, "--help", env={"COLUMNS": "300"}).stdout
+        for flag in used:
+            assert flag in help_text, f"swegen {command} has no {flag}"
+    for line in (DOCS.parent / "continuous.md").read_text().splitlines():
+        for command, flags in re.findall(r"swegen (mine|solve|evaluate|report|probe) ([^`\n]*)", line):
+            help_text = run_cli(command, "--help", env={"COLUMNS": "300"}).stdout
+            for flag in re.findall(r"(--[a-z][a-z-]+)", flags):
+                assert flag in help_text, f"docs/continuous.md: swegen {command} has no {flag}"
