@@ -526,6 +526,8 @@ def _placed(commit: Commit, mainline: set[str]) -> Commit:
     """The commit with where it stands against the main line filled in."""
     on_main = commit.sha in mainline
     second_on_main = commit.is_merge and commit.parents[1] in mainline
+    if on_main == commit.on_main_line and second_on_main == commit.second_parent_on_main_line:
+        return commit  # dataclasses.replace costs more than the walk's parsing of the commit
     return replace(commit, on_main_line=on_main, second_parent_on_main_line=second_on_main)
 
 
@@ -1047,7 +1049,7 @@ def _record(sink: JsonlWriter, funnel: Funnel, candidate: Candidate) -> None:
 
 def _rejected(commit: Commit, slug: str, reasons: list[str], roles: list[str]) -> Candidate:
     by_role: dict[str, list[str]] = {"source": [], "test": [], "other": []}
-    lines = collections.Counter[str]()
+    lines = {"source": 0, "test": 0, "other": 0}
     for stat, role in zip(commit.files, roles):
         by_role[role].append(stat.path)
         lines[role] += stat.added + stat.deleted

@@ -7,6 +7,7 @@ so any stage (or any outside tool) can read another stage's files without import
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import tempfile
@@ -20,8 +21,33 @@ T = TypeVar("T")
 
 def to_dict(record: Any) -> dict[str, Any]:
     """A record as a plain dict, with `schema_version` first."""
-    data = dataclasses.asdict(record)
+    data = _flat_dict(record)
+    if data is None:
+        data = dataclasses.asdict(record)
     return {"schema_version": SCHEMA_VERSION, **data}
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _flat_dict(record: Any) -> dict[str, Any] | None:
+    """What dataclasses.asdict gives for a record of plain values and lists of plain values
+    (most records; asdict's deep copy made writing candidates.jsonl slow), else None."""
+    data = {}
+    for name in _field_names(type(record)):
+        value = getattr(record, name)
+        if type(value) in _PLAIN:
+            data[name] = value
+        elif type(value) is list and all(type(item) in _PLAIN for item in value):
+            data[name] = list(value)
+        else:
+            return None
+    return data
+
+
+@functools.lru_cache(maxsize=None)
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def to_json_line(record: Any) -> str:
