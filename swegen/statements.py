@@ -643,8 +643,21 @@ def _fix_identifiers(ctx: FixContext) -> list[str]:
     return _unique(w for w in found if len(w) >= 4 and w not in known and w not in _TRIVIAL_WORDS)
 
 
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
 def _mentions(text: str, name: str) -> bool:
-    return _name_pattern(name).search(text) is not None
+    """Does `text` name `name` as a whole word (_name_pattern's match)? By str.find: a pattern
+    that starts with a look-behind is tried at every position of the text, and mining asks
+    this for every new identifier of every fix against every sentence of its statement."""
+    if not name:
+        return _name_pattern(name).search(text) is not None
+    at, size, end = text.find(name), len(name), len(text)
+    while at >= 0:
+        if (at == 0 or text[at - 1] not in _NAME_CHARS) and (at + size == end or text[at + size] not in _NAME_CHARS):
+            return True
+        at = text.find(name, at + 1)
+    return False
 
 
 @functools.lru_cache(maxsize=4096)
@@ -941,6 +954,8 @@ def statement_problems(text: str, ctx: FixContext, announcements: bool = True, t
 def _names_code(text: str, name: str) -> bool:
     """Whether `text` names identifier `name`; a plain lowercase word ("generator") only counts
     when written as code (in backticks, called, or after a dot), since prose uses it too."""
+    if name not in text:
+        return False  # every way of naming it below contains it
     if not (name.isalpha() and name.islower()):
         return _mentions(text, name)
     if any(_mentions(span, name) for span in re.findall(r"`([^`\n]+)`", text)):
