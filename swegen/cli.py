@@ -527,7 +527,7 @@ def env() -> None:
 def env_show(task_dir: Path, python: str | None, config_file: Path | None) -> None:
     """Print the environment recipe of RUN_DIR/<instance_id> and why each part was chosen."""
     from swegen.envs import available_pythons, describe, plan_environment
-    from swegen.testbed import recorded_repo as _recorded_repo
+    from swegen.testbed import checked_plan, recorded_repo as _recorded_repo
 
     task_file = task_dir / "task.json"
     if not task_file.exists():
@@ -539,7 +539,11 @@ def env_show(task_dir: Path, python: str | None, config_file: Path | None) -> No
         raise BadInput(f"{task_file} is not a task record ({_reason(exc)})", hint="restore it, or mine the run again") from None
     checked_run_dir(click.get_current_context(), click.Argument(["run_dir"]), task_dir.parent)
     repo = _recorded_repo(task_dir.parent)
-    plan = plan_environment(repo, base_commit, available_pythons() or ["3.11"], python=python, config_file=config_file)
+    pythons = available_pythons() or ["3.11"]
+    plan = plan_environment(repo, base_commit, pythons, python=python, config_file=config_file)
+    # as validation decided it: resolved earlier when a dependency broke the package or pytest
+    plan = checked_plan(task_dir.parent, plan, lambda because: plan_environment(
+        repo, base_commit, pythons, python=python, config_file=config_file, earlier_because=because))
     out.print(describe(plan), markup=False, highlight=False)
 
 

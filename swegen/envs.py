@@ -40,6 +40,16 @@ SPEC_FILES = (
 #: When each Python that a base image can carry was released: old code wants an old Python.
 PYTHON_RELEASED = {"3.9": "2020-10-05", "3.11": "2022-10-24", "3.13": "2024-10-07"}
 VENV_PYTHON = "/opt/swegen/venv/bin/python"
+#: The oldest pytest line that starts on a base image's Python (measured: on 3.9 pytest 2.9 stops
+#: with an INTERNALERROR, 3.0 runs; on 3.11 pytest 3.6, 4.6 and 5.4 cannot rewrite assertions, 6.2.5
+#: runs): (lowest version, upper bound, resolved as of). It replaces the project's own pytest only
+#: when that is older or missing (none was on PyPI before November 2010). Below pytest 3.3 pluggy
+#: was vendored, so testing an old pluggy or iniconfig checkout does not break pytest itself.
+PYTEST_FLOOR = {"3.9": ("3.0", "3.3", "2021-06-01T00:00:00Z"), "3.11": ("6.2.5", "7", "2023-06-01T00:00:00Z")}
+#: How much earlier the dependencies are resolved, once, when a plugin or a dependency fails to
+#: import as of the dependency date: a release shortly before it that broke its dependents (werkzeug
+#: 3.0 and httpbin, markupsafe 2.1 and jinja2 2.x) was usually fixed or pinned within months.
+RETRY_DAYS = 182
 #: Requirements a build backend adds for editable builds only (hatchling: `editables`).
 EDITABLE_REQUIRES = {"hatchling": ("editables",)}
 
@@ -89,11 +99,13 @@ def plan_environment(
     python: str | None = None,
     base_image: str | None = None,
     config_file: Path | None = None,
+    earlier_because: str | None = None,
 ) -> EnvPlan:
     """The recipe for `repo` at `commit`; `available_pythons` are the base images present.
 
     Layers: detection < the repository's swegen.toml at `commit` < `config_file` < `python` and
-    `base_image` given on the command line.
+    `base_image` given on the command line. With `earlier_because` (why the environment as of the
+    dependency date did not work), the dependencies are resolved RETRY_DAYS earlier, with that reason.
     """
     files = _Reader(repo, commit)
     settings = project_config.load(files.read(project_config.FILE_NAME), config_file)
@@ -103,14 +115,19 @@ def plan_environment(
     build = _build_requires(pyproject, files, reasons)
     chosen = _python(python, settings, pyproject, files, repo, commit, available_pythons, reasons)
     date = _spec_date(repo, commit)
-    reasons.append(("dependencies as of", f"{date}: the last change to the dependency files before the base commit"))
+    if earlier_because:
+        first, date = date, earlier_date(date)
+        reasons.append(("dependencies as of", f"{date}: {RETRY_DAYS} days before {first} (the last change to the dependency "
+                                              f"files before the base commit), since as of {first} {earlier_because}"))
+    else:
+        reasons.append(("dependencies as of", f"{date}: the last change to the dependency files before the base commit"))
     requirements = sorted({*build, *deps, *_test_runner(deps, reasons), *settings.requirements}, key=str.lower)
     image = base_image or settings.base_image or base_tag(chosen)
     recipe = EnvRecipe(
         base_image=image,
         system_packages=settings.system_packages,
         pre_install=("pip install --no-cache-dir uv", *settings.pre_install),
-        install=settings.install or (_install_command(date),),
+        install=settings.install or (_install_command(date, chosen, reasons),),
         env=settings.env,
         files=(("requirements.txt", "".join(r + "\n" for r in requirements)),),
     )
@@ -126,7 +143,7 @@ def plan_environment(
     return EnvPlan(recipe, chosen, date, package, version, tuple(test_env), tuple(reasons), (*runner_args, *settings.pytest_args))
 
 
-def _install_command(date: str) -> str:
+def _install_command(date: str, python: str, reasons: list) -> str:
     """Resolve every requirement together as of `date`; when that fails (an old pin that does not
     build on the Python at hand), install them one by one and say which were skipped, so the
     tests that do not need the missing ones can still run.
@@ -136,10 +153,29 @@ def _install_command(date: str) -> str:
     and suites that turn warnings into errors then fail to import it."""
     uv = f"UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 uv pip install --compile-bytecode --python {VENV_PYTHON} --exclude-newer {date}"
     deps = "/opt/swegen/deps/requirements.txt"
-    return (
-        f"{uv} -r {deps} || (echo 'swegen: installing the requirements together failed; one by one now' && "
-        f'while read -r req; do {uv} "$req" || echo "swegen: skipped $req"; done < {deps})'
+    together = (
+        f"({uv} -r {deps} || (echo 'swegen: installing the requirements together failed; one by one now' && "
+        f'while read -r req; do {uv} "$req" || echo "swegen: skipped $req"; done < {deps}))'
     )
+    return together + " && " + _runner_floor(date, python, reasons)
+
+
+def _runner_floor(date: str, python: str, reasons: list) -> str:
+    """A shell step that replaces a pytest missing as of `date` or too old to start on `python`
+    with the oldest line that runs (PYTEST_FLOOR), its own dependencies upgraded with it as of the
+    same date (py 1.10 under pytest 6.2.5 fails on Python 3.11; py 1.11 runs)."""
+    floor = PYTEST_FLOOR.get(python)
+    if floor is None:
+        return "true"
+    lowest, below, as_of = floor
+    reasons.append(("test runner", f"pytest>={lowest},<{below} as of {as_of} when the one as of {date} is missing "
+                                   f"or older than {lowest}: older ones do not start on Python {python}"))
+    need = tuple(int(p) for p in lowest.split("."))
+    check = (f"import sys, re, pytest; sys.exit(tuple(int(p) for p in re.findall(r'\\d+', pytest.__version__)[:3]) "
+             f"< {need!r})")
+    uv = f"UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 uv pip install --compile-bytecode --python {VENV_PYTHON} --exclude-newer {as_of}"
+    return (f'({VENV_PYTHON} -c "{check}" 2>/dev/null || (echo "swegen: pytest missing or older than {lowest}; '
+            f'pytest>={lowest},<{below} as of {as_of}" && {uv} --upgrade "pytest>={lowest},<{below}"))')
 
 
 def _python(given, settings, pyproject, files, repo, commit, available, reasons) -> str:
@@ -660,6 +696,12 @@ def _setup_python_requires(files: _Reader) -> str | None:
     return None
 
 
+def earlier_date(date: str) -> str:
+    """`date` (as _spec_date writes it) moved RETRY_DAYS earlier."""
+    moment = dt.datetime.strptime(date, "%Y-%m-%dT%H:%M:%SZ") - dt.timedelta(days=RETRY_DAYS)
+    return moment.strftime("%Y-%m-%dT00:00:00Z")
+
+
 def _spec_date(repo: Path, commit: str) -> str:
     """When the dependency specifications last changed, as of `commit` (UTC, ISO 8601)."""
     out = git(repo, "log", "-1", "--format=%ct", commit, "--", *SPEC_FILES).strip() or git(
@@ -704,4 +746,4 @@ def describe(plan: EnvPlan) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["EnvPlan", "plan_environment", "available_pythons", "describe", "BASE_REPOSITORY"]
+__all__ = ["EnvPlan", "plan_environment", "available_pythons", "describe", "earlier_date", "RETRY_DAYS", "BASE_REPOSITORY"]

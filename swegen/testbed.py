@@ -10,10 +10,12 @@ stages decide what to run afterwards.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import random
 import re
+import shlex
 import subprocess
 import tarfile
 from dataclasses import dataclass, field
@@ -74,9 +76,10 @@ class Environments:
             raise SwegenError("no base image is present", hint="run `swegen images build-base --python 3.11`")
         self._built: dict[str, tuple[str, str | None]] = {}
 
-    def plan(self, base_commit: str) -> EnvPlan:
+    def plan(self, base_commit: str, earlier_because: str | None = None) -> EnvPlan:
         return plan_environment(
-            self.repo, base_commit, self.pythons, python=self.python, base_image=self.base_image, config_file=self.config_file
+            self.repo, base_commit, self.pythons, python=self.python, base_image=self.base_image,
+            config_file=self.config_file, earlier_because=earlier_because,
         )
 
     def image(self, plan: EnvPlan) -> tuple[str, str | None]:
@@ -104,12 +107,62 @@ class Environments:
             return "", reason
 
     def testbed(self, task: dict, limits: Limits) -> tuple[Testbed | None, EnvPlan, str | None]:
-        """The task's testbed, or the reason its environment could not be built."""
+        """The task's testbed, or the reason its environment could not be built. The first time a
+        recipe is built its environment is checked on the task's source (see `checked_plan`)."""
         plan = self.plan(task["base_commit"])
         image, error = self.image(plan)
         if error:
             return None, plan, error
-        bed = Testbed(
+        plan = self.checked(plan, image, task["base_commit"], limits)
+        image, error = self.image(plan)
+        if error:
+            return None, plan, error
+        return self._bed(task, plan, image, limits), plan, None
+
+    def checked(self, plan: EnvPlan, image: str, commit: str, limits: Limits) -> EnvPlan:
+        """`plan`, or the plan resolved RETRY_DAYS earlier when, with `plan`'s dependencies, the
+        package under test or pytest (its plugins, the root conftest) fails to import inside a
+        dependency, and the earlier environment does not. Decided once per recipe, recorded in
+        the run folder (envs/<recipe>.check.json) so every stage and `swegen env show` agree."""
+        path = _check_path(self.run_dir, plan)
+        if not path.exists():
+            try:
+                failure = self._check(plan, image, commit, limits)
+                record: dict = {"exclude_newer": plan.exclude_newer, "failure": failure}
+                if failure:
+                    earlier = self.plan(commit, earlier_because=failure)
+                    tag, error = self.image(earlier)
+                    record["retry"] = {"exclude_newer": earlier.exclude_newer,
+                                       "failure": error or self._check(earlier, tag, commit, limits)}
+            except SwegenError:
+                return plan  # the sandbox failed, not the environment: checked again next time
+            write_atomic(path, json.dumps(record, indent=1))
+        return checked_plan(self.run_dir, plan, lambda because: self.plan(commit, earlier_because=because))
+
+    def _check(self, plan: EnvPlan, image: str, commit: str, limits: Limits) -> str | None:
+        """Why the environment fails the project inside a dependency, or None."""
+        bed = self._bed({"instance_id": "env-check", "base_commit": commit}, plan, image, limits)
+        outputs = []
+        with Container(bed, git_archive(self.repo, commit), "env-check") as box:
+            box.install()
+            if bed.package:
+                probe = box.box.exec(["python", "-c", f"import {bed.package}"], timeout=120, env=bed.test_env)
+                if not probe.ok:
+                    outputs.append((f"importing {bed.package}", probe.stdout + probe.stderr))
+            # `--help` loads every plugin and the initial conftests, and runs no test
+            args = " ".join(shlex.quote(a) for a in bed.pytest_args)
+            started = box.box.exec(f"cd /testbed && python -m pytest --help -o cache_dir=/tmp/swegen-check {args}",
+                                   timeout=300, env=bed.test_env)
+            if not started.ok:
+                outputs.append(("starting pytest", started.stdout + started.stderr))
+        for what, text in outputs:
+            blame = dependency_failure(text)
+            if blame:
+                return f"{what} failed inside a dependency ({blame})"
+        return None
+
+    def _bed(self, task: dict, plan: EnvPlan, image: str, limits: Limits) -> Testbed:
+        return Testbed(
             instance_id=task["instance_id"],
             repo=str(self.repo),
             base_commit=task["base_commit"],
@@ -120,7 +173,44 @@ class Environments:
             pytest_args=list(plan.pytest_args),
             limits=dataclasses.asdict(limits),
         )
-        return bed, plan, None
+
+
+def _check_path(run_dir: Path, plan: EnvPlan) -> Path:
+    digest = hashlib.sha256(json.dumps(to_dict(plan.recipe), sort_keys=True).encode()).hexdigest()
+    return run_dir / "envs" / f"{digest[:16]}.check.json"
+
+
+def checked_plan(run_dir: Path, plan: EnvPlan, replan) -> EnvPlan:
+    """`plan` as the run folder's check of its environment decided (no Docker): the earlier plan
+    (`replan(reason)`) when the check failed and the retry worked, else `plan`, saying so."""
+    path = _check_path(run_dir, plan)
+    if not path.exists():
+        return plan
+    record = json.loads(path.read_text(encoding="utf-8"))
+    failure, retry = record.get("failure"), record.get("retry") or {}
+    if not failure:
+        return plan
+    if not retry.get("failure"):
+        return replan(failure)
+    why = (f"kept, since {failure}; resolved as of {retry.get('exclude_newer')} instead, "
+           f"it failed too ({retry['failure']})")
+    return dataclasses.replace(plan, reasons=(*plan.reasons, ("dependencies as of", why)))
+
+
+#: An error line of a traceback or of pytest's report (`E   ImportError: ...`, `INTERNALERROR> ...`).
+_ERROR_LINE = re.compile(r"^(?:E\s+|INTERNALERROR>\s*)?((?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception)\b.*)$")
+
+
+def dependency_failure(output: str) -> str | None:
+    """The error of a failed import or pytest start, when a dependency is to blame: the output goes
+    through an installed distribution (site-packages), not only through the project's own files,
+    so that resolving the dependencies earlier may help. Pure."""
+    if "site-packages" not in output and "dist-packages" not in output:
+        return None
+    errors = [m[1].strip() for line in output.splitlines() if (m := _ERROR_LINE.match(line.strip()))]
+    if not errors:
+        return None
+    return re.sub(r"/\S*/(site|dist)-packages/", "", errors[-1])[:300]
 
 
 def git_archive(repo: Path | str, rev: str) -> bytes:
@@ -325,6 +415,16 @@ for _ in range(20):
             pass
 print(len(strays))
 """
+
+
+def test_targets(files: list[str]) -> list[str]:
+    """The files of a test patch that pytest is pointed at: its Python files but a package's
+    `__init__.py` (pytest collects the whole package for it, the patch's test files in it once
+    more: one id reported twice) and conftest.py (no tests of its own); when only those changed,
+    their folders. Pure."""
+    python = [f for f in files if f.endswith(".py")]
+    tests = [f for f in python if f.rsplit("/", 1)[-1] not in ("__init__.py", "conftest.py")]
+    return tests or list(dict.fromkeys(f.rsplit("/", 1)[0] if "/" in f else "." for f in python))
 
 
 def test_files(tests: list[str]) -> list[str]:

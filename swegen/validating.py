@@ -28,7 +28,9 @@ from swegen.records import JsonlWriter, read_lines, write_atomic, write_json
 from swegen.restate import restate_tasks
 from swegen.runner import TestRun, run_pytest
 from swegen.sandbox import Limits
-from swegen.testbed import Container, Environments, Testbed, git_archive, recorded_repo, test_files
+from swegen.snapshot import Snapshot, remove_abandoned
+from swegen.split import DiffError, parse_diff
+from swegen.testbed import Container, Environments, Testbed, git_archive, recorded_repo, test_files, test_targets
 
 #: Funnel steps, in order: a rejected candidate stops at the step it failed.
 STEPS = ("candidates", "environment built", "patches apply", "has FAIL_TO_PASS", "stable", "controls pass", "kept")
@@ -155,10 +157,11 @@ def _plan_jobs(tasks: list[dict], repo: Path, config: ValidateConfig, progress: 
         if error or bed is None:
             failed.append(Validation(task["instance_id"], False, error, "candidates"))
             continue
-        targets = [path for path in task.get("test_files", []) if path.endswith(".py")]
+        targets = test_targets(task.get("test_files", []))
         if config.p2p == "full":
             targets = []
-        jobs.append(Job(bed, str(config.run_dir / task["instance_id"]), targets, config.before_runs, config.after_runs, config.timeout))
+        task_dir = str(config.run_dir / task["instance_id"])
+        jobs.append(Job(bed, task_dir, targets, config.before_runs, config.after_runs, config.timeout, config.snapshots))
     return jobs, failed
 
 

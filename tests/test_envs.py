@@ -325,3 +325,25 @@ def test_a_backend_without_editable_installs_still_runs_the_checkout(tmp_path):
         env=env, capture_output=True, text=True, cwd=tmp_path, check=False,
     )
     assert probe.stdout.split() == [str(project / "oldpkg" / "__init__.py"), "patched", "checkout", "1.0"], probe.stderr
+
+
+def test_a_pytest_too_old_for_the_python_or_missing_is_replaced_by_the_oldest_that_runs(tmp_path):
+    repo = GitRepo(tmp_path / "r")
+    base = repo.commit("Init", {"requirements-test.txt": "pytest==2.9.1\n", "pkg/__init__.py": ""})
+    plan = plan_environment(repo.path, base, ["3.9"])
+    install = plan.recipe.install[0]
+    assert "pytest==2.9.1" in requirements(plan), "the project's own pin is resolved first"
+    # then, only when the installed pytest is older than 3.0 (or missing), pytest 3.0-3.2
+    assert install.index("-r /opt/swegen/deps/requirements.txt") < install.index('"pytest>=3.0,<3.3"')
+    assert "< (3, 0)" in install and "pytest>=3.0,<3.3 as of 2021-06-01" in reasons(plan)
+    on_311 = plan_environment(repo.path, base, ["3.11"]).recipe.install[0]
+    assert '"pytest>=6.2.5,<7"' in on_311 and "< (6, 2, 5)" in on_311
+
+
+def test_test_targets_leave_out_package_inits_and_conftests():
+    from swegen.testbed import test_targets
+
+    files = ["h11/tests/__init__.py", "h11/tests/test_receivebuffer.py", "tests/conftest.py", "tests/data.json"]
+    assert test_targets(files) == ["h11/tests/test_receivebuffer.py"], "an __init__.py target collects its package twice"
+    assert test_targets(["tests/conftest.py", "tests/sub/__init__.py"]) == ["tests", "tests/sub"]
+    assert test_targets(["conftest.py"]) == ["."]
