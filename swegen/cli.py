@@ -387,16 +387,18 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
 
 @cli.command()
 @run_dir_argument()
-@option("--agent", env="AGENT", type=click.Choice(["command", "scripted", "openai"]), required=True, help="command: any CLI agent in the sandbox; scripted: swegen's deterministic agent; openai: an OpenAI-compatible endpoint.")
+@option("--agent", env="AGENT", type=click.Choice(["command", "scripted", "openai", "mini-swe-agent", "aider"]), required=True, help="command: any CLI agent in the sandbox; scripted: swegen's deterministic agent; openai: an OpenAI-compatible endpoint; mini-swe-agent, aider: that agent from its registry, in the sandbox (--model, endpoint via --agent-env).")
 @option("--name", env="NAME", required=True, help="Model name written into the predictions (model_name_or_path).")
 @option("--cmd", "command", env="CMD", default=None, help="The command agent's command line, run with sh -c in /testbed.")
 @option("--setup", env="SETUP", default=None, help="A command run in each sandbox before the agent (e.g. to install it).")
 @option("--agent-file", "agent_files", env="AGENT_FILE", multiple=True, type=click.Path(path_type=Path, exists=True), help="Files or folders copied to /swegen/agent/ in the sandbox (repeatable).")
 @option("--agent-env", "agent_env", env="AGENT_ENV", multiple=True, help="NAME or NAME=VALUE passed to the agent (repeatable; a bare NAME takes this shell's value).")
+@option("--agent-service", "service", env="AGENT_SERVICE", default=None, help="A command run in the background in the agent's sandbox while it works (a local model server or proxy on the sandbox's loopback).")
+@option("--agent-version", env="AGENT_VERSION", default=None, help="A preset: the agent's version to install (default: the version swegen pins).")
 @option("--allow-network", env="ALLOW_NETWORK", is_flag=True, help="Give the agent's sandbox network access (agents that call hosted models need it; grading never has it).")
 @option("--skill", env="SKILL", type=click.IntRange(0, 4), default=2, show_default=True, help="The scripted agent: how many of the example's bugs it fixes.")
 @option("--base-url", env="BASE_URL", default=None, help="The openai agent: the endpoint, e.g. https://api.openai.com/v1.")
-@option("--model", env="MODEL", default=None, help="The openai agent: the model to ask.")
+@option("--model", env="MODEL", default=None, help="The openai agent and the presets: the model to ask.")
 @option("--api-key-env", env="API_KEY_ENV", default="OPENAI_API_KEY", show_default=True, help="The openai agent: the variable holding the API key.")
 @instances_option
 @repo_option
@@ -411,7 +413,7 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
 @config_option
 @executor_options
 def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str | None, agent_files: tuple[Path, ...],
-          agent_env: tuple[str, ...], allow_network: bool, skill: int, base_url: str | None, model: str | None, api_key_env: str,
+          agent_env: tuple[str, ...], service: str | None, agent_version: str | None, allow_network: bool, skill: int, base_url: str | None, model: str | None, api_key_env: str,
           instances: tuple[str, ...], repo: Path | None, workers: int, timeout: float, retries: int, backoff: float, max_infra_errors: int,
           python: str | None, base_image: str | None, ca_bundle: str, config_file: Path | None) -> None:
     """Run a model or coding agent on RUN_DIR's tasks; writes RUN_DIR/predictions/NAME.jsonl."""
@@ -427,7 +429,7 @@ def solve(run_dir: Path, agent: str, name: str, command: str | None, setup: str 
         allow_network=allow_network, timeout=timeout, workers=workers, instance_ids=instances, repo=repo, skill=skill,
         base_url=base_url, model=model, api_key_env=api_key_env, python=python, base_image=base_image,
         ca_bundle=resolve_ca_bundle(ca_bundle), config_file=config_file, retries=retries, backoff=backoff,
-        max_infra_errors=max_infra_errors,
+        max_infra_errors=max_infra_errors, service=service, agent_version=agent_version,
     )
     with _progress() as progress:
         path = run_solve(config, progress)
@@ -677,9 +679,11 @@ def clean(everything: bool, images: bool, dry_run: bool) -> None:
 
     result = do_clean(everything=everything, images=images, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
-    out.print(f"{verb} {len(result.removed_containers)} container(s), {len(result.removed_images)} image(s)")
-    if result.kept_in_use:
-        out.print(f"kept {len(result.kept_in_use)} container(s) of running swegen processes (--all removes them)")
+    out.print(f"{verb} {len(result.removed_containers)} container(s), {len(result.removed_snapshots)} snapshot(s), "
+              f"{len(result.removed_images)} image(s)")
+    if result.kept_in_use or result.kept_snapshots:
+        out.print(f"kept {len(result.kept_in_use)} container(s) and {len(result.kept_snapshots)} snapshot(s) of running swegen "
+                  "processes (--all removes them)")
 
 
 # -- demo --------------------------------------------------------------------------------------
