@@ -1,4 +1,4 @@
-"""`swegen clean`: remove the containers (and, if asked, images) that swegen left behind."""
+"""`swegen clean`: remove the containers and snapshots (and, if asked, images) that swegen left behind."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ class CleanResult:
     removed_containers: list[str] = field(default_factory=list)
     kept_in_use: list[str] = field(default_factory=list)
     removed_images: list[str] = field(default_factory=list)
+    #: Snapshot images (swegen.snapshot) of validations that were killed.
+    removed_snapshots: list[str] = field(default_factory=list)
+    kept_snapshots: list[str] = field(default_factory=list)
 
 
 def _owner_alive(labels: dict[str, str]) -> bool:
@@ -45,7 +48,8 @@ def _remove(container) -> bool:
 def clean(*, everything: bool = False, images: bool = False, dry_run: bool = False) -> CleanResult:
     """Remove leftover containers; with `everything`, also those of running swegen processes.
 
-    With `images`, also remove environment images (base images are kept: they are slow to build).
+    Snapshots follow their owner as containers do. With `images`, also remove environment images
+    (base images are kept: they are slow to build).
     """
     result = CleanResult()
     for container in list_managed():
@@ -59,11 +63,33 @@ def clean(*, everything: bool = False, images: bool = False, dry_run: bool = Fal
         if not dry_run and not _remove(container):
             continue
         result.removed_containers.append(container.short_id)
+    _clean_snapshots(result, everything, dry_run)
     if images:
         from swegen.images import list_images
 
-        for image in list_images("env"):
+        # agent images first: each is a child of an environment image, which Docker keeps while it has one
+        for image in list_images("agent") + list_images("env"):
             if not dry_run:
                 docker_client().images.remove(image.id, force=True)
             result.removed_images.extend(image.tags or [image.short_id])
     return result
+
+
+def _clean_snapshots(result: CleanResult, everything: bool, dry_run: bool) -> None:
+    """Remove the snapshots whose owner is gone (all of them with `everything`), after the
+    containers, since a container a killed run left may still use its snapshot."""
+    from swegen.errors import SandboxError
+    from swegen.snapshot import owner_alive, remove, snapshots
+
+    for image in snapshots():
+        name = (image.tags or [image.short_id])[0]
+        if not everything and owner_alive(image.labels or {}, this_host_only=False):
+            result.kept_snapshots.append(name)
+            continue
+        try:
+            if not dry_run and not remove(image.id):
+                continue
+        except SandboxError:
+            result.kept_snapshots.append(name)  # a running container of someone's still uses it
+            continue
+        result.removed_snapshots.append(name)

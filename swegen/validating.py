@@ -13,9 +13,12 @@ results are appended to validation.jsonl as they come, so a killed run resumes w
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
+import io
 import json
 import secrets
+import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -64,6 +67,9 @@ class ValidateConfig:
     config_file: Path | None = None
     #: Resource limits of every test container.
     limits: Limits = field(default_factory=lambda: Limits(memory="4g", cpus=2.0, pids=2048))
+    #: Install the project once per task and start its runs from a snapshot of that container
+    #: (swegen.snapshot) instead of installing in each run's fresh container: the same verdicts.
+    snapshots: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ class Job:
     before_runs: int
     after_runs: int
     timeout: float
+    #: Start the runs from a snapshot of the installed project (see ValidateConfig.snapshots).
+    snapshots: bool = True
 
     @property
     def instance_id(self) -> str:
@@ -124,6 +132,8 @@ def validate(config: ValidateConfig, progress: Progress = lambda stage, done, to
             marker.unlink()
     pending = [t for t in tasks if t["instance_id"] not in done]
     jobs, failed = _plan_jobs(pending, repo, config, progress)
+    if jobs and config.snapshots:
+        remove_abandoned()  # what a killed run of this host left
     with JsonlWriter(run_dir / "validation.jsonl") as sink:
         for result in failed:
             sink.write(result)
@@ -208,21 +218,22 @@ def _read(job: Job, name: str) -> str:
 def _validate(job: Job) -> Validation:
     archive = _archive(job)
     test_patch, gold_patch = _read(job, "test.patch"), _read(job, "gold.patch")
-    before = _phase(job, archive, [("test.patch", test_patch)], job.before_runs, "before", job.targets)
-    after = _phase(job, archive, [("gold.patch", gold_patch), ("test.patch", test_patch)], job.after_runs, "after", job.targets)
-    base = dict(instance_id=job.instance_id, env_image=job.bed.image, install=after.install)
-    problem = _phase_problem(before, after)
-    if problem:
-        reason, step, infra = problem
-        return Validation(**base, kept=False, reason=reason, step=step, infra_error=infra)
-    f2p, p2p, flaky = classify([r.statuses for r in before.runs], [r.statuses for r in after.runs])
-    import_errors = sorted(t for t in f2p if t.split("::")[0] in before.runs[0].collection_errors)
-    result = dict(base, FAIL_TO_PASS=f2p, PASS_TO_PASS=p2p, flaky=flaky, fail_to_pass_import_errors=import_errors)
-    if not f2p:
-        why = "only flaky tests changed outcome" if flaky else "no test fails before the fix and passes after it"
-        step = "patches apply"
-        return Validation(**result, kept=False, reason=f"no-fail-to-pass: {why}", step=step)
-    controls = _controls(job, archive, test_patch, gold_patch, f2p, p2p)
+    with _source(job, archive, test_patch) as source:
+        before = _phase(job, source, [("test.patch", test_patch)], job.before_runs, "before", job.targets)
+        after = _phase(job, source, [("gold.patch", gold_patch), ("test.patch", test_patch)], job.after_runs, "after", job.targets)
+        base = dict(instance_id=job.instance_id, env_image=job.bed.image, install=after.install)
+        problem = _phase_problem(before, after)
+        if problem:
+            reason, step, infra = problem
+            return Validation(**base, kept=False, reason=reason, step=step, infra_error=infra)
+        f2p, p2p, flaky = classify([r.statuses for r in before.runs], [r.statuses for r in after.runs])
+        import_errors = sorted(t for t in f2p if t.split("::")[0] in before.runs[0].collection_errors)
+        result = dict(base, FAIL_TO_PASS=f2p, PASS_TO_PASS=p2p, flaky=flaky, fail_to_pass_import_errors=import_errors)
+        if not f2p:
+            why = "only flaky tests changed outcome" if flaky else "no test fails before the fix and passes after it"
+            step = "patches apply"
+            return Validation(**result, kept=False, reason=f"no-fail-to-pass: {why}", step=step)
+        controls = _controls(job, source, test_patch, gold_patch, f2p, p2p)
     if controls:
         return Validation(**result, kept=False, reason=controls, step="stable")
     return Validation(**result, kept=True, reason=None, step="kept")
@@ -232,20 +243,93 @@ def _archive(job: Job) -> bytes:
     return git_archive(job.bed.repo, job.bed.base_commit)
 
 
-def _phase(job: Job, archive: bytes, patches: list[tuple[str, str]], runs: int, label: str, targets: list[str],
+@dataclass
+class _Source:
+    """Where a phase's container comes from: a fresh one from the environment image with the
+    archive copied in and the project installed there, or one from the task's snapshot."""
+
+    archive: bytes
+    #: The files of the archive, to tell a module the fix adds to a package from a new package.
+    paths: frozenset[str]
+    snapshot: Snapshot | None = None
+
+
+@contextlib.contextmanager
+def _source(job: Job, archive: bytes, test_patch: str):
+    """The task's source, with a snapshot of its installed project unless the job asks for none,
+    the test patch needs the project installed over it, or the install failed (then every phase
+    installs for itself, as without snapshots, so that the failure is reported as before)."""
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        source = _Source(archive, frozenset(tar.getnames()))
+    if not job.snapshots or _needs_install(test_patch, source.paths, source_code=False):
+        yield source
+        return
+    with Snapshot(job.bed, archive, "validate", Path(job.task_dir) / "logs" / "install.txt") as snapshot:
+        source.snapshot = snapshot if snapshot.usable else None
+        yield source
+
+
+#: Files an install reads (packaging metadata) or builds (compiled sources): a patch changing one
+#: is installed over, never run on a snapshot installed without it.
+_BUILD_FILES = frozenset({"setup.py", "setup.cfg", "pyproject.toml", "MANIFEST.in", "meson.build", "CMakeLists.txt", "Cargo.toml"})
+_BUILD_SUFFIXES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".pyx", ".pxd", ".pxi", ".rs", ".f", ".f90", ".i")
+
+
+def _needs_install(patch: str, paths: frozenset[str], source_code: bool) -> bool:
+    """Could the project installed after `patch` differ from the project installed before it?
+    Yes when it changes a build file; for source code also when it adds, removes or renames a
+    module outside a package of the base commit (an editable install may map packages it found
+    at install time, not folders). A patch swegen cannot read is installed over, as before."""
+    if not patch.strip():
+        return False
+    try:
+        files = parse_diff(patch.encode("utf-8"))
+    except DiffError:
+        return True
+    for diff in files:
+        for path in filter(None, (diff.path, diff.old_path)):
+            name = path.rsplit("/", 1)[-1]
+            if name in _BUILD_FILES or name.endswith(_BUILD_SUFFIXES):
+                return True
+            folder = path.rpartition("/")[0]
+            if source_code and diff.status in ("added", "deleted", "renamed") and f"{folder}/__init__.py" not in paths:
+                return True
+    return False
+
+
+def _phase(job: Job, source: _Source, patches: list[tuple[str, str]], runs: int, label: str, targets: list[str],
            canaries_for: list[str] | None = None) -> _Phase:
-    """A fresh container from the environment image with the source at the base commit (no
-    history), the patches applied, the project installed, then the tests run `runs` times
-    (with canaries beside the tests `canaries_for`, as a graded run of evaluation has them)."""
+    """The tests run `runs` times in one container with the source at the base commit (no
+    history), the patches applied and the project installed (with canaries beside the tests
+    `canaries_for`, as a graded run of evaluation has them). The container starts from the
+    task's snapshot when the patches leave the install as it was; else, and when on the snapshot
+    the patches do not apply or the package does not import, it is a fresh one where the project
+    is installed after the patches, so that no verdict depends on the snapshot."""
+    snapshot = source.snapshot
+    if snapshot and not any(_needs_install(text, source.paths, name != "test.patch") for name, text in patches):
+        phase = _run_phase(job, snapshot.take(), patches, runs, label, targets, canaries_for, snapshot.install_mode)
+        if not (phase.apply_error or phase.import_error):
+            return phase
+    return _run_phase(job, Container(job.bed, source.archive, "validate"), patches, runs, label, targets, canaries_for, None)
+
+
+def _run_phase(job: Job, box: Container, patches: list[tuple[str, str]], runs: int, label: str, targets: list[str],
+               canaries_for: list[str] | None, installed: str | None) -> _Phase:
+    """Apply the patches in `box`, install the project unless it is `installed` (how), run the
+    tests; `box` is closed after."""
     logs = Path(job.task_dir) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     phase = _Phase()
-    with Container(job.bed, archive, "validate") as box:
+    with box:
         for name, text in patches:
             phase.apply_error = box.apply(name, text)
             if phase.apply_error:
                 return phase
-        phase.install, phase.import_error = box.install(logs / f"install-{label}.txt")
+        if installed is None:
+            phase.install, phase.import_error = box.install(logs / f"install-{label}.txt")
+        else:
+            # installed on the tree without the patches: the import check is done again with them
+            phase.install, phase.import_error = installed, box.import_problem()
         if canaries_for:
             phase.planted = box.plant_canaries(canaries_for, secrets.randbits(64))
         for index in range(1, runs + 1):
@@ -293,11 +377,12 @@ def classify(before: list[dict[str, str]], after: list[dict[str, str]]) -> tuple
     return f2p, p2p, flaky
 
 
-def _controls(job: Job, archive: bytes, test_patch: str, gold_patch: str, f2p: list[str], p2p: list[str]) -> str | None:
-    """Run the task as evaluation will, with the gold patch and with the empty patch."""
+def _controls(job: Job, source: _Source, test_patch: str, gold_patch: str, f2p: list[str], p2p: list[str]) -> str | None:
+    """Run the task as evaluation will, with the gold patch and with the empty patch (on the
+    snapshot: only the repository's own install ran in it, no model's code)."""
     targets = job.targets and test_files(f2p + p2p)
     for name, patch, should_resolve in (("gold", gold_patch, True), ("empty", "", False)):
-        phase = _phase(job, archive, [(f"{name}.patch", patch), ("test.patch", test_patch)], 1, f"control-{name}", targets, f2p)
+        phase = _phase(job, source, [(f"{name}.patch", patch), ("test.patch", test_patch)], 1, f"control-{name}", targets, f2p)
         if phase.apply_error or phase.import_error:
             return f"control-{name}-failed: {phase.apply_error or phase.import_error}"
         run = phase.runs[0]
