@@ -11,7 +11,7 @@ import pytest
 
 from conftest import run_cli
 
-COMMANDS = ["mine", "validate", "solve", "evaluate", "report", "scores", "doctor", "demo", "example", "images", "clean", "env", "export"]
+COMMANDS = ["mine", "validate", "solve", "evaluate", "report", "scores", "doctor", "demo", "example", "images", "clean", "env", "export", "probe"]
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
 
