@@ -231,14 +231,25 @@ def summary(rows: list[dict], label: str | None) -> str:
                 else:
                     cells.append(f"FAIL py{r.get('python')}: {r['why'][:30]}")
             out.append(f"{key[0]:24} {key[1]:6} {cells[0]:38} {cells[1]:38}")
-        both = [k for k in keys if k in swegen and k in naive]
-        for name, table in (("swegen", swegen), ("naive", naive)):
-            # every row of the recipe counts; the commits both recipes measured are compared apart
-            ok, clean = sum(r["success"] for r in table.values()), sum(r["clean"] for r in table.values())
-            paired = sum(table[k]["success"] for k in both)
-            out.append(f"{name}: {ok}/{len(table)} succeed, {clean}/{len(table)} without collection errors"
-                       f" ({paired}/{len(both)} on the commits both recipes measured)")
+        out += _footer(swegen, naive)
     return "\n".join(out)
+
+
+def _footer(swegen: dict, naive: dict) -> list[str]:
+    """Totals over every row of each recipe; the commits both measured compared apart, and only
+    when there are any (a label measured without naive rows has no 0/0 to show). Pure."""
+    both = [k for k in swegen if k in naive]
+    out = []
+    for name, table in (("swegen", swegen), ("naive", naive)):
+        if not table:
+            out.append(f"{name}: not measured")
+            continue
+        ok, clean = sum(r["success"] for r in table.values()), sum(r["clean"] for r in table.values())
+        line = f"{name}: {ok}/{len(table)} succeed, {clean}/{len(table)} without collection errors"
+        if both:
+            line += f" ({sum(table[k]['success'] for k in both)}/{len(both)} on the commits both recipes measured)"
+        out.append(line)
+    return out
 
 
 def main() -> None:

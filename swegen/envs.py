@@ -40,12 +40,12 @@ SPEC_FILES = (
 #: When each Python that a base image can carry was released: old code wants an old Python.
 PYTHON_RELEASED = {"3.9": "2020-10-05", "3.11": "2022-10-24", "3.13": "2024-10-07"}
 VENV_PYTHON = "/opt/swegen/venv/bin/python"
-#: The oldest pytest line that starts on a base image's Python (measured: on 3.9 pytest 2.9 stops
-#: with an INTERNALERROR, 3.0 runs; on 3.11 pytest 3.6, 4.6 and 5.4 cannot rewrite assertions, 6.2.5
-#: runs): (lowest version, upper bound, resolved as of). It replaces the project's own pytest only
-#: when that is older or missing (none was on PyPI before November 2010). Below pytest 3.3 pluggy
-#: was vendored, so testing an old pluggy or iniconfig checkout does not break pytest itself.
-PYTEST_FLOOR = {"3.9": ("3.0", "3.3", "2021-06-01T00:00:00Z"), "3.11": ("6.2.5", "7", "2023-06-01T00:00:00Z")}
+#: The oldest pytest line that starts on a base image's Python and takes the runner's options
+#: (`--rootdir` came with pytest 3.5; measured: on 3.9 pytest 2.9 stops with an INTERNALERROR, 3.0
+#: runs; on 3.11 pytest 3.6, 4.6 and 5.4 cannot rewrite assertions, 6.2.5 runs): (lowest version,
+#: upper bound, resolved as of). It replaces the project's own pytest only when that is older or
+#: missing (none was on PyPI before November 2010).
+PYTEST_FLOOR = {"3.9": ("3.5", "3.7", "2021-06-01T00:00:00Z"), "3.11": ("6.2.5", "7", "2023-06-01T00:00:00Z")}
 #: How much earlier the dependencies are resolved, once, when a plugin or a dependency fails to
 #: import as of the dependency date: a release shortly before it that broke its dependents (werkzeug
 #: 3.0 and httpbin, markupsafe 2.1 and jinja2 2.x) was usually fixed or pinned within months.

@@ -333,9 +333,9 @@ def test_a_pytest_too_old_for_the_python_or_missing_is_replaced_by_the_oldest_th
     plan = plan_environment(repo.path, base, ["3.9"])
     install = plan.recipe.install[0]
     assert "pytest==2.9.1" in requirements(plan), "the project's own pin is resolved first"
-    # then, only when the installed pytest is older than 3.0 (or missing), pytest 3.0-3.2
-    assert install.index("-r /opt/swegen/deps/requirements.txt") < install.index('"pytest>=3.0,<3.3"')
-    assert "< (3, 0)" in install and "pytest>=3.0,<3.3 as of 2021-06-01" in reasons(plan)
+    # then, only when the installed pytest is older than 3.5 (or missing), pytest 3.5-3.6
+    assert install.index("-r /opt/swegen/deps/requirements.txt") < install.index('"pytest>=3.5,<3.7"')
+    assert "< (3, 5)" in install and "pytest>=3.5,<3.7 as of 2021-06-01" in reasons(plan)
     on_311 = plan_environment(repo.path, base, ["3.11"]).recipe.install[0]
     assert '"pytest>=6.2.5,<7"' in on_311 and "< (6, 2, 5)" in on_311
 
