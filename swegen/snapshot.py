@@ -50,6 +50,8 @@ class Snapshot:
             self.install_mode, self.import_error = self._first.install(log)
             if self.import_error is None:
                 self.image = _commit(self._first, bed.instance_id)
+            else:
+                self.close()  # of no use: each run installs for itself
         except BaseException:
             self.close()
             raise
