@@ -4,8 +4,9 @@ Every `swegen mine` records in run.json (`mined.tips`) the commit each branch, r
 branch and tag pointed at when it started. An update lists the commits reachable now and from
 none of those tips (what arrived since: new commits on any line, a merged pull request, a
 fast-forward, a new tag), mines the repository into a scratch folder inside the run with the
-run's own options and `--since` the oldest of those commits (so the rest of the history is not
-walked again), and keeps from it only the units whose fix commit is one of the new commits.
+run's own options and `--since` the oldest of those commits on a first-parent line (so the rest
+of the history is not walked again), and keeps from it only the units whose fix commit is one of
+the new commits.
 
 Those are appended to candidates.jsonl with their task folders; nothing that was there changes:
 no line, no folder, no file of an existing task (so predictions and evaluations, cached by a hash
@@ -101,14 +102,26 @@ def _run_record(run_dir: Path) -> dict[str, Any]:
     return data
 
 
-def new_commits(repo: Path, old_tips: dict[str, str]) -> list[str]:
-    """Commits reachable from some ref now and from none of `old_tips` (those still in the clone)."""
+def _spec(repo: Path, old_tips: dict[str, str]) -> str | None:
+    """rev-list's stdin for what arrived: every tip now, none of `old_tips` (those still in the clone)."""
     present = _present(repo, sorted(set(old_tips.values())))
     now = sorted(set(current_tips(repo).values()))
-    if not now:
-        return []
-    spec = "\n".join(now + [f"^{sha}" for sha in present]) + "\n"
-    return _git(repo, "rev-list", "--stdin", stdin=spec).split()
+    return "\n".join(now + [f"^{sha}" for sha in present]) + "\n" if now else None
+
+
+def new_commits(repo: Path, old_tips: dict[str, str]) -> list[str]:
+    """Commits reachable from some ref now and from none of `old_tips`."""
+    spec = _spec(repo, old_tips)
+    return _git(repo, "rev-list", "--stdin", stdin=spec).split() if spec else []
+
+
+def walk_since(repo: Path, old_tips: dict[str, str]) -> str | None:
+    """The --since that the walk needs: one second before the oldest new commit on a first-parent
+    line of a tip. Commits of a branch that a new merge brings in may be far older, but mining
+    reaches them through their merge, never by the walk, so they do not move the window back."""
+    spec = _spec(repo, old_tips)
+    times = _git(repo, "log", "--first-parent", "--stdin", "--format=%ct", stdin=spec).split() if spec else []
+    return f"@{min(int(t) for t in times) - 1}" if times else None
 
 
 def _present(repo: Path, shas: list[str]) -> list[str]:
@@ -118,11 +131,6 @@ def _present(repo: Path, shas: list[str]) -> list[str]:
     proc = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch-check=%(objectname) %(objecttype)"],
                           input="\n".join(shas) + "\n", capture_output=True, text=True, check=False)
     return [line.split()[0] for line in proc.stdout.splitlines() if line.endswith(" commit")]
-
-
-def _oldest_time(repo: Path, shas: list[str]) -> int:
-    times = _git(repo, "log", "--no-walk=unsorted", "--stdin", "--format=%ct", stdin="\n".join(shas) + "\n").split()
-    return min(int(t) for t in times)
 
 
 def _options(run: dict[str, Any], config: Any) -> Any:
@@ -163,9 +171,10 @@ def update(config: Any, progress: Progress = lambda stage, done, total: None) ->
         fresh = set(arrived)
         options = _options(run, config)
         if options.since is None:
-            options = replace(options, since=f"@{_oldest_time(config.repo, arrived) - 1}")
+            options = replace(options, since=walk_since(config.repo, old_tips))
+    for stale in run_dir.glob(".update-*"):  # the scratch of an update that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     scratch = run_dir / f".update-{os.getpid()}"
-    shutil.rmtree(scratch, ignore_errors=True)
     try:
         mine(replace(options, output=scratch), progress)
         result = replace(_merge(run_dir, scratch, existing, known, fresh, config.repo), since=options.since)
