@@ -67,9 +67,9 @@ EXAMPLE_FIXES = (
     (r"end date in Ledger\.between", "src/ledger/ledger.py",
      "        return Ledger(e for e in self._entries if start <= e.date < end)\n",
      "        return Ledger(e for e in self._entries if start <= e.date <= end)\n"),
-    (r"byte-order mark", "src/ledger/csvio.py",
-     '    with open(path, newline="", encoding="utf-8") as handle:\n',
-     '    with open(path, newline="", encoding="utf-8-sig") as handle:\n'),
+    (r"Fix formatting of negative amounts", "src/ledger/money.py",
+     '    units, rest = divmod(cents, 100)\n    return f"{units:,}.{rest:02d}"\n',
+     '    sign = "-" if cents < 0 else ""\n    units, rest = divmod(abs(cents), 100)\n    return f"{sign}{units:,}.{rest:02d}"\n'),
 )
 #: The line a mini-swe-agent action prints to submit (its LocalEnvironment checks the first line).
 MINI_SUBMIT = "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"

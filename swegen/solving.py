@@ -11,6 +11,10 @@ Three kinds of agent:
 - `scripted`: swegen's deterministic scripted agent (sandbox/scripted_agent.py) run the same way.
 - `openai`: the built-in baseline for an OpenAI-compatible endpoint (swegen.openai_agent), given a
   plain copy of the tree at the base commit on the host; nothing of the repository is executed.
+- a preset (`mini-swe-agent`, `aider`; swegen.agents): a real coding agent from its registry,
+  installed into an image layer of its own on the environment image, run headless by its driver
+  like a `command` agent; its version, turns and tokens go into the prediction, its trajectory
+  into the run folder, and a failing endpoint is an infrastructure error.
 
 The agent never sees the gold patch, the test patch, the FAIL_TO_PASS / PASS_TO_PASS lists, or
 any later commit: none of them is in its sandbox. Predictions are appended to
@@ -37,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from swegen.agents import AGENT_OUT, AgentRun, preset as agent_preset, presets as agent_presets, unpack_run
 from swegen.errors import BadInput, InfrastructureDown, SwegenError
 from swegen.executor import run_jobs
 from swegen.evaluating import load_tasks
@@ -49,7 +54,7 @@ from swegen.testbed import GIT, Container, Environments, Testbed, git_archive, r
 if TYPE_CHECKING:
     from swegen.openai_agent import OpenAIAgentConfig
 
-AGENTS = ("command", "scripted", "openai")
+AGENTS = ("command", "scripted", "openai", *agent_presets())
 AGENT_DIR = "/swegen/agent"
 PROBLEM_FILE = "/swegen/problem_statement.md"
 #: What `sh -c` exits with when the command is not found (127) or cannot be executed (126).
@@ -96,6 +101,11 @@ class SolveConfig:
     backoff: float = 2.0
     #: Stop after this many infrastructure errors in a row.
     max_infra_errors: int = 5
+    #: A command run in the background in the agent's sandbox while the agent works (a local
+    #: model server, a proxy); what it leaves running is killed with the agent.
+    service: str | None = None
+    #: A preset: the agent's version to install instead of the pinned one.
+    agent_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,9 @@ class SolveJob:
     api_key_env: str = "OPENAI_API_KEY"
     retries: int = 4
     backoff: float = 2.0
+    service: str | None = None
+    #: A preset's name: its driver's result.json and trajectory are read after the run.
+    preset: str | None = None
 
 
 def solve(config: SolveConfig, progress: Progress = lambda stage, done, total: None) -> Path:
@@ -134,12 +147,15 @@ def solve(config: SolveConfig, progress: Progress = lambda stage, done, total: N
     done = finished_predictions(out, set(tasks))
     pending = [t for i, t in sorted(tasks.items()) if i not in done]
     streak = _Streak(config.max_infra_errors)
+    agent_images: dict[str, tuple[str, str | None]] = {}
     jobs = []
     for index, task in enumerate(pending, 1):
         progress(f"{config.name}: preparing", index, len(pending))
         bed = None
         if envs is not None:
             bed, _, error = envs.testbed(task, config.limits)
+            if not error and config.agent in agent_presets():
+                bed, error = _agent_bed(config, bed, agent_images)
             if error:
                 line = _line(task["instance_id"], config.name, "", config.agent, infra_error=f"environment: {error}")
                 _append(out, line)
@@ -156,6 +172,24 @@ def solve(config: SolveConfig, progress: Progress = lambda stage, done, total: N
     run_jobs(run_solve_job, jobs, config.workers, record)
     streak.finish(len(pending))
     return out
+
+
+def _agent_bed(config: SolveConfig, bed: Testbed | None, built: dict[str, tuple[str, str | None]]) -> tuple[Testbed | None, str | None]:
+    """The testbed on the preset's agent image (built once per environment image), or the error."""
+    import dataclasses
+
+    from swegen.agents.images import build_agent_image
+
+    assert bed is not None
+    if bed.image not in built:
+        preset = agent_preset(config.agent)
+        log = config.run_dir / "envs" / f"agent-{preset.name}-{bed.image.rsplit(':', 1)[-1]}.log"
+        try:
+            built[bed.image] = (build_agent_image(preset, bed.image, version=config.agent_version, ca_bundle=config.ca_bundle, log_path=log)[0], None)
+        except SwegenError as exc:
+            built[bed.image] = ("", f"agent image: {exc.one_line()} (log: {log})")
+    image, error = built[bed.image]
+    return (None, error) if error else (dataclasses.replace(bed, image=image), None)
 
 
 def _append(out: Path, line: str) -> None:
@@ -210,6 +244,8 @@ def _check(config: SolveConfig) -> None:
         raise BadInput("the command agent needs a command", hint="pass --cmd 'your-agent --flags' (run in /testbed)")
     if config.agent == "openai" and not (config.base_url and config.model):
         raise BadInput("the openai agent needs an endpoint and a model", hint="pass --base-url URL and --model NAME")
+    if config.agent in agent_presets() and not config.model:
+        raise BadInput(f"the {config.agent} agent needs a model", hint="pass --model NAME, and the endpoint with --agent-env OPENAI_API_BASE=URL")
     if config.agent == "openai":
         _openai_config(config.base_url or "", config.model or "", config.api_key_env, config.retries, config.backoff)
     if config.workers < 1:
@@ -227,14 +263,21 @@ def _job(config: SolveConfig, task: dict, repo: Path, bed: Testbed | None, out: 
     if config.agent == "scripted":
         files = (str(sandbox_file("scripted_agent.py")),)
         command = f"python {AGENT_DIR}/scripted_agent.py --skill {int(config.skill)}"
+    env = dict(config.agent_env)
+    if config.agent in agent_presets():
+        preset = agent_preset(config.agent)
+        files += (str(sandbox_file("agent_common.py")), str(sandbox_file(preset.driver)))
+        command = preset.command(AGENT_DIR)
+        env = {"SWEGEN_MODEL": config.model or "", "SWEGEN_AGENT_OUT": AGENT_OUT, **env}
     log = out.parent / model_dir_name(config.name) / "logs" / f"{task['instance_id']}.txt"
     return SolveJob(
         instance_id=task["instance_id"], repo=str(repo), base_commit=task["base_commit"],
         problem_statement=task["problem_statement"], bed=bed, agent=config.agent, name=config.name,
-        command=command, setup=config.setup, agent_files=files, agent_env=dict(config.agent_env),
+        command=command, setup=config.setup, agent_files=files, agent_env=env,
         allow_network=config.allow_network, timeout=config.timeout, log=str(log),
         base_url=config.base_url, model=config.model, api_key_env=config.api_key_env,
-        retries=config.retries, backoff=config.backoff,
+        retries=config.retries, backoff=config.backoff, service=config.service,
+        preset=config.agent if config.agent in agent_presets() else None,
     )
 
 
@@ -283,22 +326,51 @@ def _in_sandbox(job: SolveJob, started: float, log: Path) -> str:
         if job.setup:
             setup = box.box.exec(["sh", "-c", job.setup], timeout=job.timeout, env=env)
             parts.append(f"# setup exit {setup.exit_code}\n{setup.stdout}{setup.stderr}")
-        ran = box.box.exec(["sh", "-c", job.command], timeout=job.timeout, env=env)
+        command = job.command
+        if job.service:
+            # in the agent's own exec: a command's leftovers are killed when it returns
+            command = f"( {job.service} ) >/swegen/service.log 2>&1 &\n{job.command}"
+        ran = box.box.exec(["sh", "-c", command], timeout=job.timeout, env=env)
         parts.append(f"# agent: {job.command}\n# exit {ran.exit_code}{' (timed out)' if ran.timed_out else ''} after {ran.duration:.1f}s\n{ran.stdout}{ran.stderr}")
         diff = box.git(f"add -A >/dev/null && {GIT} diff --cached --binary --no-color {base}", timeout=300)
         if diff.exit_code != 0:
             raise SwegenError("could not read the agent's changes with git diff", detail=diff.stderr)
+        run = _preset_run(job, box, log) if job.preset else None
     log.write_text("\n".join(parts) + "\n", encoding="utf-8")
     extra: dict[str, object] = {}
+    if job.preset:
+        extra.update(_preset_fields(run, ran.exit_code, ran.timed_out), trajectory=str(log.with_suffix("")))
     if ran.exit_code in CANNOT_START and not ran.timed_out:
         # sh could not find or run the agent: the model was never asked (an uninstalled tool, a typo)
         said = (ran.stderr.strip().splitlines() or [""])[-1][:200]
         extra["infra_error"] = f"the agent command could not start (exit {ran.exit_code}: {said})"
-    patch = "" if extra else diff.stdout
+    patch = "" if "infra_error" in extra else diff.stdout
     return _line(
         job.instance_id, job.name, patch, job.agent, exit_code=ran.exit_code, timed_out=ran.timed_out,
         seconds=round(time.monotonic() - started, 1), agent_seconds=round(ran.duration, 1), log=str(log), **extra,
     )
+
+
+def _preset_run(job: SolveJob, box: Container, log: Path) -> AgentRun | None:
+    """Copy the driver's output (result.json, the trajectory) next to the task's log; its result."""
+    try:
+        archive = box.box.get_archive(AGENT_OUT)
+    except SwegenError:
+        return None  # the driver never started
+    return unpack_run(archive, log.with_suffix(""))
+
+
+def _preset_fields(run: AgentRun | None, exit_code: int, timed_out: bool) -> dict[str, object]:
+    """The prediction's agent figures; infra_error when the endpoint failed or the driver never
+    reported (a crash of the agent's tooling is not the model's answer)."""
+    if run is None:
+        if timed_out:
+            return {}
+        return {"infra_error": f"the agent wrote no result (exit {exit_code}); see its log"}
+    fields = run.fields()
+    if run.infra_error:
+        fields["infra_error"] = run.infra_error
+    return fields
 
 
 def _tar(path: Path) -> bytes:
