@@ -70,6 +70,10 @@ def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
             kwargs["run_dir"] = Path(kwargs["run_dir"]).resolve()
         settings = executors.ExecutorSettings(kind=kind, ray_address=ray_address or table.get("ray_address"),
                                               registry=registry or table.get("registry"), root=kwargs.get("run_dir"))
+        if kind == "ray":
+            from swegen.executors import ray_cluster  # BadInput when the extra is missing
+
+            ray_cluster.connect(settings, kwargs.get("workers") or 1)  # a wrong address fails before any work
         with executors.using(settings):
             return command(*args, **kwargs)
 

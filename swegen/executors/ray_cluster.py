@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,7 @@ def _infra(result: Any) -> bool:
 def connect(settings: ExecutorSettings, workers: int) -> None:
     """Join the cluster (or start a Ray of this machine alone), and check that it has sandbox slots."""
     if not ray.is_initialized():
+        _check_reachable(settings.ray_address)
         try:
             if settings.ray_address:
                 ray.init(address=settings.ray_address, log_to_driver=False, logging_level="ERROR")
@@ -112,6 +114,20 @@ def connect(settings: ExecutorSettings, workers: int) -> None:
     if not ray.cluster_resources().get(node.RESOURCE):
         raise BadInput(f"no node of the Ray cluster offers the {node.RESOURCE!r} resource (sandbox slots)",
                        hint="""start each node that has Docker with `ray start ... --resources '{"docker": 2}'`""")
+
+
+def _check_reachable(address: str | None) -> None:
+    """A HOST:PORT that refuses connections is a one-line error at once (Ray itself would retry
+    for minutes)."""
+    if not address or "://" in address or address == "auto" or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=10):
+            return
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"no Ray cluster answers at {address} ({getattr(exc, 'strerror', None) or exc})",
+                       hint="start it with `ray start --head --port PORT`, or pass the head's --ray-address HOST:PORT") from None
 
 
 def run_jobs(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, on_result: Callable[[Any, int], None],
