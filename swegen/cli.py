@@ -391,7 +391,7 @@ def print_validation(summary: dict[str, Any], run_dir: Path) -> None:
 
 @cli.command()
 @run_dir_argument()
-@option("--agent", env="AGENT", type=click.Choice(["command", "scripted", "openai", "mini-swe-agent", "aider"]), required=True, help="command: any CLI agent in the sandbox; scripted: swegen's deterministic agent; openai: an OpenAI-compatible endpoint; mini-swe-agent, aider: that agent from its registry, in the sandbox (--model, endpoint via --agent-env).")
+@option("--agent", env="AGENT", type=click.Choice(["command", "scripted", "openai", "mini-swe-agent", "aider", "codex"]), required=True, help="command: any CLI agent in the sandbox; scripted: swegen's deterministic agent; openai: an OpenAI-compatible endpoint; mini-swe-agent, aider, codex: that agent from its registry, in the sandbox (--model, endpoint via --agent-env).")
 @option("--name", env="NAME", required=True, help="Model name written into the predictions (model_name_or_path).")
 @option("--cmd", "command", env="CMD", default=None, help="The command agent's command line, run with sh -c in /testbed.")
 @option("--setup", env="SETUP", default=None, help="A command run in each sandbox before the agent (e.g. to install it).")

@@ -85,12 +85,73 @@ def _known_fix(messages: list[dict[str, Any]]) -> tuple[str, str, str] | None:
     return None
 
 
-def _bash(command: str, thought: str, textbased: bool, turn: int) -> Reply:
-    """One mini-swe-agent action: a `bash` tool call (its default), or a text block (textbased config)."""
+def _bash(command: str, thought: str, textbased: bool, turn: int, tool: tuple[str, str] = ("bash", "command")) -> Reply:
+    """One mini-swe-agent action: a `bash` tool call (its default), or a text block (textbased
+    config); `tool` names another agent's shell tool and its argument (codex: exec_command, cmd)."""
     if textbased:
         return f"THOUGHT: {thought}\n\n```mswea_bash_command\n{command}\n```"
-    call = {"id": f"call_fake_{turn}", "type": "function", "function": {"name": "bash", "arguments": json.dumps({"command": command})}}
+    call = {"id": f"call_fake_{turn}", "type": "function", "function": {"name": tool[0], "arguments": json.dumps({tool[1]: command})}}
     return {"role": "assistant", "content": thought, "tool_calls": [call]}
+
+
+def _fix_command(path: str, old: str, new: str) -> str:
+    script = f"import pathlib\np = pathlib.Path({path!r})\np.write_text(p.read_text().replace({old!r}, {new!r}, 1))\n"
+    return f"python3 - <<'SWEGEN_EOF'\n{script}SWEGEN_EOF"
+
+
+def codex_responder(nonsense: bool = False) -> Responder:
+    """Speaks the codex CLI's protocol (through the Responses API, see `responses_stream`): one
+    `exec_command` call that edits the line (with `nonsense`, writes an unrelated file), then a
+    plain message, which ends codex's turn."""
+
+    def respond(messages: list[dict[str, Any]], model: str) -> Reply:
+        turn = sum(1 for m in messages if m.get("role") == "assistant" and m.get("tool_calls"))
+        fix = _known_fix(messages)
+        if turn > 0 or (fix is None and not nonsense):
+            return "The change is made."
+        command = f"printf %s {json.dumps(NONSENSE_TEXT)} > {NONSENSE_FILE}" if nonsense else _fix_command(*fix)
+        return _bash(command, "Editing the file.", False, turn, ("exec_command", "cmd"))
+
+    return respond
+
+
+def responses_messages(items: Any) -> list[dict[str, Any]]:
+    """The Responses API's input items as chat messages, so that one responder serves both APIs."""
+    messages: list[dict[str, Any]] = []
+    for item in items if isinstance(items, list) else [{"type": "message", "role": "user", "content": str(items)}]:
+        kind = item.get("type", "message") if isinstance(item, dict) else ""
+        if kind == "message":
+            content = item.get("content")
+            text = content if isinstance(content, str) else "\n".join(str(p.get("text", "")) for p in content or [] if isinstance(p, dict))
+            messages.append({"role": item.get("role", "user"), "content": text})
+        elif kind == "function_call":
+            call = {"id": item.get("call_id"), "type": "function", "function": {"name": item.get("name"), "arguments": item.get("arguments", "")}}
+            messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+        elif kind == "function_call_output":
+            messages.append({"role": "tool", "tool_call_id": item.get("call_id"), "content": str(item.get("output", ""))})
+    return messages
+
+
+def responses_stream(reply: Reply, messages: list[dict[str, Any]], number: int) -> bytes:
+    """A reply as the Responses API streams it (server-sent events): the output items, then
+    `response.completed` with the usage."""
+    message = reply if isinstance(reply, dict) else {"content": str(reply)}
+    items: list[dict[str, Any]] = []
+    if message.get("content"):
+        items.append({"type": "message", "id": f"msg_fake_{number}", "role": "assistant", "status": "completed",
+                      "content": [{"type": "output_text", "text": message["content"], "annotations": []}]})
+    for call in message.get("tool_calls") or []:
+        items.append({"type": "function_call", "id": f"fc_fake_{number}", "call_id": call["id"], "status": "completed",
+                      "name": call["function"]["name"], "arguments": call["function"]["arguments"]})
+    prompt = sum(_tokens(message_text(m)) for m in messages)
+    completion = sum(_tokens(json.dumps(item)) for item in items)
+    response = {"id": f"resp_fake_{number}", "object": "response", "status": "completed", "output": items,
+                "usage": {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": completion,
+                          "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": prompt + completion}}
+    events = [{"type": "response.created", "response": {**response, "status": "in_progress", "output": []}}]
+    events += [{"type": "response.output_item.done", "output_index": index, "item": item} for index, item in enumerate(items)]
+    events.append({"type": "response.completed", "response": response})
+    return "".join(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n" for event in events).encode("utf-8")
 
 
 def mini_swe_agent_responder(nonsense: bool = False) -> Responder:
@@ -106,9 +167,7 @@ def mini_swe_agent_responder(nonsense: bool = False) -> Responder:
         if nonsense:
             command = f"printf %s {json.dumps(NONSENSE_TEXT)} > {NONSENSE_FILE}"
             return _bash(command, "Writing notes.", textbased, turn)
-        path, old, new = fix
-        script = f"import pathlib\np = pathlib.Path({path!r})\np.write_text(p.read_text().replace({old!r}, {new!r}, 1))\n"
-        return _bash(f"python3 - <<'SWEGEN_EOF'\n{script}SWEGEN_EOF", f"The bug is in {path}; fixing the line.", textbased, turn)
+        return _bash(_fix_command(*fix), f"The bug is in {fix[0]}; fixing the line.", textbased, turn)
 
     return respond
 
@@ -142,6 +201,8 @@ MODES: dict[str, Callable[[], Responder]] = {
     "mini-swe-agent-nonsense": lambda: mini_swe_agent_responder(nonsense=True),
     "aider": aider_responder,
     "aider-nonsense": lambda: aider_responder(nonsense=True),
+    "codex": codex_responder,
+    "codex-nonsense": lambda: codex_responder(nonsense=True),
 }
 
 
@@ -305,7 +366,7 @@ def _handler_for(fake: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode("utf-8", "replace") if length > 0 else ""
             path = self._record(raw)
-            if path not in ("/v1/chat/completions", "/chat/completions"):
+            if path not in ("/v1/chat/completions", "/chat/completions", "/v1/responses", "/responses"):
                 self._send(*_error(404, f"no route POST {path}", "not_found"))
                 return
             if fake.failing():
@@ -318,7 +379,27 @@ def _handler_for(fake: FakeModelServer) -> type[BaseHTTPRequestHandler]:
             if body is None:
                 self._send(*_error(400, "the request body is not JSON", "invalid_request_error"))
                 return
+            if path.endswith("/responses"):
+                self._stream_response(body)
+                return
             self._send(*fake.complete(body))
+
+        def _stream_response(self, body: Any) -> None:
+            """The Responses API (codex asks nothing else), streamed as server-sent events."""
+            messages = responses_messages(body.get("input") if isinstance(body, dict) else None)
+            if isinstance(body, dict) and body.get("instructions"):
+                messages.insert(0, {"role": "system", "content": str(body["instructions"])})
+            try:
+                reply = fake.responder(messages, str(body.get("model", "")) if isinstance(body, dict) else "")
+            except Exception as exc:
+                self._send(*_error(500, f"responder failed: {exc!r}", "server_error"))
+                return
+            data = responses_stream(reply, messages, len(fake.requests))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def _parsed(self, raw: str) -> Any:
             try:

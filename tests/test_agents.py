@@ -1,5 +1,5 @@
 """The agent presets run the real agents from their registries in the solve sandbox: mini-swe-agent
-and aider, each installed into its own cached image layer, fix the example's bugs against the
+and aider (PyPI) and codex (npm), each installed into its own cached image layer, fix the example's bugs against the
 deterministic fake model (on the sandbox's own loopback, no network) with patches that evaluate
 resolves, while the same agents fed nonsense resolve nothing and an endpoint outage is an
 infrastructure error, never an empty patch; version, turns, tokens, time and trajectory are kept.
@@ -24,7 +24,9 @@ PORT = 8765
 #: The example's statements the fake model knows a fix for (swegen.fake_model.EXAMPLE_FIXES).
 #: Both are in one environment image of the example, so each agent adds one image layer.
 KNOWN = ("end date in Ledger.between", "Fix formatting of negative amounts")
-AGENT_ENV = {"mini-swe-agent": (), "aider": ("AIDER_EDIT_FORMAT=diff",)}
+AGENT_ENV = {"mini-swe-agent": (), "aider": ("AIDER_EDIT_FORMAT=diff",), "codex": ()}
+#: The file of its own each agent's trajectory is kept in.
+TRAJECTORY = {"mini-swe-agent": "trajectory.json", "aider": "aider.llm.history", "codex": "events.jsonl"}
 
 
 def lines(path: Path) -> list[dict]:
@@ -72,6 +74,7 @@ def evaluate(run: Path, name: str) -> dict:
 def test_the_cli_offers_exactly_the_presets():
     assert set(PRESET_NAMES) == set(presets())
     assert preset("aider").requirement() == "aider-chat==0.86.2"
+    assert preset("codex").requirement() == "@openai/codex@0.169.0"
     assert preset("mini-swe-agent").requirement("2.0.0") == "mini-swe-agent==2.0.0"
     with pytest.raises(BadInput):
         preset("no-such-agent")
@@ -109,7 +112,7 @@ def test_a_preset_without_a_model_is_one_line_and_exit_2(tmp_path):
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("agent", ["mini-swe-agent", "aider"])
+@pytest.mark.parametrize("agent", ["mini-swe-agent", "aider", "codex"])
 def test_a_preset_fixes_the_example_against_the_fake_model_and_nonsense_resolves_nothing(run, agent):
     ids = task_ids(run)
     proc = solve(run, agent, f"{agent}-fake", ids, agent)
@@ -125,7 +128,7 @@ def test_a_preset_fixes_the_example_against_the_fake_model_and_nonsense_resolves
         folder = Path(prediction["trajectory"])
         assert (folder / "result.json").exists()
         kept = {path.name for path in folder.iterdir()}
-        assert ("trajectory.json" in kept) if agent == "mini-swe-agent" else ("aider.llm.history" in kept), kept
+        assert TRAJECTORY[agent] in kept, kept
     summary = evaluate(run, f"{agent}-fake")
     assert sorted(summary["resolved_ids"]) == sorted(ids), summary
 
@@ -139,7 +142,7 @@ def test_a_preset_fixes_the_example_against_the_fake_model_and_nonsense_resolves
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("agent", ["mini-swe-agent", "aider"])
+@pytest.mark.parametrize("agent", ["mini-swe-agent", "aider", "codex"])
 def test_an_endpoint_that_does_not_answer_is_an_infra_error_not_an_empty_patch(run, agent):
     ids = task_ids(run)[:1]
     proc = solve(run, agent, f"{agent}-down", ids, None, "--agent-env", "SWEGEN_ENDPOINT_WAIT=1")
@@ -150,13 +153,16 @@ def test_an_endpoint_that_does_not_answer_is_an_infra_error_not_an_empty_patch(r
 
 
 @pytest.mark.docker
-def test_an_endpoint_that_fails_after_the_agents_retries_is_an_infra_error(run):
+@pytest.mark.parametrize("agent, retries, said", [
+    ("mini-swe-agent", ("--agent-env", "MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT=1"), "InternalServerError"),
+    ("codex", (), "500"),
+])
+def test_an_endpoint_that_fails_after_the_agents_retries_is_an_infra_error(run, agent, retries, said):
     ids = task_ids(run)[:1]
-    proc = solve(run, "mini-swe-agent", "mini-500", ids, "mini-swe-agent --fail-with 500",
-                 "--agent-env", "MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT=1")
+    proc = solve(run, agent, f"{agent}-500", ids, f"{agent} --fail-with 500", *retries)
     assert proc.returncode == 2, proc.stderr
-    [line] = lines(run / "predictions" / "mini-500.jsonl")
-    assert line["model_patch"] == "" and "InternalServerError" in line["infra_error"], line
+    [line] = lines(run / "predictions" / f"{agent}-500.jsonl")
+    assert line["model_patch"] == "" and said in line["infra_error"], line
 
 
 @pytest.mark.docker

@@ -44,15 +44,17 @@ class AgentPreset:
         return f"{self.package}=={pinned}" if self.installer == "pip" else f"{self.package}@{pinned}"
 
     def command(self, agent_dir: str) -> str:
-        """The sandbox command that runs the driver with the agent's own interpreter."""
-        return f"{AGENT_PREFIX}/venv/bin/python {agent_dir}/{self.driver}"
+        """The sandbox command that runs the driver: with the agent's own interpreter for a pip
+        agent, with the sandbox's python3 for an npm one (its driver is standard library only)."""
+        python = f"{AGENT_PREFIX}/venv/bin/python" if self.installer == "pip" else "python3"
+        return f"{python} {agent_dir}/{self.driver}"
 
 
 def presets() -> dict[str, AgentPreset]:
     """Every preset by name."""
-    from swegen.agents import aider, mini_swe_agent
+    from swegen.agents import aider, codex, mini_swe_agent
 
-    return {preset.name: preset for preset in (mini_swe_agent.PRESET, aider.PRESET)}
+    return {preset.name: preset for preset in (mini_swe_agent.PRESET, aider.PRESET, codex.PRESET)}
 
 
 def preset(name: str) -> AgentPreset:
@@ -64,7 +66,7 @@ def preset(name: str) -> AgentPreset:
 
 
 #: The preset names, for the CLI's choices (kept in step with presets() by a test).
-PRESET_NAMES = ("mini-swe-agent", "aider")
+PRESET_NAMES = ("mini-swe-agent", "aider", "codex")
 
 
 @dataclass(frozen=True)
