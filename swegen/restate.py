@@ -154,7 +154,7 @@ def fix_context(task: dict, repo: "Path | _Blobs | None") -> FixContext:
     test_added, _, _ = _patch_lines(task.get("test_patch", ""))
     base = set(_IDENT.findall("\n".join(removed)))
     for path in files if repo is not None else []:
-        base |= set(_IDENT.findall(repo.show(task.get("base_commit", ""), path)))  # type: ignore[union-attr]
+        base |= _identifier_set(repo.show(task.get("base_commit", ""), path))  # type: ignore[union-attr]
     return FixContext(
         repo=task.get("repo", ""),
         fix_commit=task.get("fix_commit", ""),
@@ -164,6 +164,18 @@ def fix_context(task: dict, repo: "Path | _Blobs | None") -> FixContext:
         base_identifiers=base,
         test_added_lines=tuple(test_added),
     )
+
+
+#: bytes.translate table turning every byte that cannot be in an identifier into a space.
+_WORDS_ONLY = bytes(c if chr(c).isascii() and (chr(c).isalnum() or chr(c) == "_") else 32 for c in range(256))
+
+
+def _identifier_set(text: str) -> set[str]:
+    """set(_IDENT.findall(text)), from the text's words (runs of ASCII letters, digits and "_",
+    each matched from its first non-digit): splitting in C is several times faster than a
+    regex making an object per match, and whole source files are read for every task."""
+    words = set(text.encode("utf-8", "surrogatepass").translate(_WORDS_ONLY).split())
+    return {name.decode() for name in {word.lstrip(b"0123456789") for word in words} if name}
 
 
 def _patch_lines(patch: str) -> tuple[list[str], list[str], list[str]]:
