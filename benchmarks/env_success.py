@@ -2,10 +2,11 @@
 
 For each repository and commit of benchmarks/env_sample.json, two recipes:
 
-- swegen: `plan_environment` + `build_env_image` exactly as `swegen validate` calls them, then a
-  fresh sandbox with `git archive` of the commit, the project installed by validation's own
-  `_install` (sandbox/install_project.sh, then the check that the package under test imports from
-  /testbed), then `run_pytest` on the test folder with the plan's test environment.
+- swegen: `Environments.testbed` exactly as `swegen validate` calls it (the plan, the image, the
+  check of the environment and its one retry at an earlier date), then a fresh sandbox with `git
+  archive` of the commit, the project installed by validation's own `Container.install`
+  (sandbox/install_project.sh, then the check that the package under test imports from /testbed),
+  then `run_pytest` on the test folder with the plan's test environment.
 - naive: the newest base image (swegen-base:py3.13), a venv, the checkout with a shallow .git (as
   a user's clone has), `pip install -e '.[test]'` with network, and `pip install pytest` only when
   the extras did not bring it; then the same sandbox, probe and `run_pytest`, without network.
@@ -38,17 +39,11 @@ from pathlib import Path
 from swegen.docker_sandbox import DockerSandbox, docker_client
 from swegen.envs import available_pythons, plan_environment
 from swegen.errors import SwegenError
-from swegen.images import base_tag, build_env_image, resolve_ca_bundle
+from swegen.images import base_tag, resolve_ca_bundle
 from swegen.runner import run_pytest
 from swegen.sandbox import Limits, SandboxSpec
 
-try:  # validation's shared start (a testbed: image, fresh container, install), wherever it lives
-    from swegen.testbed import Container, Testbed, git_archive
-except ImportError:  # before swegen/testbed.py: validating.py held it
-    from swegen.demo import git_archive  # type: ignore[attr-defined,no-redef]
-    from swegen.validating import Job, _install  # type: ignore[attr-defined]
-
-    Container = Testbed = None  # type: ignore[assignment,misc]
+from swegen.testbed import Container, Environments, git_archive  # validation's shared start
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE / "env_sample.json"
@@ -110,39 +105,22 @@ def _probe(box, package: str | None, env: dict) -> str | None:
 
 
 def measure_swegen(clone: Path, sha: str, tests: str, timeout: float, logs: Path) -> dict:
+    """validation's own start: `Environments.testbed` (plan, image, the environment check and its
+    retry at an earlier date), a fresh container, the install and the import check, then pytest."""
     row: dict = {}
-    plan = plan_environment(clone, sha, available_pythons())
+    envs = Environments(logs, clone, ca_bundle=resolve_ca_bundle(None))
+    started = time.monotonic()
+    bed, plan, error = envs.testbed({"instance_id": "bench", "base_commit": sha}, LIMITS)
     row.update(python=plan.python, exclude_newer=plan.exclude_newer, package=plan.package)
     row["reasons"] = [f"{part}: {why}" for part, why in plan.reasons]
-    started = time.monotonic()
-    try:
-        image, built_now = build_env_image(
-            plan.recipe, ca_bundle=resolve_ca_bundle(None), log_path=logs / "build.log"
-        )
-    except SwegenError as exc:
-        row.update(built=False, build_error=exc.one_line(), build_tail=_tail(exc.detail or ""))
+    row["retried_earlier"] = any(part == "dependencies as of" and "days before" in why for part, why in plan.reasons)
+    if error or bed is None:
+        row.update(built=False, build_error=error)
         return row
-    row.update(built=True, image=image, build_seconds=round(time.monotonic() - started, 1), built_now=built_now)
-    if Testbed is not None:
-        bed = Testbed(
-            instance_id="bench", repo=str(clone), base_commit=sha, image=image, package=plan.package,
-            pretend_version=plan.pretend_version, test_env=dict(plan.test_env), pytest_args=list(plan.pytest_args),
-            limits=dataclasses.asdict(LIMITS),
-        )
-        with Container(bed, git_archive(clone, sha), "benchmark") as box:
-            row["install"], row["import_error"] = box.install(logs / "install.txt")
-            run = run_pytest(box.box, [tests], timeout, env=bed.test_env, extra_args=bed.pytest_args)
-    else:
-        job = Job(
-            instance_id="bench", repo=str(clone), base_commit=sha, task_dir=str(logs), image=image, targets=[],
-            package=plan.package, pretend_version=plan.pretend_version, test_env=dict(plan.test_env),
-            pytest_args=list(plan.pytest_args), before_runs=1, after_runs=1, timeout=timeout, limits={},
-        )
-        spec = SandboxSpec(image=image, limits=LIMITS, labels={"swegen.stage": "benchmark", **LABELS})
-        with DockerSandbox(spec) as sandbox:
-            sandbox.put_archive("/testbed", git_archive(clone, sha))
-            row["install"], row["import_error"] = _install(sandbox, job, logs / "install.txt")
-            run = run_pytest(sandbox, [tests], timeout, env=job.test_env, extra_args=job.pytest_args)
+    row.update(built=True, image=bed.image, build_seconds=round(time.monotonic() - started, 1))
+    with Container(bed, git_archive(clone, sha), "benchmark") as box:
+        row["install"], row["import_error"] = box.install(logs / "install.txt")
+        run = run_pytest(box.box, [tests], timeout, env=bed.test_env, extra_args=bed.pytest_args)
     (logs / "pytest.txt").write_text(run.output, encoding="utf-8")
     row.update(_counts(run), pytest_tail=_tail(run.output, 5))
     return row

@@ -46,6 +46,8 @@ VENV_PYTHON = "/opt/swegen/venv/bin/python"
 #: upper bound, resolved as of). It replaces the project's own pytest only when that is older or
 #: missing (none was on PyPI before November 2010).
 PYTEST_FLOOR = {"3.9": ("3.5", "3.7", "2021-06-01T00:00:00Z"), "3.11": ("6.2.5", "7", "2023-06-01T00:00:00Z")}
+#: Build tools resolved as of the Python's PYTEST_FLOOR date when the dependency date is older.
+BUILD_TOOLS = ("setuptools", "wheel")
 #: How much earlier the dependencies are resolved, once, when a plugin or a dependency fails to
 #: import as of the dependency date: a release shortly before it that broke its dependents (werkzeug
 #: 3.0 and httpbin, markupsafe 2.1 and jinja2 2.x) was usually fixed or pinned within months.
@@ -152,6 +154,13 @@ def _install_command(date: str, python: str, reasons: list) -> str:
     old dependency at import time instead warns (invalid escape sequences, on a newer Python),
     and suites that turn warnings into errors then fail to import it."""
     uv = f"UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 uv pip install --compile-bytecode --python {VENV_PYTHON} --exclude-newer {date}"
+    tools = PYTEST_FLOOR.get(python, (None, None, None))[2]
+    if tools and date < tools:
+        # uv builds an sdist with setuptools>=40.8 (of 2018): as of an older date none resolves
+        # and every dependency without a wheel (pytest 2.7's py) is skipped
+        uv += "".join(f" --exclude-newer-package {name}={tools}" for name in BUILD_TOOLS)
+        reasons.append(("build", f"{', '.join(BUILD_TOOLS)} as of {tools}, not {date}: uv builds sdists with "
+                                 f"setuptools>=40.8 (2018), and older build tools do not run on Python {python}"))
     deps = "/opt/swegen/deps/requirements.txt"
     together = (
         f"({uv} -r {deps} || (echo 'swegen: installing the requirements together failed; one by one now' && "

@@ -60,6 +60,9 @@ def test_dependency_failure_blames_only_errors_raised_inside_installed_distribut
     # control: the project's own code failing (no installed distribution on the way) is no reason
     own = "ImportError while loading conftest '/testbed/tests/conftest.py'.\ntests/conftest.py:1: in <module>\nE   ModuleNotFoundError: No module named 'helpers'"
     assert dependency_failure(own) is None
+    shadowed = ("  File \"/v/lib/python3.9/site-packages/_pytest/hookspec.py\", line 3\n"
+                "ImportError: cannot import name 'HookspecMarker' from 'pluggy' (/testbed/pluggy.py)")
+    assert dependency_failure(shadowed) is None, "the checkout's own module broke pytest: an earlier date cannot help"
     assert dependency_failure("") is None
 
 

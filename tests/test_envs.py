@@ -336,6 +336,7 @@ def test_a_pytest_too_old_for_the_python_or_missing_is_replaced_by_the_oldest_th
     # then, only when the installed pytest is older than 3.5 (or missing), pytest 3.5-3.6
     assert install.index("-r /opt/swegen/deps/requirements.txt") < install.index('"pytest>=3.5,<3.7"')
     assert "< (3, 5)" in install and "pytest>=3.5,<3.7 as of 2021-06-01" in reasons(plan)
+    assert "--exclude-newer-package" not in install, "a date after the Python's own era keeps every tool as of it"
     on_311 = plan_environment(repo.path, base, ["3.11"]).recipe.install[0]
     assert '"pytest>=6.2.5,<7"' in on_311 and "< (6, 2, 5)" in on_311
 
@@ -347,3 +348,21 @@ def test_test_targets_leave_out_package_inits_and_conftests():
     assert test_targets(files) == ["h11/tests/test_receivebuffer.py"], "an __init__.py target collects its package twice"
     assert test_targets(["tests/conftest.py", "tests/sub/__init__.py"]) == ["tests", "tests/sub"]
     assert test_targets(["conftest.py"]) == ["."]
+
+
+def test_build_tools_of_an_old_date_are_those_of_the_pythons_era(tmp_path):
+    import os
+    import subprocess
+
+    repo = GitRepo(tmp_path / "r")
+    repo.write({"requirements.txt": "pytest\n", "pkg/__init__.py": ""})
+    repo.git("add", "-A")
+    old = {**os.environ, "GIT_AUTHOR_DATE": "2015-04-28T00:00:00Z", "GIT_COMMITTER_DATE": "2015-04-28T00:00:00Z",
+           "GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "d@e", "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "d@e"}
+    subprocess.run(["git", "-C", str(repo.path), "commit", "-q", "-m", "Init"], env=old, check=True)
+    plan = plan_environment(repo.path, repo.head(), ["3.9"])
+    install = plan.recipe.install[0]
+    assert "--exclude-newer 2015-04-29T00:00:00Z" in install, "the dependencies stay as of their date"
+    # uv builds sdists with setuptools>=40.8 (2018): as of 2015 pytest 2.7's py could not be built
+    assert "--exclude-newer-package setuptools=2021-06-01T00:00:00Z --exclude-newer-package wheel=2021-06-01T00:00:00Z" in install
+    assert "setuptools, wheel as of 2021-06-01" in reasons(plan)
