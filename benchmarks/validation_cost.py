@@ -1,6 +1,6 @@
 """What validation costs per task, against what its tests cost.
 
-    python benchmarks/validation_cost.py measure MINED_DIR --out RUN_DIR --results FILE [--limit 4] [--workers 1]
+    python benchmarks/validation_cost.py measure MINED_DIR --out RUN_DIR --results FILE [--limit 4] [--workers 1] [--instance ID]
     python benchmarks/validation_cost.py summary FILE...
 
 `measure` copies a run folder written by `swegen mine --no-validate` to RUN_DIR, keeps its first
@@ -32,13 +32,13 @@ from pathlib import Path
 _PYTEST_TIME = re.compile(r" in ([0-9.]+)s")
 
 
-def _subset(mined: Path, out: Path, limit: int) -> list[str]:
-    """Copy `mined` to `out` with only its first `limit` kept candidates; their ids."""
+def _subset(mined: Path, out: Path, limit: int, only: list[str]) -> list[str]:
+    """Copy `mined` to `out` with only its first `limit` kept candidates (or those of `only`); their ids."""
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(mined, out, ignore=shutil.ignore_patterns("validation*.jsonl", "tasks.jsonl", "envs"))
     rows = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines() if line.strip()]
-    kept = [row for row in rows if row.get("kept")][:limit]
+    kept = [row for row in rows if row.get("kept") and (not only or row["instance_id"] in only)][:limit]
     (out / "candidates.jsonl").write_text("".join(json.dumps(row) + "\n" for row in kept))
     return [row["instance_id"] for row in kept]
 
@@ -64,7 +64,7 @@ def _instrument(runs_file: Path) -> None:
 
 
 def measure(args: argparse.Namespace) -> None:
-    ids = _subset(args.mined, args.out, args.limit)
+    ids = _subset(args.mined, args.out, args.limit, args.instance)
     runs_file = args.out / "bench-runs.jsonl"
     _instrument(runs_file)
     import swegen
@@ -149,6 +149,7 @@ def main() -> None:
     one.add_argument("--label", required=True)
     one.add_argument("--limit", type=int, default=4)
     one.add_argument("--workers", type=int, default=1)
+    one.add_argument("--instance", action="append", default=[], help="only these candidates (repeatable)")
     many = sub.add_parser("summary")
     many.add_argument("files", nargs="+")
     args = parser.parse_args()
