@@ -597,9 +597,10 @@ class _Index:
     def innermost(self, line: int) -> DefNode | None:
         """Definitions nest, so the last one starting at or before `line` that contains it is
         the innermost."""
-        index = bisect.bisect_right(self.starts, line)
-        for d in reversed(self.defs[:index]):
-            if d.contains(line):
+        defs = self.defs
+        for index in range(bisect.bisect_right(self.starts, line) - 1, -1, -1):  # no copy of defs[:i]
+            d = defs[index]
+            if d.start_line <= line <= d.end_line:
                 return d
         return None
 
