@@ -222,6 +222,14 @@ def test_validation_and_evaluation_through_ray_equal_the_local_pool(cluster, loc
             assert reports[0] == reports[1]
     assert _rows(run / "evaluations" / "gold" / "results.jsonl")  # a control: there was something to compare
 
+    # the evaluation cache works as on the local pool: the same predictions again run nothing
+    ledgers = {name: len(cluster.ledger(name)) for name in cluster.caches}
+    results = (run / "evaluations" / "gold" / "results.jsonl").read_text()
+    proc = _ray(cluster, "evaluate", str(run), "-p", "gold", "--no-strict", "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert {name: len(cluster.ledger(name)) for name in cluster.caches} == ledgers
+    assert (run / "evaluations" / "gold" / "results.jsonl").read_text() == results
+
     proc = _ray(cluster, "solve", str(run), "--agent", "scripted", "--name", "scripted", "--workers", "2")
     assert proc.returncode == 0, proc.stderr
     predictions = [_rows(p / "predictions" / "scripted.jsonl", drop) for p in (run, local)]
@@ -271,7 +279,8 @@ def test_a_worker_killed_mid_validation_is_retried_and_the_outputs_equal_an_unin
                 subprocess.run(["docker", "rm", "-f", container], capture_output=True)
     assert driver.returncode == 0, stderr
 
-    starts = [e for name in cluster.caches for e in cluster.ledger(name)[before[name]:] if e["event"] == "start" and e["job"] == victim["job"]]
+    starts = sorted((e for name in cluster.caches for e in cluster.ledger(name)[before[name]:] if e["event"] == "start" and e["job"] == victim["job"]),
+                    key=lambda e: e["time"])
     # the killed attempt, then one retry in another worker process
     assert [s["pid"] for s in starts][:1] == [victim["pid"]] and len(starts) == 2 and starts[1]["pid"] != victim["pid"], starts
     assert_same_validation(run, local)
@@ -354,22 +363,21 @@ def test_a_node_without_docker_is_left_out_and_its_job_runs_elsewhere(cluster, l
     assert rows[instance]["status"] == "resolved"  # not an infrastructure error: it ran where Docker answers
 
 
-def _run_on(cluster: Cluster, name: str, fn, *args, copies: int = 1) -> list:
-    """`fn(*args)` in Ray tasks on node `name` (several at once with `copies`), for what a node does alone."""
+def _ensure_on(cluster: Cluster, name: str, source, copies: int = 1) -> list[bool]:
+    """node.ensure_image(source) in Ray tasks on node `name` (several at once with `copies`)."""
     import ray
+
+    def ensure(source):  # defined here, so that Ray ships it by value (the workers cannot import tests/)
+        from swegen.executors import node
+
+        return node.ensure_image(source)
 
     ray.init(address=cluster.address, logging_level="ERROR")
     try:
-        task = ray.remote(num_cpus=0)(fn)
-        return ray.get([task.options(resources={f"node_{name}": 1 / copies}).remote(*args) for _ in range(copies)], timeout=900)
+        task = ray.remote(num_cpus=0)(ensure)
+        return ray.get([task.options(resources={f"node_{name}": 1 / copies}).remote(source) for _ in range(copies)], timeout=900)
     finally:
         ray.shutdown()
-
-
-def _ensure(source):
-    from swegen.executors import node
-
-    return node.ensure_image(source)
 
 
 def test_an_image_a_node_lacks_is_built_there_once_from_the_recipe_the_job_carries(cluster, base_image):
@@ -381,12 +389,12 @@ def test_an_image_a_node_lacks_is_built_there_once_from_the_recipe_the_job_carri
     assert image_labels(tag) is None
     try:
         # two workers of one node at once: one builds, the other waits on the node's lock and finds it
-        made = _run_on(cluster, "a", _ensure, ImageSource(tag, recipe), copies=2)
+        made = _ensure_on(cluster, "a", ImageSource(tag, recipe), copies=2)
         assert sorted(made) == [False, True]
         assert image_labels(tag) is not None
         assert len(list((cluster.caches["a"] / "builds").iterdir())) == 1
         # the other node shares this machine's daemon: the image is there, nothing to make
-        assert _run_on(cluster, "b", _ensure, ImageSource(tag, recipe)) == [False]
+        assert _ensure_on(cluster, "b", ImageSource(tag, recipe)) == [False]
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
 
@@ -431,7 +439,7 @@ def test_with_a_registry_the_driver_pushes_an_image_and_a_node_that_lacks_it_pul
         subprocess.run(["docker", "rmi", tag, pushed], check=True, capture_output=True)
         assert image_labels(tag) is None
         # no recipe: only the registry can give it
-        assert _run_on(cluster, "b", _ensure, ImageSource(tag, None, None, pushed)) == [True]
+        assert _ensure_on(cluster, "b", ImageSource(tag, None, None, pushed)) == [True]
         assert image_labels(tag) is not None
         assert not (cluster.caches["b"] / "builds").exists()
     finally:
