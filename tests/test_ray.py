@@ -453,3 +453,24 @@ def test_a_cluster_that_does_not_answer_is_one_line_and_exit_2_before_any_work(e
     assert proc.returncode == 2, proc.stderr
     assert "no Ray cluster answers at 127.0.0.1:" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert _files(run) == before and not (run / "envs").exists()
+
+
+def test_the_executor_also_comes_from_the_environment_and_from_the_config_file(example, tmp_path):
+    run = _mined(example, tmp_path / "run")
+    port = _free_port()
+    proc = run_cli("validate", str(run), env={"SWEGEN_EXECUTOR": "ray", "SWEGEN_RAY_ADDRESS": f"127.0.0.1:{port}"}, timeout=120)
+    assert proc.returncode == 2 and f"no Ray cluster answers at 127.0.0.1:{port}" in proc.stderr, proc.stderr
+    config = tmp_path / "swegen.toml"
+    config.write_text(f'[executor]\nkind = "ray"\nray_address = "127.0.0.1:{port}"\n')
+    proc = run_cli("validate", str(run), "--config", str(config), timeout=120)
+    assert proc.returncode == 2 and f"no Ray cluster answers at 127.0.0.1:{port}" in proc.stderr, proc.stderr
+    # a flag wins over the file
+    proc = run_cli("validate", str(run), "--config", str(config), "--ray-address", f"127.0.0.1:{port + 1 if port < 65535 else port - 1}", timeout=120)
+    assert proc.returncode == 2 and f"127.0.0.1:{port} " not in proc.stderr, proc.stderr
+    config.write_text("[executor]\nkind = 1\n")
+    proc = run_cli("validate", str(run), "--config", str(config), timeout=120)
+    assert proc.returncode == 2 and "executor.kind must be a string" in proc.stderr, proc.stderr
+    config.write_text('[executor]\nkind = "slurm"\n')
+    proc = run_cli("validate", str(run), "--config", str(config), timeout=120)
+    assert proc.returncode == 2 and "unknown executor 'slurm'" in proc.stderr, proc.stderr
+    assert not (run / "validation.jsonl").exists()
