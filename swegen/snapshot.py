@@ -121,8 +121,9 @@ def remove(image: str) -> bool:
 
 
 def snapshots() -> list[Any]:
-    """Every snapshot image on the daemon."""
-    return list_images(KIND)
+    """Every snapshot image on the daemon (SandboxError when the daemon fails)."""
+    with _daemon_calls("listing snapshots"):
+        return list_images(KIND)
 
 
 def owner_alive(labels: dict[str, str], this_host_only: bool = True) -> bool:
@@ -135,9 +136,15 @@ def owner_alive(labels: dict[str, str], this_host_only: bool = True) -> bool:
 
 
 def remove_abandoned() -> int:
-    """Remove the snapshots that processes of this host left behind when they were killed; how many."""
+    """Remove the snapshots that processes of this host left behind when they were killed; how many.
+    Nothing when the daemon does not answer: the jobs that need it will say so, as infrastructure
+    errors."""
     removed = 0
-    for image in snapshots():
+    try:
+        images = snapshots()
+    except SwegenError:  # the daemon failed, or never answered
+        return 0
+    for image in images:
         if not owner_alive(image.labels or {}):
             try:
                 removed += remove(image.id)
