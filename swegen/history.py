@@ -469,7 +469,7 @@ class DiffReader:
             blocks.append(block)
             tail = (tail + block)[-len(end) :]
         output = b"".join(blocks)[: -len(self.END)]
-        by_sha = dict(_split_diff_output(output, [commit for commit, _ in pairs]))
+        by_sha = dict(_split_diff_stream(io.BytesIO(output).readlines(), [commit for commit, _ in pairs]))
         return [by_sha.get(commit, b"") for commit, _ in pairs]
 
     def close(self) -> None:
@@ -482,24 +482,6 @@ class DiffReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _split_diff_output(output: bytes, expected: list[str]) -> Iterator[tuple[str, bytes]]:
-    """_split_diff_stream over the lines of `output`, finding only the header lines (by one
-    regex in C) instead of looking at every line of every patch in Python."""
-    if not expected:
-        return
-    headers = re.compile(rb"^(" + b"|".join(re.escape(sha.encode()) for sha in set(expected)) + rb")\n", re.MULTILINE)
-    current: str | None = None
-    start = 0
-    for match in headers.finditer(output):
-        sha = match.group(1).decode()
-        if current is None or sha != current:
-            if current is not None:
-                yield current, output[start : match.start()]
-            current, start = sha, match.end()
-    if current is not None:
-        yield current, output[start:]
 
 
 def _split_diff_stream(lines: Iterable[bytes], expected: list[str]) -> Iterator[tuple[str, bytes]]:
