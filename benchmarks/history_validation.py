@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from swegen.records import read_lines
+from swegen.testbed import _ERROR_LINE
 from swegen.validating import ValidateConfig, validate
 
 #: (name, mirror folder, why it is in the sample); order = the order they are validated in.
@@ -149,25 +150,40 @@ def attempts(folder: Path, instance_id: str) -> list[dict]:
 
 
 def verdict(folder: Path, instance_id: str) -> dict | None:
-    """The final verdict: the first that is no infrastructure error, else the second
-    infrastructure error (validated twice, it counts as such), else none yet."""
+    """The final verdict: the first that is no infrastructure error (pytest not starting is none:
+    it is the environment's), else the second infrastructure error (validated twice, it counts
+    as such), else none yet."""
     rows = attempts(folder, instance_id)
-    final = [r for r in rows if not r.get("infra_error")]
+    final = [r for r in rows if not r.get("infra_error") or any(t in (r.get("reason") or "") for t in NOT_STARTING)]
     if final:
         return final[0]
     return rows[1] if len(rows) >= MAX_INFRA else None
 
 
+#: What the runner calls an infrastructure error but is the suite not starting in a built
+#: environment whose package imported (pytest itself fails at start-up).
+NOT_STARTING = ("pytest wrote no JUnit report",)
+
+
 def classify(row: dict) -> dict:
     """env / imports / kept of one verdict (None: not measured), and its cause when not kept. Pure."""
     reason = row.get("reason") or ""
-    if row.get("infra_error"):
+    if row.get("infra_error") and not any(text in reason for text in NOT_STARTING):
         return {"env": None, "imports": None, "kept": False, "cause": reason}
     env = not reason.startswith("env-build-failed")
     import_failure = reason.startswith("install-failed") or (reason.startswith("control-") and "does not import" in reason)
     applies = not reason.startswith(("test-patch-does-not-apply", "gold-patch-does-not-apply"))
     return {"env": env, "imports": (env and not import_failure) if applies or not env else None,
             "kept": bool(row.get("kept")), "cause": None if row.get("kept") else reason}
+
+
+def detail(folder: Path, instance_id: str) -> str:
+    """The last error line of the first test run before the fix (why a suite did not start)."""
+    log = folder / "runs" / instance_id / instance_id / "logs" / "before-1.txt"
+    if not log.exists():
+        return ""
+    errors = [m[1] for line in log.read_text(errors="replace").splitlines() if (m := _ERROR_LINE.match(line.strip()))]
+    return errors[-1][:160] if errors else ""
 
 
 def run(out: Path, only: str, timeout: float) -> None:
@@ -205,6 +221,8 @@ def summary(out: Path, markdown: bool) -> str:
     were kept (a share's denominator is the candidates where it was measured); then every cause."""
     lines = ["| repository | validated / sampled (kept when mined) | base commits | env builds | "
              "env builds and package imports | kept | infra errors |", "|---|---:|---|---:|---:|---:|---:|"]
+    # a suite that does not start (pytest wrote no report) counts as built and imported: the
+    # install and the import check passed before the tests ran
     causes = ["", "| repository | base date | fix | why not kept |", "|---|---|---|---|"]
     for name, _, _ in REPOS:
         folder = out / name.replace("/", "+")
@@ -223,7 +241,8 @@ def summary(out: Path, markdown: bool) -> str:
             f"{len(done) - len(built)} |")
         for instance_id, c in sorted(done.items(), key=lambda item: dates[item[0]]):
             if c["cause"]:
-                cause = " ".join(c["cause"].split()).replace("|", "\\|")[:200]
+                more = detail(folder, instance_id) if any(t in c["cause"] for t in NOT_STARTING) else ""
+                cause = " ".join((c["cause"][:200] + (f": {more}" if more else "")).split()).replace("|", "\\|")
                 causes.append(f"| {name} | {dates[instance_id]} | {instance_id.rsplit('-', 1)[-1]} | {cause} |")
     text = "\n".join(lines + causes)
     return text if markdown else text.replace("|", " ")
