@@ -52,7 +52,7 @@ def solve(run: Path, agent: str, name: str, ids: list[str], mode: str | None, *e
     """`swegen solve` with a preset; `mode` is the fake model's, served in the sandbox (None: nothing listens)."""
     args = ["solve", str(run), "--agent", agent, "--name", name, "--model", "fake-model", "--workers", "1",
             "--agent-env", f"OPENAI_API_BASE=http://127.0.0.1:{PORT}/v1", "--agent-env", "OPENAI_API_KEY=fake-key",
-            "--timeout", "600", "--max-infra-errors", "0"]
+            "--timeout", "600"]
     for item in AGENT_ENV[agent]:
         args += ["--agent-env", item]
     if mode:
