@@ -11,7 +11,7 @@ Three kinds of agent:
 - `scripted`: swegen's deterministic scripted agent (sandbox/scripted_agent.py) run the same way.
 - `openai`: the built-in baseline for an OpenAI-compatible endpoint (swegen.openai_agent), given a
   plain copy of the tree at the base commit on the host; nothing of the repository is executed.
-- a preset (`mini-swe-agent`, `aider`; swegen.agents): a real coding agent from its registry,
+- a preset (`mini-swe-agent`, `aider`, `codex`; swegen.agents): a real coding agent from its registry,
   installed into an image layer of its own on the environment image, run headless by its driver
   like a `command` agent; its version, turns and tokens go into the prediction, its trajectory
   into the run folder, and a failing endpoint is an infrastructure error.
