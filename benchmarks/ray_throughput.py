@@ -82,9 +82,26 @@ def validate(repo: Path, run: Path, candidates: int, *extra: str) -> dict:
     seconds = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
-    jobs = len((run / "validation.jsonl").read_text().splitlines())
+    verdicts = [json.loads(line) for line in (run / "validation.jsonl").read_text().splitlines()]
+    jobs = len(verdicts)
     return {"seconds": round(seconds, 1), "jobs": jobs, "jobs_per_min": round(60 * jobs / seconds, 2),
+            # the job functions' own time, summed: what any executor must spend
+            "job_seconds": round(sum(v.get("seconds", 0) for v in verdicts), 1),
             "load_before": load, "load_after": _load()}
+
+
+def node_seconds(root: Path) -> float:
+    """Time between each job's start and end lines in the nodes' ledgers, summed: the job plus
+    what the node does around it (Docker check, image and repository, scratch copy)."""
+    total, started = 0.0, {}
+    for ledger in root.glob("cache-*/jobs.jsonl"):
+        for line in ledger.read_text().splitlines():
+            event = json.loads(line)
+            if event["event"] == "start":
+                started[(event["pid"], event["job"])] = event["time"]
+            elif event["event"] == "end":
+                total += event["time"] - started.pop((event["pid"], event["job"]))
+    return round(total, 1)
 
 
 def main() -> None:
@@ -106,6 +123,8 @@ def main() -> None:
                 extra = [*extra, "--executor", "ray", "--ray-address", cluster[0]]
             try:
                 row = {"configuration": label, **validate(root / "repo", root / f"run-{index}", args.candidates, *extra)}
+                if nodes:
+                    row["node_seconds"] = node_seconds(root / f"c{nodes}")
             finally:
                 if cluster:
                     stop_cluster(cluster[1], cluster[2])
