@@ -61,6 +61,45 @@ def _instrument(runs_file: Path) -> None:
         return run
 
     validating.run_pytest = timed_run_pytest
+    _time_installs(runs_file)
+
+
+def _time_installs(runs_file: Path) -> None:
+    """Record how long each install of the project (and each snapshot commit, where there are
+    snapshots) takes, to say where a task's time goes beyond its tests."""
+    import time
+
+    import swegen.testbed as testbed
+
+    install = testbed.Container.install
+
+    def timed_install(self, *args, **kwargs):
+        started = time.monotonic()
+        try:
+            return install(self, *args, **kwargs)
+        finally:
+            _note(runs_file, {"instance_id": self.bed.instance_id, "install": time.monotonic() - started})
+
+    testbed.Container.install = timed_install
+    try:
+        import swegen.snapshot as snapshot
+    except ImportError:
+        return  # a version without snapshots
+    commit = snapshot._commit
+
+    def timed_commit(container, instance_id):
+        started = time.monotonic()
+        try:
+            return commit(container, instance_id)
+        finally:
+            _note(runs_file, {"instance_id": instance_id, "commit": time.monotonic() - started})
+
+    snapshot._commit = timed_commit
+
+
+def _note(runs_file: Path, line: dict) -> None:
+    with open(runs_file, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line) + "\n")
 
 
 def measure(args: argparse.Namespace) -> None:
@@ -79,7 +118,8 @@ def measure(args: argparse.Namespace) -> None:
     validate(ValidateConfig(run_dir=args.out, workers=args.workers), progress)
     wall = time.monotonic() - started
     building = marks.get("validating", started) - started
-    runs = [json.loads(line) for line in runs_file.read_text().splitlines()] if runs_file.exists() else []
+    notes = [json.loads(line) for line in runs_file.read_text().splitlines()] if runs_file.exists() else []
+    runs = [n for n in notes if "duration" in n]
     verdicts = {row["instance_id"]: row for row in map(json.loads, (args.out / "validation.jsonl").read_text().splitlines())}
     code = str(Path(swegen.__file__).resolve().parents[1])
     rev = subprocess.run(["git", "-C", code, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -92,7 +132,9 @@ def measure(args: argparse.Namespace) -> None:
             mine = [r for r in runs if r["instance_id"] == instance_id]
             row = {**common, "instance_id": instance_id, "kept": verdict.get("kept"), "reason": verdict.get("reason"),
                    "wall": verdict.get("seconds"), "tests": round(sum(r["duration"] for r in mine), 2), "runs": len(mine),
-                   "pytest": round(sum(r["pytest"] or 0 for r in mine), 2), "verdict": _verdict(verdict)}
+                   "pytest": round(sum(r["pytest"] or 0 for r in mine), 2), "verdict": _verdict(verdict),
+                   "installs": [round(n["install"], 1) for n in notes if n["instance_id"] == instance_id and "install" in n],
+                   "commits": [round(n["commit"], 1) for n in notes if n["instance_id"] == instance_id and "commit" in n]}
             handle.write(json.dumps(row) + "\n")
         handle.write(json.dumps({**common, "instance_id": None, "tasks": len(ids), "wall_total": round(wall, 1),
                                  "env_build": round(building, 1), "load_end": os.getloadavg()[0]}) + "\n")
@@ -108,16 +150,21 @@ def _verdict(row: dict) -> dict:
 def summary(args: argparse.Namespace) -> None:
     rows = [json.loads(line) for path in args.files for line in Path(path).read_text().splitlines() if line.strip()]
     tasks = [r for r in rows if r["instance_id"] and r.get("wall") is not None and r["runs"]]
-    print("| repository | version | tasks | runs/task | tests s/task | wall s/task | wall / tests | overhead s/task | goal 2x+5 s met |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| repository | version | tasks | runs/task | tests s/task (pytest's own) | wall s/task | wall / tests | overhead s/task "
+          "| installs/task (s) | snapshot commit s | goal 2x+5 s met |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for key in sorted({(r["repo"], r["label"]) for r in tasks}):
         mine = [r for r in tasks if (r["repo"], r["label"]) == key and r["workers"] == 1]
         if not mine:
             continue
         tests, wall = statistics.mean(r["tests"] for r in mine), statistics.mean(r["wall"] for r in mine)
         met = sum(r["wall"] <= 2 * r["tests"] + 5 for r in mine)
-        print(f"| {key[0]} | {key[1]} | {len(mine)} | {statistics.mean(r['runs'] for r in mine):.1f} | {tests:.1f} | {wall:.1f} "
-              f"| {wall / tests:.1f}x | {wall - tests:.1f} | {met}/{len(mine)} |")
+        own = statistics.mean(r["pytest"] for r in mine)
+        installs = statistics.mean(len(r.get("installs", [])) for r in mine)
+        install_s = statistics.mean(sum(r.get("installs", [])) for r in mine)
+        commit_s = statistics.mean(sum(r.get("commits", [])) for r in mine)
+        print(f"| {key[0]} | {key[1]} | {len(mine)} | {statistics.mean(r['runs'] for r in mine):.1f} | {tests:.1f} ({own:.1f}) | {wall:.1f} "
+              f"| {wall / tests:.2f}x | {wall - tests:.1f} | {installs:.1f} ({install_s:.1f}) | {commit_s:.1f} | {met}/{len(mine)} |")
     print()
     print("| repository | version | workers | tasks | wall s (validate, images built) | tasks/min | load at start |")
     print("|---|---|---|---|---|---|---|")
