@@ -6,6 +6,8 @@ that fail before and pass after, every time, are FAIL_TO_PASS; tests that pass e
 PASS_TO_PASS; a test whose outcome flips is flaky and dropped. Every kept task then passes its
 controls, graded as evaluation grades: the gold patch resolves it and the empty patch does not.
 
+The project is installed once per task, in a container committed to a snapshot image that every
+phase starts from (swegen.snapshot); a phase the snapshot cannot stand for installs afresh.
 Each unit of work is a plain `Job` record that a worker process runs with no shared state;
 results are appended to validation.jsonl as they come, so a killed run resumes where it stopped.
 """
