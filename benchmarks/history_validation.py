@@ -165,6 +165,12 @@ def verdict(folder: Path, instance_id: str) -> dict | None:
 NOT_STARTING = ("pytest wrote no JUnit report",)
 
 
+def skipped(out: Path) -> dict[str, str]:
+    """Candidates left out by hand (`--skip ID=WHY`), with why: listed in the summary, never counted."""
+    path = out / "skipped.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
 def classify(row: dict) -> dict:
     """env / imports / kept of one verdict (None: not measured), and its cause when not kept. Pure."""
     reason = row.get("reason") or ""
@@ -206,6 +212,8 @@ def _one(out: Path, name: str, folder: Path, candidate: dict, index: int, timeou
     instance_id = candidate["instance_id"]
     if verdict(folder, instance_id) is not None or len(attempts(folder, instance_id)) >= MAX_INFRA:
         return
+    if instance_id in skipped(out):
+        return
     while (out / "PAUSE").exists():
         time.sleep(10)
     run_dir = add_candidate(folder, folder / "mined", instance_id)
@@ -244,6 +252,10 @@ def summary(out: Path, markdown: bool) -> str:
                 more = detail(folder, instance_id) if any(t in c["cause"] for t in NOT_STARTING) else ""
                 cause = " ".join((c["cause"][:200] + (f": {more}" if more else "")).split()).replace("|", "\\|")
                 causes.append(f"| {name} | {dates[instance_id]} | {instance_id.rsplit('-', 1)[-1]} | {cause} |")
+    left = skipped(out)
+    if left:
+        causes += ["", "Not run (left out by hand, not counted above):", ""]
+        causes += [f"- {instance_id}: {why}" for instance_id, why in sorted(left.items())]
     text = "\n".join(lines + causes)
     return text if markdown else text.replace("|", " ")
 
@@ -254,9 +266,14 @@ def main() -> None:
     parser.add_argument("--only", default="", help="substring of the repository names to run")
     parser.add_argument("--timeout", type=float, default=600, help="seconds one test run may take")
     parser.add_argument("--summary", action="store_true", help="only print the tables")
+    parser.add_argument("--skip", action="append", default=[], metavar="ID=WHY",
+                        help="leave a candidate out, with the reason (kept in skipped.json, listed in the summary)")
     parser.add_argument("--markdown", action="store_true", help="tables in Markdown")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.skip:
+        left = {**skipped(args.out), **dict(item.split("=", 1) for item in args.skip)}
+        (args.out / "skipped.json").write_text(json.dumps(left, indent=1), encoding="utf-8")
     if args.summary:
         print(summary(args.out, args.markdown))
         return
