@@ -13,6 +13,7 @@ from gitrepo import GitRepo
 from swegen.errors import NotAGitRepository
 from swegen.example import create_example, load_manifest
 from swegen.mining import MineConfig, mine
+from swegen.restate import restate_tasks
 
 LIB = "def total(xs):\n    s = 0\n    for x in xs[1:]:\n        s += x\n    return s\n"
 LIB_FIXED = "def total(xs):\n    s = 0\n    for x in xs:\n        s += x\n    return s\n"
@@ -705,3 +706,26 @@ def test_a_pr_that_reached_a_long_lived_non_default_branch_only_through_a_merge(
     out = run(repo, tmp_path)
     assert [(c["fix_commit"], c["base_commit"], c["nested_in"]) for c in kept(out)] == [(pr, base, outer)]
     assert by_sha(out)[outer]["reasons"][0].startswith("branch-merge: ")
+
+
+def folder_bytes(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.glob("*/*")) if p.is_file()}
+
+
+def test_mined_task_folders_are_already_restated(tmp_path, example_run):
+    """Mining's workers restate each statement as they make the task; restating the run folder
+    afterwards (what validation does) must find nothing to change, byte for byte (checked to fail
+    when mining writes the statement as mined instead of restated). The fix's message has CRLF
+    line ends: the statement kept as the original has LF ones, as restate_task reads it back."""
+    repo = base_repo(tmp_path)
+    repo.write({"lib.py": LIB_FIXED, "tests/test_lib.py": TEST})
+    repo.git("add", "-A")
+    message = "Fix total skipping the first item\r\n\r\nThe total left out the first item\r\nof the list, so sums were short.\r\n"
+    repo.git("commit", "-q", "--cleanup=verbatim", "-m", message)
+    out = run(repo, tmp_path)
+    (statement,) = [v for k, v in folder_bytes(out).items() if k.endswith("problem_statement.original.md")]
+    assert b"first item\n" in statement and b"\r" not in statement
+    for out in (out, example_run[1]):
+        mined = folder_bytes(out)
+        restate_tasks(out)
+        assert folder_bytes(out) == mined
