@@ -607,7 +607,16 @@ def _tox(files: _Reader, reasons: list) -> list[str]:
     if not parser.has_option("testenv", "deps"):
         return []
     reasons.append(("install", "tox.ini [testenv] deps"))
-    return [line for line in parser.get("testenv", "deps").splitlines() if not line.strip().startswith(("-", "{"))]
+    out = []
+    for line in parser.get("testenv", "deps").splitlines():
+        line = line.strip()
+        # `-rtests/requirements.txt`, `-r{toxinidir}/requirements-test.txt`: the file's lines
+        include = re.match(r"^-r\s*(?:\{toxinidir\}/)?(?:\./)?(\S+)$", line)
+        if include:
+            out += _requirement_lines(files, include[1], set())
+        elif line and not line.startswith(("-", "{")):
+            out.append(line)
+    return out
 
 
 def _build_requires(pyproject: dict, files: _Reader, reasons: list) -> list[str]:

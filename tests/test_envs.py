@@ -366,3 +366,13 @@ def test_build_tools_of_an_old_date_are_those_of_the_pythons_era(tmp_path):
     # uv builds sdists with setuptools>=40.8 (2018): as of 2015 pytest 2.7's py could not be built
     assert "--exclude-newer-package setuptools=2021-06-01T00:00:00Z --exclude-newer-package wheel=2021-06-01T00:00:00Z" in install
     assert "setuptools, wheel as of 2021-06-01" in reasons(plan)
+
+
+def test_tox_deps_that_include_a_requirement_file_bring_its_lines(tmp_path):
+    repo = GitRepo(tmp_path / "r")
+    tox = "[testenv]\ndeps =\n    -rtests/requirements.txt\n    -r{toxinidir}/extra-reqs.txt\n    mock\n"
+    base = repo.commit("Init", {"tox.ini": tox, "tests/requirements.txt": "pytest-cov\npytest\n",
+                                "extra-reqs.txt": "hypothesis\n", "pkg/__init__.py": ""})
+    reqs = requirements(plan_environment(repo.path, base, ["3.11"]))
+    # tablib 2023: pytest.ini's addopts use --cov, and pytest-cov is only named in that file
+    assert {"pytest-cov", "pytest", "hypothesis", "mock"} <= set(reqs)
