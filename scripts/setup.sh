@@ -37,6 +37,8 @@ log "installing swegen into .venv"
 .venv/bin/python -m pip install -q -e '.[test,ray]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import swegen' || { log "installing swegen failed"; exit 2; }
 
+# Debian's docker-registry (the reference registry): tests/test_ray.py pushes and pulls through it.
+command -v docker-registry >/dev/null || { log "installing docker-registry (the Ray tests push images to it)"; apt_install docker-registry; }
 # Debian's chromium: the tests open the HTML report in it, headless.
 command -v chromium >/dev/null || { log "installing chromium (the tests open the HTML report in it)"; apt_install chromium; }
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -402,14 +403,15 @@ def test_an_image_a_node_lacks_is_built_there_once_from_the_recipe_the_job_carri
 @pytest.fixture
 def registry(tmp_path):
     """Debian's docker-registry (the reference registry, registry:2's code) on a free loopback port."""
-    if not Path("/usr/bin/docker-registry").exists():
+    binary = shutil.which("docker-registry")
+    if not binary:
         if IN_CI:
-            pytest.fail("docker-registry is missing (apt-get install docker-registry)")
-        pytest.skip("no docker-registry here (apt-get install docker-registry)")
+            pytest.fail("docker-registry is missing (scripts/setup.sh installs it)")
+        pytest.skip("no docker-registry here (scripts/setup.sh installs it)")
     port = _free_port()
     config = tmp_path / "registry.yml"
     config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'blobs'}\nhttp:\n  addr: 127.0.0.1:{port}\n")
-    proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(50):
             with socket.socket() as sock:
