@@ -33,6 +33,12 @@ def lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def SLOW(*values):
+    """A preset whose tests CI leaves out (each builds its own agent layer, minutes on a fresh
+    machine): mini-swe-agent stands for the presets there; `pytest -m slow` runs the others."""
+    return pytest.param(*values, marks=pytest.mark.slow)
+
+
 @pytest.fixture(scope="module")
 def run(demo_run, tmp_path_factory) -> Path:
     """A copy of the demo's validated tasks, without its predictions and evaluations."""
@@ -115,7 +121,7 @@ def test_a_preset_without_a_model_is_one_line_and_exit_2(tmp_path):
 
 @pytest.mark.docker
 @pytest.mark.timeout(3600)  # the first run installs the agent into its image layer
-@pytest.mark.parametrize("agent", ["mini-swe-agent", "aider", "codex"])
+@pytest.mark.parametrize("agent", ["mini-swe-agent", SLOW("aider"), SLOW("codex")])
 def test_a_preset_fixes_the_example_against_the_fake_model_and_nonsense_resolves_nothing(run, agent):
     ids = task_ids(run)
     proc = solve(run, agent, f"{agent}-fake", ids, agent)
@@ -146,7 +152,7 @@ def test_a_preset_fixes_the_example_against_the_fake_model_and_nonsense_resolves
 
 @pytest.mark.docker
 @pytest.mark.timeout(3600)  # the first run installs the agent into its image layer
-@pytest.mark.parametrize("agent", ["mini-swe-agent", "aider", "codex"])
+@pytest.mark.parametrize("agent", ["mini-swe-agent", SLOW("aider"), SLOW("codex")])
 def test_an_endpoint_that_does_not_answer_is_an_infra_error_not_an_empty_patch(run, agent):
     ids = task_ids(run)[:1]
     proc = solve(run, agent, f"{agent}-down", ids, None, "--agent-env", "SWEGEN_ENDPOINT_WAIT=1")
@@ -160,7 +166,7 @@ def test_an_endpoint_that_does_not_answer_is_an_infra_error_not_an_empty_patch(r
 @pytest.mark.timeout(3600)  # the first run installs the agent into its image layer
 @pytest.mark.parametrize("agent, retries, said", [
     ("mini-swe-agent", ("--agent-env", "MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT=1"), "InternalServerError"),
-    ("codex", (), "the model endpoint failed"),  # codex words a 500 as "high demand", without the status
+    SLOW("codex", (), "the model endpoint failed"),  # codex words a 500 as "high demand", without the status
 ])
 def test_an_endpoint_that_fails_after_the_agents_retries_is_an_infra_error(run, agent, retries, said):
     ids = task_ids(run)[:1]
