@@ -161,6 +161,13 @@ def evaluate(config: EvaluateConfig, progress: Progress = lambda stage, done, to
     return summaries
 
 
+def validation_flaky(run_dir: Path) -> dict[str, list[str]]:
+    """The tests validation found flaky, by task (its last verdict on each; none for tasks from
+    elsewhere): the strict verdict never counts them as regressions."""
+    rows = {row["instance_id"]: row for row in read_lines(run_dir / "validation.jsonl") if "instance_id" in row}
+    return {i: list(row.get("flaky") or []) for i, row in rows.items()}
+
+
 def load_tasks(run_dir: Path, only: tuple[str, ...] = ()) -> dict[str, dict]:
     tasks = {t["instance_id"]: t for t in read_tasks(run_dir)}
     if only:
@@ -201,6 +208,7 @@ def _evaluate_model(config: EvaluateConfig, model: str, predictions: list[Predic
     submitted = [p for p in predictions if p.instance_id in tasks]
     unknown = sorted(p.instance_id for p in predictions if p.instance_id not in tasks)
     jobs, instant = [], []
+    flaky = validation_flaky(config.run_dir)
     for index, prediction in enumerate(submitted, 1):
         progress(f"{model}: preparing", index, len(submitted))
         task = tasks[prediction.instance_id]
@@ -236,7 +244,7 @@ def _evaluate_model(config: EvaluateConfig, model: str, predictions: list[Predic
             fail_to_pass=list(task["FAIL_TO_PASS"]), pass_to_pass=list(task["PASS_TO_PASS"]),
             out_dir=str(instance_out), timeout=config.timeout, key=key, tamper_checks=config.tamper_checks,
             revert_test_edits=config.revert_test_edits, strict=config.strict, gold_patch=task["patch"],
-            task_dir=str(config.run_dir / prediction.instance_id), flaky=list(task.get("flaky") or []),
+            task_dir=str(config.run_dir / prediction.instance_id), flaky=flaky.get(prediction.instance_id, []),
         ))
     with JsonlWriter(out / "results.jsonl") as sink:
         for result in instant:

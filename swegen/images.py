@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from swegen.docker_sandbox import LABEL_MANAGED, docker_client
-from swegen.errors import BadInput, ImageBuildFailed, ImageMissing, SwegenError
+from swegen.docker_sandbox import LABEL_MANAGED, START_HINT, docker_client
+from swegen.errors import BadInput, DockerUnavailable, ImageBuildFailed, ImageMissing, SwegenError
 from swegen.resources import sandbox_file, template_env, template_source
 
 BASE_REPOSITORY = "swegen-base"
@@ -122,10 +122,13 @@ def image_labels(tag: str) -> dict[str, str] | None:
     """Labels of a local image, or None when it is absent."""
     import docker.errors
 
+    client = docker_client()
     try:
-        return docker_client().images.get(tag).labels or {}
+        return client.images.get(tag).labels or {}
     except docker.errors.ImageNotFound:
         return None
+    except Exception as exc:  # the daemon went away after answering the ping
+        raise DockerUnavailable("Docker daemon stopped answering", hint=START_HINT, detail=repr(exc)) from exc
 
 
 def build_base_image(

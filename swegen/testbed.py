@@ -24,7 +24,7 @@ from pathlib import Path
 from swegen.canaries import Canary, plant
 from swegen.docker_sandbox import DockerSandbox
 from swegen.envs import EnvPlan, available_pythons, plan_environment
-from swegen.errors import SwegenError
+from swegen.errors import DockerUnavailable, InfrastructureDown, SwegenError
 from swegen.images import base_image_id, build_env_image, env_fingerprint, env_tag
 from swegen.records import to_dict, write_atomic
 from swegen.resources import sandbox_file
@@ -101,6 +101,9 @@ class Environments:
             tag, _ = build_env_image(plan.recipe, ca_bundle=self.ca_bundle, log_path=envs / f"{fingerprint[:16]}.log")
             return tag, None
         except SwegenError as exc:
+            if isinstance(exc, (DockerUnavailable, InfrastructureDown)) or not _daemon_answers():
+                # an outage, not the recipe's failure: nothing is recorded, the next run builds
+                return "", f"{INFRA_PREFIX}the Docker daemon stopped answering while the environment was built ({exc.message})"
             reason = f"env-build-failed: {exc.message}"
             if fingerprint:
                 write_atomic(envs / f"{fingerprint[:16]}.failed", reason)
@@ -113,13 +116,13 @@ class Environments:
         image, error = self.image(plan)
         if error:
             return None, plan, error
-        plan = self.checked(plan, image, task["base_commit"], limits)
+        plan = self.checked(plan, image, task["base_commit"], limits, task["instance_id"])
         image, error = self.image(plan)
         if error:
             return None, plan, error
         return self._bed(task, plan, image, limits), plan, None
 
-    def checked(self, plan: EnvPlan, image: str, commit: str, limits: Limits) -> EnvPlan:
+    def checked(self, plan: EnvPlan, image: str, commit: str, limits: Limits, for_task: str = "env-check") -> EnvPlan:
         """`plan`, or the plan resolved RETRY_DAYS earlier when, with `plan`'s dependencies, the
         package under test or pytest (its plugins, the root conftest) fails to import inside a
         dependency, and the earlier environment does not. Decided once per recipe, recorded in
@@ -127,21 +130,22 @@ class Environments:
         path = _check_path(self.run_dir, plan)
         if not path.exists():
             try:
-                failure = self._check(plan, image, commit, limits)
+                failure = self._check(plan, image, commit, limits, for_task)
                 record: dict = {"exclude_newer": plan.exclude_newer, "failure": failure}
                 if failure:
                     earlier = self.plan(commit, earlier_because=failure)
                     tag, error = self.image(earlier)
                     record["retry"] = {"exclude_newer": earlier.exclude_newer,
-                                       "failure": error or self._check(earlier, tag, commit, limits)}
+                                       "failure": error or self._check(earlier, tag, commit, limits, for_task)}
             except SwegenError:
                 return plan  # the sandbox failed, not the environment: checked again next time
             write_atomic(path, json.dumps(record, indent=1))
         return checked_plan(self.run_dir, plan, lambda because: self.plan(commit, earlier_because=because))
 
-    def _check(self, plan: EnvPlan, image: str, commit: str, limits: Limits) -> str | None:
-        """Why the environment fails the project inside a dependency, or None."""
-        bed = self._bed({"instance_id": "env-check", "base_commit": commit}, plan, image, limits)
+    def _check(self, plan: EnvPlan, image: str, commit: str, limits: Limits, for_task: str) -> str | None:
+        """Why the environment fails the project inside a dependency, or None. The container is
+        labelled with the task it is checked for (an outage under it is that task's)."""
+        bed = self._bed({"instance_id": for_task, "base_commit": commit}, plan, image, limits)
         outputs = []
         with Container(bed, git_archive(self.repo, commit), "env-check") as box:
             box.install()
@@ -173,6 +177,25 @@ class Environments:
             pytest_args=list(plan.pytest_args),
             limits=dataclasses.asdict(limits),
         )
+
+
+#: How an environment error that is an outage of ours starts (an infrastructure error, never a verdict).
+INFRA_PREFIX = "infrastructure: "
+
+
+def is_infra(error: str | None) -> bool:
+    """Is this error of `Environments.testbed` an outage (retried on the next run), not the recipe's?"""
+    return bool(error) and error.startswith(INFRA_PREFIX)
+
+
+def _daemon_answers() -> bool:
+    from swegen.docker_sandbox import docker_client
+
+    try:
+        docker_client()
+    except SwegenError:
+        return False
+    return True
 
 
 def _check_path(run_dir: Path, plan: EnvPlan) -> Path:

@@ -35,7 +35,7 @@ from swegen.runner import TestRun, run_pytest
 from swegen.sandbox import Limits
 from swegen.snapshot import Snapshot, remove_abandoned
 from swegen.split import DiffError, parse_diff
-from swegen.testbed import Container, Environments, Testbed, git_archive, recorded_repo, test_files, test_targets
+from swegen.testbed import Container, Environments, Testbed, git_archive, is_infra, recorded_repo, test_files, test_targets
 
 #: Funnel steps, in order: a rejected candidate stops at the step it failed.
 STEPS = ("candidates", "environment built", "patches apply", "has FAIL_TO_PASS", "stable", "controls pass", "kept")
@@ -167,7 +167,7 @@ def _plan_jobs(tasks: list[dict], repo: Path, config: ValidateConfig, progress: 
         progress("building environments", index, len(tasks))
         bed, _, error = envs.testbed(task, config.limits)
         if error or bed is None:
-            failed.append(Validation(task["instance_id"], False, error, "candidates"))
+            failed.append(Validation(task["instance_id"], False, error, "candidates", infra_error=is_infra(error)))
             continue
         targets = test_targets(task.get("test_files", []))
         if config.p2p == "full":
@@ -418,8 +418,7 @@ def finish(run_dir: Path) -> dict[str, object]:
         if not row["kept"]:
             continue
         task = json.loads((run_dir / instance_id / "task.json").read_text(encoding="utf-8"))
-        # the flaky tests go along so that the strict verdict never counts them as regressions
-        task.update(FAIL_TO_PASS=row["FAIL_TO_PASS"], PASS_TO_PASS=row["PASS_TO_PASS"], flaky=row.get("flaky", []))
+        task.update(FAIL_TO_PASS=row["FAIL_TO_PASS"], PASS_TO_PASS=row["PASS_TO_PASS"])
         task.pop("schema_version", None)
         lines.append(json.dumps(task, ensure_ascii=False))
     write_atomic(run_dir / "tasks.jsonl", "".join(line + "\n" for line in lines))
