@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import statistics
 import tarfile
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 from conftest import run_cli
 from swegen.agents import AGENT_PREFIX, PRESET_NAMES, AgentRun, preset, presets, unpack_run
+from swegen import costs
 from swegen.errors import BadInput
 
 FAKE = Path(__file__).resolve().parents[1] / "swegen" / "fake_model.py"
@@ -140,6 +142,15 @@ def test_a_preset_fixes_the_example_against_the_fake_model_and_nonsense_resolves
         assert TRAJECTORY[agent] in kept, kept
     summary = evaluate(run, f"{agent}-fake")
     assert sorted(summary["resolved_ids"]) == sorted(ids), summary
+    # the report shows the preset's rate, time, turns and tokens (the cost table's row)
+    proc = run_cli("report", str(run), "--price", f"{agent}-fake=1/2", env={"COLUMNS": "250"})
+    assert proc.returncode == 0, proc.stderr
+    row = next(line for line in (run / "report" / "report.md").read_text().splitlines() if line.startswith(f"| {agent}-fake | {len(ids)}/{len(ids)} |"))
+    median_turns = costs.turns(statistics.median(p["turns"] for p in predictions.values()))
+    tokens_in = costs.tokens(sum(p["prompt_tokens"] for p in predictions.values()), len(ids))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] != "-" and cells[3] != "-", row  # median and total wall time
+    assert cells[4] == median_turns and cells[5] == tokens_in and "$" in cells[8], (row, median_turns, tokens_in)
 
     # the control: the same agent and pipeline, the model answers nonsense (a well-formed edit of an unrelated file)
     proc = solve(run, agent, f"{agent}-nonsense", ids[:1], f"{agent}-nonsense")
