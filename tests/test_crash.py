@@ -40,7 +40,7 @@ SEED = int(os.environ.get("SWEGEN_CRASH_SEED") or random.SystemRandom().randrang
 KILLS = 3
 MINE_KILLS = 5
 #: Fields that hold timings, paths of the run folder, or fresh random names: never compared.
-VOLATILE = {"seconds", "agent_seconds", "duration", "started", "started_at", "log", "canaries"}
+VOLATILE = {"seconds", "agent_seconds", "duration", "started", "started_at", "log", "canaries", "at"}
 #: Which tests flip is random (the example's flaky test depends on the hash seed of each run), so
 #: how many were seen flipping is no verdict; the FAIL_TO_PASS and PASS_TO_PASS lists are.
 FLAKY = {"flaky", "flaky_tests"}
