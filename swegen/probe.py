@@ -39,7 +39,7 @@ from swegen import stats
 from swegen.errors import BadInput, InfrastructureDown, SwegenError
 from swegen.llm import ChatFailed, RetryPolicy, chat, chat_endpoint
 from swegen.predictions import model_dir_name
-from swegen.records import JsonlWriter, from_dict, read_lines, read_tasks, to_dict, write_json
+from swegen.records import JsonlWriter, finite, from_dict, read_lines, read_tasks, to_dict, write_json
 from swegen.resources import template_dir
 
 #: A task is recalled when the answer reproduces at least this share of gold's changed lines...
@@ -280,7 +280,7 @@ def probe(config: ProbeConfig, progress: Progress = lambda stage, done, total: N
                 raise InfrastructureDown(f"the endpoint failed {streak} probes in a row (last: {line.infra_error})",
                                          hint="check the endpoint, then run the same command again: finished tasks are kept")
     summary = summarise(config.model, read_lines(out), release, how)
-    write_json(out.with_name(out.stem + ".summary.json"), _finite(to_dict(summary)))
+    write_json(out.with_name(out.stem + ".summary.json"), finite(to_dict(summary)))
     return summary
 
 
@@ -416,11 +416,3 @@ def load_summaries(run_dir: Path) -> tuple[ProbeSummary, ...]:
     return tuple(summaries)
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -267,3 +268,14 @@ def read_tasks(run_dir: Path) -> list[dict[str, Any]]:
         seen.add(task["instance_id"])
         tasks.append(task)
     return tasks
+
+
+def finite(value: Any) -> Any:
+    """`value` with NaN and infinity as null: JSON has no such numbers, and readers choke on them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value

@@ -22,7 +22,7 @@ import jinja2
 
 from swegen import __version__, costs, probe, report_plots, stats
 from swegen.errors import BadInput, SwegenError
-from swegen.records import read_lines, read_tasks, to_dict, write_atomic, write_json
+from swegen.records import finite, read_lines, read_tasks, to_dict, write_atomic, write_json
 from swegen.resources import template_dir
 from swegen.scores import PublicScore, load_scores, match, override_for, parse_overrides
 
@@ -322,7 +322,7 @@ def make_report(config: ReportConfig) -> ReportResult:
                           probe.load_summaries(run_dir))
     out = run_dir / "report"
     summary, html, markdown = out / "summary.json", out / "report.html", out / "report.md"
-    write_json(summary, _finite(to_dict(report)))
+    write_json(summary, finite(to_dict(report)))
     variables = {"report": report, "plots": report_plots.plots(report), "fmt": FORMATTERS}
     write_atomic(html, _templates(html=True).get_template("report.html.j2").render(**variables))
     write_atomic(markdown, _templates(html=False).get_template("report.md.j2").render(**variables))
@@ -335,15 +335,6 @@ def _templates(html: bool) -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
-def _finite(value: Any) -> Any:
-    """NaN and infinity as null: JSON has no such numbers, and readers choke on them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _read_json(path: Path) -> dict[str, Any]:
