@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 
 from swegen import config as project_config
 from swegen.history import git
-from swegen.images import BASE_REPOSITORY, DEBIAN_SUITES, EnvRecipe, base_tag
+from swegen.images import BASE_REPOSITORY, DEBIAN_SUITES, INDEX_DOWN, INDEX_DOWN_EXIT, INDEX_DOWN_MARK, EnvRecipe, base_tag
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -115,7 +115,7 @@ def plan_environment(
     pyproject = _toml(files.read("pyproject.toml"))
     deps, extras = _dependencies(files, pyproject, reasons)
     build = _build_requires(pyproject, files, reasons)
-    chosen = _python(python, settings, pyproject, files, repo, commit, available_pythons, reasons)
+    chosen = _python(python, settings, pyproject, files, repo, commit, available_pythons, reasons, base_image)
     date = _spec_date(repo, commit)
     if earlier_because:
         first, date = date, earlier_date(date)
@@ -153,7 +153,7 @@ def _install_command(date: str, python: str, reasons: list) -> str:
     Bytecode is compiled at install time, as pip does and uv does not by default: compiling an
     old dependency at import time instead warns (invalid escape sequences, on a newer Python),
     and suites that turn warnings into errors then fail to import it."""
-    uv = f"UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 uv pip install --compile-bytecode --python {VENV_PYTHON} --exclude-newer {date}"
+    uv = f"uvi --exclude-newer {date}"
     tools = PYTEST_FLOOR.get(python, (None, None, None))[2]
     if tools and date < tools:
         # uv builds an sdist with setuptools>=40.8 (of 2018): as of an older date none resolves
@@ -163,10 +163,22 @@ def _install_command(date: str, python: str, reasons: list) -> str:
                                  f"setuptools>=40.8 (2018), and older build tools do not run on Python {python}"))
     deps = "/opt/swegen/deps/requirements.txt"
     together = (
-        f"({uv} -r {deps} || (echo 'swegen: installing the requirements together failed; one by one now' && "
-        f'while read -r req; do {uv} "$req" || echo "swegen: skipped $req"; done < {deps}))'
+        f"{{ {uv} -r {deps} || {{ echo 'swegen: installing the requirements together failed; one by one now' && "
+        f'while read -r req; do {uv} "$req" || echo "swegen: skipped $req"; done < {deps}; }}; }}'
     )
-    return together + " && " + _runner_floor(date, python, reasons)
+    return f"{UV_INSTALL} {together} && {_runner_floor(date, python, reasons)}"
+
+
+#: A shell function `uvi ARGS` for the install step: `uv pip install ARGS` into the venv, except
+#: that when the package index did not answer it stops the whole step (INDEX_DOWN_EXIT, after
+#: INDEX_DOWN_MARK) instead of letting the one-by-one fallback skip every requirement and build an
+#: image without them, which would be kept and reused as if the recipe had made it.
+UV_INSTALL = (
+    f"uvi() {{ UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 uv pip install --compile-bytecode --python {VENV_PYTHON} \"$@\" "
+    f"> /tmp/swegen-uv.out 2>&1; rc=$?; cat /tmp/swegen-uv.out; "
+    f"if [ $rc -ne 0 ] && grep -qiE '{INDEX_DOWN}' /tmp/swegen-uv.out; then echo '{INDEX_DOWN_MARK}'; exit {INDEX_DOWN_EXIT}; fi; "
+    f"return $rc; }};"
+)
 
 
 def _runner_floor(date: str, python: str, reasons: list) -> str:
@@ -182,12 +194,17 @@ def _runner_floor(date: str, python: str, reasons: list) -> str:
     need = tuple(int(p) for p in lowest.split("."))
     check = (f"import sys, re, pytest; sys.exit(tuple(int(p) for p in re.findall(r'\\d+', pytest.__version__)[:3]) "
              f"< {need!r})")
-    uv = f"UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1 uv pip install --compile-bytecode --python {VENV_PYTHON} --exclude-newer {as_of}"
-    return (f'({VENV_PYTHON} -c "{check}" 2>/dev/null || (echo "swegen: pytest missing or older than {lowest}; '
-            f'pytest>={lowest},<{below} as of {as_of}" && {uv} --upgrade "pytest>={lowest},<{below}"))')
+    return (f'{{ {VENV_PYTHON} -c "{check}" 2>/dev/null || {{ echo "swegen: pytest missing or older than {lowest}; '
+            f'pytest>={lowest},<{below} as of {as_of}" && uvi --exclude-newer {as_of} --upgrade "pytest>={lowest},<{below}"; }}; }}')
 
 
-def _python(given, settings, pyproject, files, repo, commit, available, reasons) -> str:
+def _python(given, settings, pyproject, files, repo, commit, available, reasons, base_image=None) -> str:
+    if not given and not settings.python and not available and base_image:
+        # only an image was given: its Python is the one its tag names (py3.11, python:3.12-slim)
+        named = re.search(r":(?:py|python)?(\d+\.\d+)", base_image)
+        if named:
+            reasons.append(("python", f"{named.group(1)}: the one the given image {base_image} names"))
+            return named.group(1)
     if given:
         reasons.append(("python", f"{given}: given on the command line"))
         return given

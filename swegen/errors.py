@@ -38,6 +38,10 @@ class ImageBuildFailed(SwegenError):
     """Building an image failed; the build log says why."""
 
 
+class PackageIndexDown(ImageBuildFailed):
+    """A build could not reach the package index (an outage of ours, not the recipe's failure)."""
+
+
 class SandboxError(SwegenError):
     """The sandbox itself broke (not the command run in it: a failing command is just a result)."""
 

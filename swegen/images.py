@@ -11,15 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from swegen.docker_sandbox import LABEL_MANAGED, START_HINT, docker_client
-from swegen.errors import BadInput, DockerUnavailable, ImageBuildFailed, ImageMissing, SwegenError
+from swegen.errors import BadInput, DockerUnavailable, ImageBuildFailed, ImageMissing, PackageIndexDown, SwegenError
 from swegen.resources import sandbox_file, template_env, template_source
 
 BASE_REPOSITORY = "swegen-base"
@@ -272,6 +274,23 @@ def base_image_id(image: str) -> str:
 
 #: The recipe (and CA bundle) of each environment image this process built or found, by tag:
 #: a distributed run ships it to the nodes that lack the image, to build it there.
+#: What uv and pip print when the package index does not answer (an extended regular expression
+#: that Python's re reads alike): an outage of ours, not the recipe's failure.
+INDEX_DOWN = (
+    "error sending request|dns error|client error \\(Connect\\)|Connection refused|Connection reset|"
+    "operation timed out|Request failed after [0-9]+ retries|NewConnectionError|Max retries exceeded|"
+    "ReadTimeoutError|ConnectTimeoutError|Temporary failure in name resolution|"
+    "50[234] (Bad Gateway|Service Unavailable|Gateway Time)"
+)
+#: What an install step says, before it exits INDEX_DOWN_EXIT, when the index did not answer it.
+INDEX_DOWN_MARK = "swegen: the package index did not answer"
+INDEX_DOWN_EXIT = 75
+#: Seconds waited before each new try of a build that the package index broke.
+INDEX_RETRY_WAITS = (10.0, 30.0)
+#: How many of a failed build's last lines are read for an index outage (a retry warning early in
+#: a build that then failed for another reason is not one).
+_LAST_LINES = 15
+
 _RECIPES: dict[str, tuple[EnvRecipe, Path | None]] = {}
 
 
@@ -301,7 +320,15 @@ def build_env_image(
     try:
         with tempfile.TemporaryDirectory(prefix="swegen-env-", dir=_scratch_dir()) as context:
             _write_context(Path(context), recipe, ca)
-            _docker_build(Path(context), tag, fingerprint, lines, log)
+            for wait in (*INDEX_RETRY_WAITS, None):
+                try:
+                    _docker_build(Path(context), tag, fingerprint, lines, log)
+                    break
+                except PackageIndexDown:
+                    if wait is None:
+                        raise
+                    lines.append(f"swegen: the package index did not answer; building again in {wait:.0f} s")
+                    time.sleep(wait)
     finally:
         if log_path is not None:
             # Kept on success and on failure: a failed build's log is what says why.
@@ -337,6 +364,12 @@ def _docker_build(
                 log(text.rstrip())
             if "error" in chunk:
                 lines.append(chunk["error"])
+                if index_down("\n".join(lines[-_LAST_LINES:])):
+                    raise PackageIndexDown(
+                        f"building environment image {tag} failed: the package index did not answer",
+                        hint="check the network (or the index the install uses) and run again; it is not recorded as the recipe's failure",
+                        detail="\n".join(lines[-30:]),
+                    )
                 raise ImageBuildFailed(
                     f"building environment image {tag} failed",
                     hint="see the build log; override the recipe in swegen.toml if detection was wrong",
@@ -346,6 +379,14 @@ def _docker_build(
         raise
     except Exception as exc:
         raise ImageBuildFailed(f"building environment image {tag} failed", detail=str(exc)) from exc
+
+
+def index_down(output: str) -> bool:
+    """Does this install output say the package index did not answer? Docker's echo of the step's
+    command ("Step 3/9 : RUN ...", "The command '...' returned") holds the very patterns, so it is
+    not read."""
+    said = [line.strip() for line in output.splitlines() if not line.startswith(("Step ", "The command '"))]
+    return INDEX_DOWN_MARK in said or any(re.search(INDEX_DOWN, line, re.IGNORECASE) for line in said)
 
 
 def list_images(kind: str | None = None) -> list[Any]:

@@ -24,8 +24,8 @@ from pathlib import Path
 from swegen.canaries import Canary, plant
 from swegen.docker_sandbox import DockerSandbox
 from swegen.envs import EnvPlan, available_pythons, plan_environment
-from swegen.errors import DockerUnavailable, InfrastructureDown, SwegenError
-from swegen.images import base_image_id, build_env_image, env_fingerprint, env_tag
+from swegen.errors import DockerUnavailable, InfrastructureDown, PackageIndexDown, SwegenError
+from swegen.images import INDEX_RETRY_WAITS, base_image_id, build_env_image, env_fingerprint, env_tag
 from swegen.records import to_dict, write_atomic
 from swegen.resources import sandbox_file
 from swegen.sandbox import ExecResult, Limits, Sandbox, SandboxSpec
@@ -101,6 +101,8 @@ class Environments:
             tag, _ = build_env_image(plan.recipe, ca_bundle=self.ca_bundle, log_path=envs / f"{fingerprint[:16]}.log")
             return tag, None
         except SwegenError as exc:
+            if isinstance(exc, PackageIndexDown):
+                return "", f"{INFRA_PREFIX}{exc.message} (tried {len(INDEX_RETRY_WAITS) + 1} times)"
             if isinstance(exc, (DockerUnavailable, InfrastructureDown)) or not _daemon_answers():
                 # an outage, not the recipe's failure: nothing is recorded, the next run builds
                 return "", f"{INFRA_PREFIX}the Docker daemon stopped answering while the environment was built ({exc.message})"

@@ -348,8 +348,9 @@ def baseline(base_image, tmp_path_factory) -> Baseline:
     subset = shutil.copytree(run, root / "subset")
     seconds["validate"] = _run_to_end(_validate_stage(run), log)
     validated = shutil.copytree(run, root / "validated")
-    instances = tuple(sorted(_jsonl(run / "tasks.jsonl")))
-    assert len(instances) == 2, instances
+    instances = tuple(sorted(_jsonl(run / "tasks.jsonl"))) if (run / "tasks.jsonl").stat().st_size else ()
+    verdicts = {i: {k: rows[-1].get(k) for k in ("kept", "reason", "infra_error")} for i, rows in _jsonl(run / "validation.jsonl").items()}
+    assert len(instances) == 2, f"validation kept {instances}: {verdicts}\n{log.read_text()[-3000:]}"
     for stage in _solve_stages(run, instances):
         seconds[stage.name] = _run_to_end(stage, log)
     solved = shutil.copytree(run, root / "solved")
@@ -602,16 +603,22 @@ def _clean(daemon: PrivateDaemon) -> None:
 
 def _restart_under(stage: Stage, daemon: PrivateDaemon, rng: random.Random, log: Path) -> tuple[set[str], float]:
     """Run `stage` on the private daemon and stop the daemon a random moment after the first
-    sandbox started; the instances whose sandboxes were running then. Starts the daemon again
-    once the stage has ended."""
+    sandbox started, at a moment a sandbox runs (between two sandboxes, as when a snapshot is
+    being committed, the stop waits for the next); the instances whose sandboxes were running
+    then. Starts the daemon again once the stage has ended."""
     proc = stage.start(log)
-    deadline = time.monotonic() + 120
-    while not _in_flight(daemon):
-        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.1)
+
+    def running() -> set[str]:
+        deadline = time.monotonic() + 120
+        while not (flying := _in_flight(daemon)):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.05)
+        return flying
+
+    running()
     delay = round(rng.uniform(1.0, 5.0), 2)
     time.sleep(delay)
-    flying = _in_flight(daemon)
+    flying = running()
     daemon.stop()
     code = proc.wait(timeout=300)
     output = log.read_text()

@@ -16,6 +16,8 @@ from swegen.images import (
 )
 from swegen.errors import BadInput, ImageMissing
 
+from conftest import TEST_PYTHON
+
 RECIPE = EnvRecipe(
     base_image="swegen-base:py3.11",
     system_packages=("libxml2-dev", "gcc"),
@@ -105,3 +107,77 @@ def test_missing_base_image_says_how_to_build_it(docker_ready):
     with pytest.raises(ImageMissing) as info:
         build_env_image(EnvRecipe(base_image="swegen-base:py3.99"), ca_bundle=None)
     assert "swegen images build-base --python 3.99" in info.value.hint
+
+
+# -- the package index not answering: an outage, never the recipe's failure ------------------------
+
+#: An index address where nothing listens: every request is refused at once.
+DEAD_INDEX = "http://127.0.0.1:9/simple"
+
+
+def _dated_install(base_image: str, requirements: str, index: str | None) -> EnvRecipe:
+    """The recipe's own install step (envs.py) for `requirements`, against `index` if given."""
+    from swegen.envs import _install_command
+
+    install = _install_command("2024-05-01T00:00:00Z", TEST_PYTHON, [])
+    if index:
+        install = f"export UV_INDEX_URL={index} UV_HTTP_TIMEOUT=5; {install}"
+    return EnvRecipe(base_image=base_image, pre_install=("pip install --no-cache-dir uv",),
+                     install=(install,), files=(("requirements.txt", requirements),))
+
+
+@pytest.mark.docker
+def test_an_index_that_does_not_answer_fails_the_build_as_an_outage_after_new_tries(base_image, tmp_path, monkeypatch):
+    """The install step's one-by-one fallback would skip every requirement when the index does not
+    answer and leave an image without them, kept and reused for good; instead the build stops,
+    is tried again, and fails as PackageIndexDown (not the recipe's ImageBuildFailed)."""
+    from swegen import images
+    from swegen.errors import PackageIndexDown
+
+    monkeypatch.setattr(images, "INDEX_RETRY_WAITS", (0.5,))
+    recipe = _dated_install(base_image, "attrs\n", DEAD_INDEX)
+    with pytest.raises(PackageIndexDown) as info:
+        build_env_image(recipe, ca_bundle=None, log_path=tmp_path / "build.log")
+    said = [line.strip() for line in (tmp_path / "build.log").read_text().splitlines() if not line.startswith(("Step ", "The command"))]
+    log = "\n".join(said)
+    assert images.INDEX_DOWN_MARK in said and not any(line.startswith("swegen: skipped") for line in said), log[-2000:]
+    assert log.count("building again") == 1 and "the package index did not answer" in info.value.message
+    assert image_labels(env_tag(env_fingerprint(recipe, images.base_image_id(recipe.base_image), None))) is None
+
+
+@pytest.mark.docker
+def test_a_requirement_the_index_does_not_have_is_skipped_and_the_image_built(base_image, tmp_path):
+    """The control: a real resolution failure (no such distribution) with the index answering is
+    the recipe's, handled by installing the others one by one, as before."""
+    from swegen import images
+
+    recipe = _dated_install(base_image, "swegen-no-such-distribution-zz==1.0\niniconfig\n", None)
+    tag, _ = build_env_image(recipe, ca_bundle=None, log_path=tmp_path / "build.log")
+    said = [line.strip() for line in (tmp_path / "build.log").read_text().splitlines() if not line.startswith(("Step ", "The command"))]
+    if not any("already built" in line for line in said):
+        assert "swegen: skipped swegen-no-such-distribution-zz==1.0" in said, "\n".join(said)[-2000:]
+        assert images.INDEX_DOWN_MARK not in said
+    assert image_labels(tag) is not None
+
+
+@pytest.mark.docker
+def test_an_index_outage_under_validation_is_an_infrastructure_error_with_nothing_recorded(base_image, tmp_path, monkeypatch):
+    """A project's own install (swegen.toml) against an index that does not answer: the testbed's
+    error is an infrastructure error, and no `.failed` marker makes later runs reuse it."""
+    from swegen import images
+    from swegen.sandbox import Limits
+    from swegen.testbed import Environments, is_infra
+    from gitrepo import GitRepo
+
+    monkeypatch.setattr(images, "INDEX_RETRY_WAITS", ())
+    repo = GitRepo(tmp_path / "repo")
+    head = repo.commit("Init", {
+        "swegen.toml": f'[environment]\ninstall = ["pip install --timeout 5 --index-url {DEAD_INDEX} attrs"]\n',
+        "pkg/__init__.py": "",
+    })
+    run = tmp_path / "run"
+    run.mkdir()
+    envs = Environments(run, repo.path, base_image=base_image)
+    bed, _, error = envs.testbed({"instance_id": "local__pkg-1", "base_commit": head}, Limits())
+    assert bed is None and is_infra(error) and "package index did not answer" in error, error
+    assert not list((run / "envs").glob("*.failed"))
