@@ -20,7 +20,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime as dt
-import functools
 import io
 import os
 import shlex
@@ -63,19 +62,42 @@ START_HINT = (
 )
 
 
-@functools.lru_cache(maxsize=1)
-def docker_client() -> Any:
-    """A docker SDK client that has answered a ping; raises DockerUnavailable otherwise."""
-    try:
-        import docker
+#: The client of this process, by process id: a client (its pooled connection to the daemon) is
+#: never shared with a forked worker. Two workers writing requests on one inherited socket
+#: interleave them, and the daemon answers "400 Bad Request" or "invalid character" to both.
+_CLIENTS: dict[int, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
 
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except Exception as exc:  # the SDK raises many types for "no daemon"
-        raise DockerUnavailable(
-            "Docker daemon is not reachable", hint=START_HINT, detail=repr(exc)
-        ) from exc
-    return client
+
+def docker_client() -> Any:
+    """This process's docker SDK client, which has answered a ping; raises DockerUnavailable otherwise."""
+    pid = os.getpid()
+    client = _CLIENTS.get(pid)
+    if client is not None:
+        return client
+    with _CLIENTS_LOCK:
+        if pid not in _CLIENTS:
+            try:
+                import docker
+
+                client = docker.from_env(timeout=600)
+                client.ping()
+            except Exception as exc:  # the SDK raises many types for "no daemon"
+                raise DockerUnavailable(
+                    "Docker daemon is not reachable", hint=START_HINT, detail=repr(exc)
+                ) from exc
+            _CLIENTS.clear()  # a parent's client, inherited through fork: not ours to use
+            _CLIENTS[pid] = client
+        return _CLIENTS[pid]
+
+
+def _forget_client_in_child() -> None:
+    global _CLIENTS_LOCK
+    _CLIENTS.clear()
+    _CLIENTS_LOCK = threading.Lock()  # a parent thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_forget_client_in_child)
 
 
 def _remove_leftovers() -> None:

@@ -209,7 +209,8 @@ def run_job(job: Job) -> Validation:
     try:
         verdict = _validate(job)
     except SwegenError as exc:
-        verdict = Validation(job.instance_id, False, f"infra-error: {exc.one_line()}", "environment built", infra_error=True)
+        why = f" ({exc.detail.strip().splitlines()[-1][:300]})" if exc.detail.strip() else ""
+        verdict = Validation(job.instance_id, False, f"infra-error: {exc.one_line()}{why}", "environment built", infra_error=True)
     return dataclasses.replace(verdict, seconds=round(time.monotonic() - started, 1))
 
 
