@@ -1,0 +1,92 @@
+"""Go behind swegen's language boundary (`swegen.languages.base.Language`).
+
+Test ids are `<import path>::<Test>[/<subtest>]`, the strings `go test -json` gives (Package ::
+Test). The import path needs the module path from go.mod, which a file's own text does not hold:
+`LANGUAGE` (unbound) names packages by their folder, and `LANGUAGE.at(repo, commit)` gives a
+language bound to the repository's go.mod files at that commit, whose ids match the parser's.
+Stages that name tests (mining's touched tests, canaries) should ask the bound one.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from swegen.languages.base import Canary, FileRoles, Plan, TestCase, TestCommand
+from swegen.languages.go import canaries, env, report, roles, syntax
+from swegen.languages.go.env import GoMod, GoModError, import_path, modules_at
+from swegen.languages.go.report import package_errors
+from swegen.languages.go.roles import is_generated
+
+
+@dataclass(frozen=True)
+class GoLanguage:
+    """Go: `go test -json`, modules from go.mod, Debian's golang-go in the base image."""
+
+    name: str = "go"
+    roles: FileRoles = roles.ROLES
+    #: The repository's modules (from `at`); empty: packages are named by folder.
+    modules: tuple[GoMod, ...] = field(default=(), compare=False, repr=False)
+    #: A Go module proxy for requirements that are not vendored (else SWEGEN_GOPROXY, else none).
+    goproxy: str | None = None
+
+    def at(self, repo: Path, commit: str) -> "GoLanguage":
+        """This language bound to the go.mod files of `repo` at `commit` (ids with module paths)."""
+        return replace(self, modules=tuple(modules_at(Path(repo), commit)))
+
+    def package(self, path: str) -> str:
+        """The import path of the package a repository file belongs to."""
+        return import_path(list(self.modules), path)
+
+    def owns(self, path: str) -> bool:
+        return roles.owns(path)
+
+    def is_test(self, path: str) -> bool:
+        return roles.is_test(path)
+
+    def is_generated(self, source: bytes) -> bool:
+        return is_generated(source)
+
+    def tests_in(self, path: str, source: bytes) -> list[TestCase]:
+        if not path.endswith("_test.go"):
+            return []
+        return syntax.test_cases(self.package(path), source)
+
+    def touched_tests(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:
+        if not path.endswith("_test.go") or roles.is_excluded(path):
+            return []
+        return syntax.touched_tests(self.package(path), old, new)
+
+    def changed_definitions(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:
+        if not path.endswith(".go") or roles.is_excluded(path):
+            return []
+        return syntax.definitions_changed(old, new)
+
+    def plan(self, repo: Path, commit: str, as_of: str, paths: list[str] | None = None) -> Plan | None:
+        return env.plan(Path(repo), commit, as_of, paths=paths, goproxy=self.goproxy)
+
+    def test_command(self, plan: Plan, test_files: list[str]) -> TestCommand:
+        return env.test_command(plan, test_files)
+
+    def parse(self, report_text: str, output: str) -> dict[str, str]:
+        return report.parse(report_text, output)
+
+    def package_errors(self, statuses: dict[str, str], test_ids: list[str]) -> dict[str, str]:
+        return package_errors(statuses, test_ids)
+
+    def plant_canaries(self, path: str, source: str, test_ids: list[str], rng: random.Random) -> tuple[str, list[Canary]]:
+        prefixes = {t.split("::", 1)[0] for t in test_ids if "::" in t}
+        package = prefixes.pop() if len(prefixes) == 1 else self.package(path)
+        return canaries.plant(path, source, package, rng)
+
+    def doctor(self) -> list[tuple[str, bool, str]]:
+        return env.doctor()
+
+    def toolchain_packages(self) -> tuple[str, ...]:
+        return env.TOOLCHAIN_PACKAGES
+
+
+LANGUAGE = GoLanguage()
+
+__all__ = ["LANGUAGE", "GoLanguage", "GoMod", "GoModError", "package_errors", "is_generated"]

@@ -1,0 +1,309 @@
+"""The Go environment of a repository at a commit: go.mod read from git, Debian's Go chosen by the
+module's `go` line and the commit's date, and the `go test -json` command that runs test files.
+
+Everything is read with `git show`/`git ls-tree` at the commit, never from the work tree, so a
+plan is the same whatever is checked out. There is often no Go module proxy where swegen runs,
+so a plan says plainly whether the module builds offline: with no requirements at all, or with
+every requirement vendored (vendor/modules.txt); otherwise it needs a proxy (SWEGEN_GOPROXY,
+or GoLanguage(goproxy=...)), and without one only the packages that import nothing outside the
+module can be tested (the others are `[setup failed]`, which the parser reads as ERROR).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from swegen.errors import SwegenError
+from swegen.images import EnvRecipe, base_tag
+from swegen.languages.base import Plan, TestCommand
+from swegen.languages.go.roles import is_excluded, package_dir
+
+#: Debian's golang-go in each swegen base image: (base image's Python, Debian suite, Go version).
+#: Go keeps the Go 1 compatibility promise, so the oldest Go that is new enough is the safest pick.
+DEBIAN_GO = (("3.11", "bookworm", (1, 19)), ("3.13", "trixie", (1, 24)))
+TOOLCHAIN_PACKAGES = ("golang-go",)
+#: When each Go release came out (go.dev/doc/devel/release): says which Go was current at a date.
+GO_RELEASES = {
+    (1, 11): "2018-08-24", (1, 12): "2019-02-25", (1, 13): "2019-09-03", (1, 14): "2020-02-25",
+    (1, 15): "2020-08-11", (1, 16): "2021-02-16", (1, 17): "2021-08-16", (1, 18): "2022-03-15",
+    (1, 19): "2022-08-02", (1, 20): "2023-02-01", (1, 21): "2023-08-08", (1, 22): "2024-02-06",
+    (1, 23): "2024-08-13", (1, 24): "2025-02-11", (1, 25): "2025-08-12",
+}
+#: The go line a go.mod without one is read as (cmd/go: "go 1.16" when absent).
+DEFAULT_GO = (1, 16)
+GOCACHE = "/tmp/swegen-go-cache"
+GOMODCACHE = "/opt/swegen/gomodcache"
+REPORT_PATH = "/tmp/swegen-go-test.json"
+PROXY_ENV = "SWEGEN_GOPROXY"
+
+
+class GoModError(SwegenError):
+    """A go.mod that cannot be read at a commit."""
+
+
+@dataclass(frozen=True)
+class GoMod:
+    """What a plan needs from one go.mod."""
+
+    #: Folder of the go.mod relative to the repository root ("" for the root).
+    root: str
+    module: str
+    go: tuple[int, int] | None
+    toolchain: str | None
+    requires: tuple[str, ...]
+    vendored: bool
+    #: The highest `go` line among vendored modules (vendor/modules.txt `## explicit; go 1.N`).
+    vendor_go: tuple[int, int] | None = None
+    go_sum: str = ""
+    text: str = ""
+
+
+def _git(repo: Path, *args: str) -> str:
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise GoModError(f"git {' '.join(args)} failed in {repo}", hint=result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "")
+    return result.stdout
+
+
+def _show(repo: Path, commit: str, path: str) -> str | None:
+    result = subprocess.run(["git", "-C", str(repo), "show", f"{commit}:{path}"], capture_output=True)
+    return result.stdout.decode("utf-8", "replace") if result.returncode == 0 else None
+
+
+def _version(text: str) -> tuple[int, int] | None:
+    match = re.match(r"(?:go)?(\d+)\.(\d+)", text.strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _strip_comment(line: str) -> str:
+    return line.split("//", 1)[0].strip()
+
+
+def parse_gomod(text: str, root: str = "", vendor_modules: str | None = None, go_sum: str = "") -> GoMod:
+    """The module path, go and toolchain lines, and requirements of a go.mod (its own grammar is
+    line based: `require x v1` or a `require (...)` block; `// indirect` ones count too)."""
+    module, go, toolchain, requires = "", None, None, []
+    block = None
+    for raw in text.splitlines():
+        line = _strip_comment(raw)
+        if not line:
+            continue
+        if block:
+            if line == ")":
+                block = None
+            elif block == "require":
+                requires.append(line.split()[0])
+            continue
+        words = line.split()
+        verb = words[0]
+        if len(words) >= 2 and words[1] == "(":
+            block = verb
+            continue
+        if verb == "module" and len(words) >= 2:
+            module = words[1].strip('"')
+        elif verb == "go" and len(words) >= 2:
+            go = _version(words[1])
+        elif verb == "toolchain" and len(words) >= 2:
+            toolchain = words[1]
+        elif verb == "require" and len(words) >= 2:
+            requires.append(words[1])
+    vendor_go = None
+    if vendor_modules:
+        versions = [_version(v) for v in re.findall(r"^## .*\bgo (\d+\.\d+)", vendor_modules, re.MULTILINE)]
+        vendor_go = max((v for v in versions if v), default=None)
+    return GoMod(root, module, go, toolchain, tuple(requires), vendor_modules is not None, vendor_go, go_sum, text)
+
+
+def modules_at(repo: Path, commit: str) -> list[GoMod]:
+    """Every go.mod of the repository at `commit` (outside vendor/ and testdata/), root first."""
+    names = _git(repo, "ls-tree", "-r", "--name-only", commit).splitlines()
+    found = []
+    for name in names:
+        path = PurePosixPath(name)
+        if path.name != "go.mod" or is_excluded(name) or "testdata" in path.parts:
+            continue
+        root = "" if str(path.parent) == "." else str(path.parent)
+        prefix = f"{root}/" if root else ""
+        text = _show(repo, commit, name) or ""
+        vendor = _show(repo, commit, f"{prefix}vendor/modules.txt")
+        found.append(parse_gomod(text, root, vendor, _show(repo, commit, f"{prefix}go.sum") or ""))
+    return sorted(found, key=lambda m: (m.root.count("/") if m.root else -1, m.root))
+
+
+def module_for(modules: list[GoMod], path: str) -> GoMod | None:
+    """The module a repository path belongs to: the deepest go.mod folder above it."""
+    best = None
+    for mod in modules:
+        if not mod.root or path == mod.root or path.startswith(mod.root + "/"):
+            if best is None or len(mod.root) > len(best.root):
+                best = mod
+    return best
+
+
+def import_path(modules: list[GoMod], path: str) -> str:
+    """The import path of the package a (test) file of the repository belongs to: the module path
+    joined with the package folder under the module root, as `go test -json` names it. Without a
+    module (GOPATH-era code) the folder itself."""
+    folder = package_dir(path)
+    mod = module_for(modules, folder if folder else path)
+    if mod is None or not mod.module:
+        return folder or "."
+    rel = folder[len(mod.root):].lstrip("/") if mod.root else folder
+    return f"{mod.module}/{rel}" if rel else mod.module
+
+
+def choose_go(needed: tuple[int, int], as_of: str) -> tuple[str, str, tuple[int, int], str]:
+    """(base image Python, Debian suite, Go version, why) for a module that needs Go `needed`."""
+    current = max((v for v, date in GO_RELEASES.items() if date <= as_of[:10]), default=(1, 11))
+    when = f"Go {current[0]}.{current[1]} was the newest release on {as_of[:10]}"
+    for python, suite, version in DEBIAN_GO:
+        if needed <= version:
+            return python, suite, version, (
+                f"the module needs Go >= {needed[0]}.{needed[1]}; Debian {suite}'s golang-go is Go "
+                f"{version[0]}.{version[1]}, the oldest swegen base that is new enough ({when}; "
+                f"the Go 1 compatibility promise keeps older code building on newer Go)")
+    python, suite, version = DEBIAN_GO[-1][0], DEBIAN_GO[-1][1], DEBIAN_GO[-1][2]
+    return python, suite, version, (
+        f"the module needs Go >= {needed[0]}.{needed[1]}, newer than any swegen base (Debian {suite} "
+        f"has Go {version[0]}.{version[1]}); with GOTOOLCHAIN=local it will likely not build ({when})")
+
+
+def _needed(mod: GoMod, reasons: list[tuple[str, str]]) -> tuple[int, int]:
+    needed = mod.go or DEFAULT_GO
+    reasons.append(("go.mod", f"module {mod.module or '(none)'} at {mod.root or '.'}/go.mod, "
+                    + (f"go {needed[0]}.{needed[1]}" if mod.go else "no go line (read as go 1.16)")
+                    + (f", toolchain {mod.toolchain} (not fetched: GOTOOLCHAIN=local)" if mod.toolchain else "")))
+    if mod.vendor_go and mod.vendor_go > needed:
+        reasons.append(("go version", f"a vendored module needs go {mod.vendor_go[0]}.{mod.vendor_go[1]}"))
+        needed = mod.vendor_go
+    return needed
+
+
+def _modes(mod: GoMod, goproxy: str | None, reasons: list[tuple[str, str]]) -> tuple[dict[str, str], bool]:
+    """(the go environment for test runs, whether the module builds with no network)."""
+    env = {"GOTOOLCHAIN": "local", "GOCACHE": GOCACHE, "GOMODCACHE": GOMODCACHE, "GOSUMDB": "off"}
+    if mod.vendored:
+        env.update(GOFLAGS="-mod=vendor", GOPROXY="off")
+        reasons.append(("modules", f"vendor/modules.txt is present: every requirement is vendored, "
+                        f"GOFLAGS=-mod=vendor, GOPROXY=off (builds offline)"))
+        return env, True
+    if not mod.requires:
+        env.update(GOFLAGS="-mod=mod", GOPROXY="off")
+        reasons.append(("modules", "go.mod requires no module: GOFLAGS=-mod=mod with GOPROXY=off (builds offline)"))
+        return env, True
+    if goproxy:
+        env.update(GOFLAGS="-mod=mod", GOPROXY=goproxy)
+        reasons.append(("modules", f"{len(mod.requires)} requirement(s), not vendored: fetched from the "
+                        f"configured GOPROXY {goproxy} while the image is built (go mod download)"))
+        return env, False
+    env.update(GOFLAGS="-mod=mod", GOPROXY="off")
+    reasons.append(("modules", f"{len(mod.requires)} requirement(s) ({', '.join(mod.requires[:3])}"
+                    f"{'...' if len(mod.requires) > 3 else ''}) and no vendor/: a Go module proxy is needed "
+                    f"(set {PROXY_ENV}); without one, packages importing them are [setup failed] (ERROR)"))
+    return env, True
+
+
+def plan(repo: Path, commit: str, as_of: str, paths: list[str] | None = None, goproxy: str | None = None) -> Plan | None:
+    """The Go plan for the module that holds `paths` (a change's files; the root module, else the
+    first, when not given), or None when the commit has no go.mod."""
+    modules = modules_at(repo, commit)
+    if not modules:
+        return None
+    reasons: list[tuple[str, str]] = []
+    mod = _pick(modules, paths or [], reasons)
+    goproxy = goproxy if goproxy is not None else os.environ.get(PROXY_ENV) or None
+    needed = _needed(mod, reasons)
+    python, suite, version, why = choose_go(needed, as_of)
+    reasons.append(("go version", why))
+    env, offline = _modes(mod, goproxy, reasons)
+    files, install = _install(mod, env, offline, reasons)
+    recipe = EnvRecipe(
+        base_image=base_tag(python),
+        system_packages=TOOLCHAIN_PACKAGES,
+        install=install,
+        env=tuple(sorted(env.items())),
+        files=files,
+    )
+    reasons.append(("base image", f"{base_tag(python)} is Debian {suite}; golang-go added from its archive"))
+    return Plan(
+        language="go",
+        recipe=recipe,
+        runtime=("go", f"{version[0]}.{version[1]}"),
+        manager="go",
+        runner="go test",
+        as_of=as_of,
+        workdir=mod.root,
+        test_env=tuple(sorted(env.items())),
+        reasons=tuple(reasons),
+    )
+
+
+def _pick(modules: list[GoMod], paths: list[str], reasons: list[tuple[str, str]]) -> GoMod:
+    if len(modules) == 1:
+        return modules[0]
+    counts: dict[str, int] = {}
+    for path in paths:
+        mod = module_for(modules, path)
+        if mod is not None:
+            counts[mod.root] = counts.get(mod.root, 0) + 1
+    if counts:
+        root = max(counts, key=lambda r: (counts[r], -len(r)))
+        chosen = next(m for m in modules if m.root == root)
+        reasons.append(("module", f"{len(modules)} go.mod files; {root or '.'} holds {counts[root]} of the change's files"))
+        return chosen
+    reasons.append(("module", f"{len(modules)} go.mod files and no change given: the {'root' if not modules[0].root else 'first'} one"))
+    return modules[0]
+
+
+def _install(mod: GoMod, env: dict[str, str], offline: bool, reasons: list) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """(dependency files, install commands): a proxy's modules downloaded into the image, and the
+    standard library compiled into the build cache the tests use (Go >= 1.20 ships no compiled std)."""
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
+    warm = f"mkdir -p {GOCACHE} && env GOCACHE={GOCACHE} GOTOOLCHAIN=local GOFLAGS= go build std"
+    if offline:
+        reasons.append(("install", "no download: warm-up compiles the standard library into GOCACHE"))
+        return (), (warm,)
+    files = (("go.mod", mod.text), ("go.sum", mod.go_sum))
+    reasons.append(("install", "go mod download from go.mod and go.sum, then the standard library warm-up"))
+    return files, (f"cd /opt/swegen/deps && env {exports} go mod download", warm)
+
+
+def test_command(plan_: Plan, test_files: list[str]) -> TestCommand:
+    """`go test -json -count=1 -vet=off` on the package folders of these files (relative to the
+    checkout; those outside the plan's module are left out). -vet=off: vet's checks grow with each
+    Go release, and a test that fails on a vet message of a newer Go than the project's proves nothing."""
+    env = dict(plan_.test_env)
+    packages = sorted({_package_arg(plan_.workdir, path) for path in test_files} - {None})
+    if not packages:
+        packages = ["./..."]
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
+    command = (f"mkdir -p {GOCACHE} && env {exports} go test -json -count=1 -vet=off "
+               + " ".join(shlex.quote(p) for p in packages) + f" > {REPORT_PATH}")
+    return TestCommand(command=command, report_path=REPORT_PATH)
+
+
+def _package_arg(workdir: str, path: str) -> str | None:
+    folder = package_dir(path)
+    if workdir:
+        if folder != workdir and not folder.startswith(workdir + "/"):
+            return None
+        folder = folder[len(workdir):].lstrip("/")
+    return f"./{folder}" if folder else "."
+
+
+def doctor() -> list[tuple[str, bool, str]]:
+    """go on the host (tests and the example need it; the images bring their own)."""
+    go = shutil.which("go")
+    checks = [("go on PATH", go is not None, "apt-get install -y golang-go" if go is None else go)]
+    if go is not None:
+        result = subprocess.run([go, "version"], capture_output=True, text=True)
+        version = result.stdout.strip() or result.stderr.strip()
+        checks.append(("go version", result.returncode == 0, version))
+    checks.append(("base image packages", True, " ".join(TOOLCHAIN_PACKAGES) + " (added to each Go environment image)"))
+    return checks

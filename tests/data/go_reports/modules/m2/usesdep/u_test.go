@@ -1,0 +1,9 @@
+package usesdep
+
+import (
+	"testing"
+
+	"github.com/missing/dep"
+)
+
+func TestUses(t *testing.T) { dep.F() }
