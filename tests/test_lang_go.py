@@ -322,3 +322,233 @@ def test_parse_later_go_build_events_and_junk() -> None:
     text = "\n".join(json.dumps(line) for line in lines) + "\nnot json {\n{\"broken\n[1, 2]\n"
     assert LANGUAGE.parse(text, "") == {"x/b": ERROR, "x/init": ERROR, "x/ok::TestA": PASSED}
     assert LANGUAGE.parse("", "") == {}
+
+
+# --- the parser on fresh runs of real go -------------------------------------------------------------
+
+
+def _copy_module(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(MODULES / name, target)
+    return target
+
+
+def test_real_go_test_agrees_with_the_stored_reports_and_tree_sitter(tmp_path: Path) -> None:
+    """This host's go writes what the stored Go 1.19 reports hold, and the ids tree-sitter gives
+    each test file of the module are the ids the parser reads from the run."""
+    module = _copy_module("m1", tmp_path)
+    run = _go_test(module, "./calc", "./broken", "./panics", "./notests")
+    assert run.returncode != 0
+    fresh = LANGUAGE.parse(run.stdout, run.stderr)
+    assert fresh == LANGUAGE.parse(_data("go119_m1_main.json"), _data("go119_m1_main.stderr"))
+    repo = GitRepo(tmp_path / "repo")
+    files = {str(p.relative_to(module)): p.read_text() for p in module.rglob("*") if p.is_file()}
+    language = LANGUAGE.at(repo.path, repo.commit("m1", files))
+    for name in ("calc/calc_test.go", "panics/p_test.go"):
+        found = {c.test_id for c in language.tests_in(name, files[name].encode())}
+        package = language.package(name)
+        ran = {k for k in fresh if k.startswith(package + "::")}
+        assert ran <= found, name  # everything that ran was found (TestAfter never ran: the panic)
+    assert language.package("broken/b_test.go") in fresh
+
+
+def test_real_go_timeout_is_a_failure(tmp_path: Path) -> None:
+    module = _copy_module("m1", tmp_path)
+    run = _go_test(module, "-timeout", "2s", "./hang")
+    assert LANGUAGE.parse(run.stdout, run.stderr) == {
+        "example.com/m1/hang::TestQuick": PASSED, "example.com/m1/hang::TestHangs": FAILED}
+
+
+# --- the plan, read from git ---------------------------------------------------------------------------
+
+GO_TEST = 'package {pkg}\n\nimport "testing"\n\nfunc TestOne(t *testing.T) {{}}\n'
+
+
+def _repo(tmp_path: Path, files: dict[str, str]) -> tuple[GitRepo, str]:
+    repo = GitRepo(tmp_path / "repo")
+    return repo, repo.commit("init", files)
+
+
+def _reasons(plan) -> str:
+    return "\n".join(f"{part}: {why}" for part, why in plan.reasons)
+
+
+def test_plan_without_requirements_builds_offline(tmp_path: Path) -> None:
+    repo, commit = _repo(tmp_path, {"go.mod": "module example.com/plain\n\ngo 1.18\n", "a/a_test.go": GO_TEST.format(pkg="a")})
+    (repo.path / "go.mod").write_text("module example.com/worktree-is-never-read\n\ngo 1.99\n")  # not committed
+    plan = LANGUAGE.plan(repo.path, commit, "2022-10-01")
+    assert plan is not None and plan.language == "go" and plan.manager == "go" and plan.runner == "go test"
+    assert plan.runtime == ("go", "1.19") and plan.recipe.base_image == "swegen-base:py3.11"
+    assert plan.recipe.system_packages == ("golang-go",) and plan.workdir == ""
+    test_env = dict(plan.test_env)
+    assert test_env["GOFLAGS"] == "-mod=mod" and test_env["GOPROXY"] == "off" and test_env["GOTOOLCHAIN"] == "local"
+    assert test_env["GOCACHE"].startswith("/tmp/")
+    assert dict(plan.recipe.env) == test_env and plan.recipe.files == ()
+    assert any("go build std" in c for c in plan.recipe.install)
+    text = _reasons(plan)
+    assert "example.com/plain" in text and "go 1.18" in text and "bookworm" in text and "builds offline" in text
+
+
+def test_plan_vendored_requirements(tmp_path: Path) -> None:
+    repo, commit = _repo(tmp_path, {
+        "go.mod": "module example.com/v\n\ngo 1.17\n\nrequire (\n\tgithub.com/x/y v1.0.0 // indirect\n\tgithub.com/z/w v0.2.0\n)\n",
+        "vendor/modules.txt": "# github.com/x/y v1.0.0\n## explicit; go 1.13\ngithub.com/x/y\n# github.com/z/w v0.2.0\n## explicit; go 1.16\n",
+        "vendor/github.com/x/y/y.go": "package y\n",
+        "v_test.go": GO_TEST.format(pkg="v"),
+    })
+    plan = LANGUAGE.plan(repo.path, commit, "2021-09-01")
+    assert dict(plan.test_env)["GOFLAGS"] == "-mod=vendor" and dict(plan.test_env)["GOPROXY"] == "off"
+    assert plan.runtime == ("go", "1.19") and "vendor/modules.txt is present" in _reasons(plan)
+
+
+def test_plan_requirements_without_vendor_need_a_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(env.PROXY_ENV, raising=False)
+    repo, commit = _repo(tmp_path, {
+        "go.mod": "module example.com/d\n\ngo 1.19\n\nrequire github.com/x/y v1.0.0\n",
+        "go.sum": "github.com/x/y v1.0.0 h1:abc=\n",
+        "d_test.go": GO_TEST.format(pkg="d"),
+    })
+    offline = LANGUAGE.plan(repo.path, commit, "2023-01-01")
+    assert dict(offline.test_env)["GOPROXY"] == "off" and offline.recipe.files == ()
+    assert "a Go module proxy is needed" in _reasons(offline) and env.PROXY_ENV in _reasons(offline)
+    proxied = GoLanguage(goproxy="https://proxy.example.com").plan(repo.path, commit, "2023-01-01")
+    assert dict(proxied.test_env)["GOPROXY"] == "https://proxy.example.com"
+    assert dict(proxied.recipe.files)["go.sum"] == "github.com/x/y v1.0.0 h1:abc=\n"
+    assert any("go mod download" in c for c in proxied.recipe.install)
+    monkeypatch.setenv(env.PROXY_ENV, "https://from-env.example.com")
+    assert dict(LANGUAGE.plan(repo.path, commit, "2023-01-01").test_env)["GOPROXY"] == "https://from-env.example.com"
+
+
+def test_plan_newer_go_lines_take_trixie(tmp_path: Path) -> None:
+    repo, commit = _repo(tmp_path, {"go.mod": "module example.com/n\n\ngo 1.22.1\n\ntoolchain go1.23.4\n", "n_test.go": GO_TEST.format(pkg="n")})
+    plan = LANGUAGE.plan(repo.path, commit, "2024-09-01T10:00:00+00:00")
+    assert plan.runtime == ("go", "1.24") and plan.recipe.base_image == "swegen-base:py3.13"
+    text = _reasons(plan)
+    assert "trixie" in text and "toolchain go1.23.4" in text and "Go 1.23 was the newest release on 2024-09-01" in text
+    repo2, commit2 = _repo(tmp_path / "two", {"go.mod": "module example.com/f\n\ngo 1.30\n"})
+    assert "will likely not build" in _reasons(LANGUAGE.plan(repo2.path, commit2, "2030-01-01"))
+    # a vendored module's own go line can ask for more than the main module's
+    repo3, commit3 = _repo(tmp_path / "three", {"go.mod": "module example.com/g\n\ngo 1.16\n\nrequire x.org/y v1.0.0\n",
+                                                "vendor/modules.txt": "# x.org/y v1.0.0\n## explicit; go 1.21\nx.org/y\n"})
+    assert LANGUAGE.plan(repo3.path, commit3, "2024-01-01").runtime == ("go", "1.24")
+
+
+def test_plan_multi_module_picks_the_changed_module(tmp_path: Path) -> None:
+    repo, commit = _repo(tmp_path, {
+        "go.mod": "module example.com/root\n\ngo 1.18\n",
+        "root_test.go": GO_TEST.format(pkg="root"),
+        "tools/go.mod": "module example.com/root/tools\n\ngo 1.21\n",
+        "tools/lint/lint_test.go": GO_TEST.format(pkg="lint"),
+        "tools/testdata/go.mod": "module ignored\n",
+    })
+    tools = LANGUAGE.plan(repo.path, commit, "2024-01-01", paths=["tools/lint/lint.go", "tools/lint/lint_test.go"])
+    assert tools.workdir == "tools" and tools.runtime == ("go", "1.24") and "tools holds 2" in _reasons(tools)
+    root = LANGUAGE.plan(repo.path, commit, "2024-01-01")
+    assert root.workdir == "" and root.runtime == ("go", "1.19")
+    bound = LANGUAGE.at(repo.path, commit)
+    assert bound.package("tools/lint/lint_test.go") == "example.com/root/tools/lint"
+    assert bound.package("root_test.go") == "example.com/root"
+    assert bound.package("tools/lint/testdata/in.txt") == "example.com/root/tools/lint"
+    assert LANGUAGE.package("x/y/z_test.go") == "x/y" and LANGUAGE.package("z_test.go") == "."  # unbound: the folder
+
+
+def test_plan_without_go_mod_is_none(tmp_path: Path) -> None:
+    repo, commit = _repo(tmp_path, {"main.py": "print(1)\n"})
+    assert LANGUAGE.plan(repo.path, commit, "2024-01-01") is None
+
+
+def test_plan_bad_commit_is_a_swegen_error(tmp_path: Path) -> None:
+    repo, _ = _repo(tmp_path, {"go.mod": "module m\n"})
+    with pytest.raises(env.GoModError):
+        LANGUAGE.plan(repo.path, "0" * 40, "2024-01-01")
+
+
+# --- the test command, run for real --------------------------------------------------------------------
+
+
+def _run_command(command: str, cwd: Path, report_path: Path, tmp_path: Path) -> str:
+    assert env.REPORT_PATH in command
+    command = command.replace(env.REPORT_PATH, str(report_path)).replace(env.GOCACHE, "/tmp/swegen-go-test-cache")
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GOPATH": str(tmp_path / "gopath")}
+    subprocess.run(["bash", "-c", command], cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)
+    return report_path.read_text()
+
+
+def test_test_command_runs_the_packages_of_the_files(tmp_path: Path) -> None:
+    module = _copy_module("m2", tmp_path)
+    repo = GitRepo(module)
+    commit = repo.commit("m2", {})
+    plan = LANGUAGE.plan(repo.path, commit, "2023-01-01")
+    command = LANGUAGE.test_command(plan, ["ok/ok_test.go", "vetfail/v_test.go", "exits/testdata/x.txt", "ok/ok_test.go"])
+    assert command.report_path == env.REPORT_PATH
+    assert "go test -json -count=1 -vet=off ./exits ./ok ./vetfail >" in command.command
+    statuses = LANGUAGE.parse(_run_command(command.command, module, tmp_path / "r.json", tmp_path), "")
+    # -vet=off: vetfail's Printf mistake no longer stops its test
+    assert statuses == {"example.com/m2/ok::TestOK": PASSED, "example.com/m2/exits::TestFirst": PASSED,
+                        "example.com/m2/exits::TestExits": FAILED, "example.com/m2/vetfail::TestVet": PASSED}
+    assert LANGUAGE.test_command(plan, []).command.count("./...") == 1
+
+
+def test_test_command_in_a_sub_module(tmp_path: Path) -> None:
+    repo, commit = _repo(tmp_path, {"go.mod": "module r\n", "tools/go.mod": "module r/tools\n\ngo 1.18\n",
+                                    "tools/a/a_test.go": GO_TEST.format(pkg="a"), "b/b_test.go": GO_TEST.format(pkg="b")})
+    plan = LANGUAGE.plan(repo.path, commit, "2024-01-01", paths=["tools/a/a_test.go"])
+    command = LANGUAGE.test_command(plan, ["tools/a/a_test.go", "b/b_test.go"]).command
+    assert " ./a >" in command and "./b" not in command  # b belongs to the other module
+    statuses = LANGUAGE.parse(_run_command(command, repo.path / plan.workdir, tmp_path / "r.json", tmp_path), "")
+    assert statuses == {"r/tools/a::TestOne": PASSED}
+
+
+# --- canaries ---------------------------------------------------------------------------------------------
+
+
+def test_canaries_report_as_planted(tmp_path: Path) -> None:
+    module = _copy_module("m2", tmp_path)
+    language = LANGUAGE.at(*_commit_all(module))
+    rng = random.Random(7)
+    planted_files = {}
+    expected = {}
+    for name in ("ok/ok_test.go", "exits/e_test.go"):  # an external _test package, and an internal one
+        path = module / name
+        source = path.read_text()
+        text, canaries = language.plant_canaries(name, source, [], rng)
+        assert len(canaries) == 4 and sum(c.must_pass for c in canaries) == 2
+        assert text.startswith(source.rstrip("\n"))
+        path.write_text(text)
+        planted_files[name] = text
+        expected.update({c.test_id: PASSED if c.must_pass else FAILED for c in canaries})
+    statuses = LANGUAGE.parse(_go_test(module, "./ok", "./exits").stdout, "")
+    ok = {k: v for k, v in expected.items() if k.startswith("example.com/m2/ok::")}
+    assert {k: statuses.get(k) for k in ok} == ok
+    # exits: os.Exit in TestExits stops the binary; the canaries after it never run (missing)
+    exits = [k for k in expected if k.startswith("example.com/m2/exits::")]
+    assert all(k not in statuses for k in exits) and len(exits) == 4
+    # and tree-sitter finds each canary under the id the parser gave it
+    found = {c.test_id for c in language.tests_in("ok/ok_test.go", planted_files["ok/ok_test.go"].encode())}
+    assert set(ok) <= found
+
+
+def _commit_all(folder: Path) -> tuple[Path, str]:
+    repo = GitRepo(folder)
+    return folder, repo.commit("all", {})
+
+
+def test_canaries_fresh_names_aliases_and_unplantable_files() -> None:
+    source = 'package a\r\n\r\nimport (\r\n\tstdtesting "testing"\r\n)\r\n\r\nfunc TestParseValue(t *stdtesting.T) {}\r\n'
+    text, canaries = LANGUAGE.plant_canaries("a/a_test.go", source, ["mod/a::TestParseValue"], random.Random(1))
+    assert all(c.test_id.startswith("mod/a::Test") for c in canaries)
+    assert text.count("*stdtesting.T)") == 5 and "\n" not in text.replace("\r\n", "")
+    names = {c.test_id for c in canaries}
+    again = {c.test_id for c in LANGUAGE.plant_canaries("a/a_test.go", source, [], random.Random(2))[1]}
+    assert len(names) == 4 and names.isdisjoint({n.replace("mod/a", "a") for n in again})
+    assert LANGUAGE.plant_canaries("a/a_test.go", "package a\nfunc (", [], random.Random(1)) == ("package a\nfunc (", [])
+    dotted = 'package a\nimport . "testing"\nfunc TestX(t *T) {}\n'
+    assert LANGUAGE.plant_canaries("a/a_test.go", dotted, [], random.Random(1)) == (dotted, [])
+
+
+def test_doctor_reports_the_real_go() -> None:
+    checks = {name: (ok, how) for name, ok, how in LANGUAGE.doctor()}
+    assert checks["go on PATH"][0] is True
+    version = subprocess.run([GO, "version"], capture_output=True, text=True).stdout.strip()
+    assert checks["go version"] == (True, version) and "go1." in version
+    assert "golang-go" in checks["base image packages"][1]
