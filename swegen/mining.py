@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from swegen import __version__, codeindex
+from swegen import __version__, codeindex, languages
 from swegen.classify import Evidence, release_reason, score_bugfix
 from swegen import config as project_config
 from swegen.errors import BadInput
@@ -50,7 +50,8 @@ from swegen.history import (
     walk,
 )
 from swegen.records import JsonlWriter, to_dict, write_atomic, write_json
-from swegen.split import DiffError, Split, SplitRules, parse_diff, split_diff
+from swegen.languages.base import Language
+from swegen.split import DiffError, FileDiff, Split, SplitRules, parse_diff, split_diff
 from swegen.restate import ORIGINAL, STATEMENT, restated_fields
 from swegen.statements import FixContext, IssueIndex, build_statement, issue_refs, rewrite_statement
 
@@ -1097,16 +1098,26 @@ class _CodeFacts:
     tests_use_existing: bool
 
 
-def _code_facts(split: Split, fixed: dict[str, list[bytes | None]]) -> _CodeFacts:
-    """tree-sitter over the fixed version of every touched file (one parse per file)."""
+def _code_facts(split: Split, fixed: dict[str, list[bytes | None]], base: Callable[[FileDiff], bytes | None] = lambda item: None) -> _CodeFacts:
+    """tree-sitter over the fixed version of every touched Python file (one parse per file); a
+    file of another language is asked of that language (swegen.languages), with its version
+    before the change (`base`)."""
     changed, added, touched, referenced = [], [], [], set()
     for item, new in zip(split.source, fixed["source"]):
+        other = _other_language(item.path)
+        if other is not None:
+            changed += other.changed_definitions(item.path, base(item), new)
+            continue
         facts = codeindex.change_facts(
             item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text, test_file=False
         )
         changed += facts.changed
         added += facts.added
     for item, new in zip(split.tests, fixed["tests"]):
+        other = _other_language(item.path)
+        if other is not None:
+            touched += other.touched_tests(item.path, base(item), new)
+            continue
         facts = codeindex.change_facts(item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text)
         touched += facts.touched_tests
         referenced |= facts.referenced
@@ -1165,6 +1176,21 @@ def _fixed_versions(commit: Commit, split: Split, blobs: BlobReader) -> dict[str
     return {"source": versions[: len(split.source)], "tests": versions[len(split.source) :]}
 
 
+def _base_version(commit: Commit, item: FileDiff, blobs: BlobReader) -> bytes | None:
+    """A file's version before the change (None when the change adds it)."""
+    if item.status == "added" or not commit.base:
+        return None
+    return blobs.read(commit.base, item.old_path or item.path)
+
+
+def _other_language(path: str) -> Language | None:
+    """The language of `path` when it is one of swegen.languages' (not Python, which codeindex
+    indexes here), else None."""
+    if codeindex.language_for(path) is not None:
+        return None
+    return languages.for_path(path)
+
+
 #: bytes.translate table that turns every byte that cannot be in an identifier into a space.
 _WORDS_ONLY = bytes(c if chr(c).isascii() and (chr(c).isalnum() or chr(c) == "_") else 32 for c in range(256))
 
@@ -1212,7 +1238,7 @@ def _analyse(commit: Commit, raw: bytes, readers: _Readers, ctx: _Context) -> tu
     branch = readers.branch_commits(commit)
     messages = [commit.message] + [message for _, message in branch]
     fixed = _fixed_versions(commit, split, readers.blobs)
-    facts = _code_facts(split, fixed)
+    facts = _code_facts(split, fixed, lambda item: _base_version(commit, item, readers.blobs))
     shared = _tests_using_shared_code(commit, split, fixed["tests"], {t.split("::")[0] for t in facts.touched_tests}, readers, ctx)
     if shared:
         facts = replace(facts, touched_tests=sorted(set(facts.touched_tests) | set(shared)))

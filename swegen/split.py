@@ -16,6 +16,8 @@ from typing import Callable, Iterable
 
 import unidiff
 
+from swegen import languages
+
 #: Where tests and their data live, by default. `**/` matches any folder depth, including none.
 DEFAULT_TEST_GLOBS = (
     "**/tests/**",
@@ -96,10 +98,17 @@ class SplitRules:
         return known
 
     def _role(self, path: str) -> str:
-        if matches(path, self.test_globs):
+        # A file of one of swegen.languages' (JavaScript, Go) is sorted by that language's own
+        # roles first: its vendored and generated files are left out, its test files are tests.
+        language = languages.for_path(path)
+        if language is not None and matches(path, language.roles.exclude_globs):
+            return "other"
+        if matches(path, self.test_globs) or (language is not None and matches(path, language.roles.test_globs)):
             return "test"
         if matches(path, self.exclude_globs):
             return "other"
+        if language is not None:
+            return "source"
         suffix = path[path.rfind(".") :] if "." in path.rsplit("/", 1)[-1] else ""
         return "source" if suffix in self.code_extensions else "other"
 

@@ -24,15 +24,16 @@ def by_name(name: str) -> Language:
     return importlib.import_module(REGISTRY[name]).LANGUAGE
 
 
-def available() -> list[Language]:
-    """Every registered language whose package is present."""
+@lru_cache(maxsize=None)
+def available() -> tuple[Language, ...]:
+    """Every registered language whose package is present (and exports its LANGUAGE)."""
     found = []
     for name in REGISTRY:
         try:
             found.append(by_name(name))
-        except ImportError:
+        except (ImportError, AttributeError):
             continue
-    return found
+    return tuple(found)
 
 
 def for_path(path: str) -> Language | None:
