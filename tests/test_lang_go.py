@@ -552,3 +552,33 @@ def test_doctor_reports_the_real_go() -> None:
     version = subprocess.run([GO, "version"], capture_output=True, text=True).stdout.strip()
     assert checks["go version"] == (True, version) and "go1." in version
     assert "golang-go" in checks["base image packages"][1]
+
+
+# --- the whole chain in Docker: plan -> image -> test command -> parser -------------------------------
+
+
+@pytest.mark.docker
+def test_plan_image_runs_the_tests_in_docker(tmp_path: Path, base_image: str) -> None:
+    """The plan's recipe builds (golang-go from Debian, the std warm-up), and the test command run in
+    a sandbox of that image from /testbed/<workdir> leaves a report the parser reads."""
+    from swegen.docker_sandbox import DockerSandbox
+    from swegen.images import build_env_image, host_ca_bundle
+    from swegen.sandbox import SandboxSpec
+    from swegen.testbed import git_archive
+
+    module = _copy_module("m1", tmp_path)
+    folder, commit = _commit_all(module)
+    plan = LANGUAGE.plan(folder, commit, "2023-01-01")
+    assert plan.recipe.base_image == base_image
+    tag, _ = build_env_image(plan.recipe, ca_bundle=host_ca_bundle(), log_path=tmp_path / "build.log")
+    command = LANGUAGE.test_command(plan, ["calc/calc_test.go", "broken/b_test.go"])
+    with DockerSandbox(SandboxSpec(image=tag)) as box:
+        box.put_archive("/testbed", git_archive(folder, commit))
+        version = box.exec("go version", timeout=60)
+        assert "go1.19" in version.stdout, version.stdout + version.stderr
+        result = box.exec(command.command, timeout=300, workdir="/testbed/" + plan.workdir)
+        statuses = LANGUAGE.parse(box.get(command.report_path).decode(), result.stdout + result.stderr)
+    assert result.exit_code != 0
+    expected = {k: v for k, v in LANGUAGE.parse(_data("go119_m1_main.json"), _data("go119_m1_main.stderr")).items()
+                if k.startswith(("example.com/m1/calc", "example.com/m1/broken"))}
+    assert statuses == expected
