@@ -1,0 +1,58 @@
+"""JavaScript and TypeScript behind the language boundary (`swegen.languages.base.Language`).
+
+Modules: roles (which files are source, tests, noise), syntax (tests, touched tests and changed
+definitions with tree-sitter), reports (jest, vitest, mocha, node:test reports to per-test
+statuses), commands (the test command per runner), plan (Node, package manager, install, runner,
+workspace package, as of a date), canaries (tamper-evidence tests), doctor (host checks).
+Test ids everywhere are `relative/path.test.js > describe > name`.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from swegen.languages.base import Canary, FileRoles, Plan, TestCase, TestCommand
+from swegen.languages.javascript import canaries, commands, doctor, plan, reports, roles, syntax
+
+
+class JavaScript:
+    """The JS/TS language; stateless, so one instance serves every stage and thread."""
+
+    name = "javascript"
+    roles: FileRoles = roles.ROLES
+
+    def owns(self, path: str) -> bool:
+        return roles.owns(path)
+
+    def tests_in(self, path: str, source: bytes) -> list[TestCase]:
+        return syntax.tests_in(path, source)
+
+    def touched_tests(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:
+        return syntax.touched_tests(path, old, new)
+
+    def changed_definitions(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:
+        return syntax.changed_definitions(path, old, new)
+
+    def plan(self, repo: Path, commit: str, as_of: str) -> Plan | None:
+        return plan.plan(repo, commit, as_of)
+
+    def test_command(self, plan: Plan, test_files: list[str]) -> TestCommand:
+        return commands.test_command(plan, test_files)
+
+    def parse(self, report: str, output: str) -> dict[str, str]:
+        return reports.parse(report, output)
+
+    def plant_canaries(self, path: str, source: str, test_ids: list[str], rng: random.Random) -> tuple[str, list[Canary]]:
+        return canaries.plant(path, source, test_ids, rng)
+
+    def doctor(self) -> list[tuple[str, bool, str]]:
+        return doctor.checks()
+
+    def toolchain_packages(self) -> tuple[str, ...]:
+        return doctor.TOOLCHAIN
+
+
+LANGUAGE = JavaScript()
+
+__all__ = ["LANGUAGE", "JavaScript"]

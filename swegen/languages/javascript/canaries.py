@@ -1,0 +1,106 @@
+"""Canary tests for JS/TS test files (tamper evidence; see swegen/canaries.py for the idea).
+
+The canaries go inside the file's first plain `describe` (not a `.each` one, whose name is not
+one suite) or, without one, at the end of the file; they are called with the test function the
+file itself uses most (`it`, `test` or `specify`) and written with the callback style it uses
+(arrow or `function`). Names are made from the words of the file's own test names and a random
+tail, so a patch cannot know them. Ids are what the parsers report: path > suites > name.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+
+from swegen.languages.base import Canary
+from swegen.languages.javascript.syntax import Block, find_blocks, parse_tree, test_id, walk_blocks
+
+PER_KIND = 2
+_FALLBACK_WORDS = ("value", "result", "case", "input", "output", "basic", "empty", "single", "order", "format")
+_PLAIN_TESTS = ("it", "test", "specify")
+
+
+def _base_name(block: Block) -> str:
+    callee = block.node.child_by_field_name("function")
+    while callee is not None and callee.type in ("member_expression", "call_expression"):
+        callee = callee.child_by_field_name("object" if callee.type == "member_expression" else "function")
+    return callee.text.decode() if callee is not None and callee.type == "identifier" else ""
+
+
+def _vocabulary(blocks: list[Block]) -> list[str]:
+    words = []
+    for b in walk_blocks(blocks):
+        if b.kind == "test":
+            words += [w.lower() for w in re.findall(r"[A-Za-z]{3,12}", b.parts[-1])]
+    return sorted(set(words))
+
+
+def _fresh(words: list[str], taken: set[str], rng: random.Random) -> str:
+    while True:
+        name = " ".join(rng.sample(words, min(2, len(words)))) + f" {rng.choice(words)} {rng.randrange(16**6):06x}"
+        if name not in taken:
+            taken.add(name)
+            return name
+
+
+def _target(blocks: list[Block]) -> Block | None:
+    """The first top-level suite that is one suite (not `.each`) with a callback body."""
+    for b in blocks:
+        if b.kind == "suite" and b.body is not None and ".each" not in b.node.child_by_field_name("function").text.decode():
+            return b
+    return None
+
+
+def plant(path: str, source: str, test_ids: list[str], rng: random.Random) -> tuple[str, list[Canary]]:
+    """(the file with canaries added, the canaries); unchanged and [] when nothing of a test file
+    is found in it (not parsable as JS/TS, or no test calls at all)."""
+    data = source.encode("utf-8")
+    root = parse_tree(path, data)
+    blocks = find_blocks(root)
+    tests = [b for b in walk_blocks(blocks) if b.kind == "test"]
+    if not tests or root.has_error and not blocks:
+        return source, []
+    used = Counter(n for n in (_base_name(b) for b in tests) if n in _PLAIN_TESTS)
+    fn = used.most_common(1)[0][0] if used else "test"
+    arrow = sum(1 for b in tests if b"=>" in b.node.text[:200]) >= len(tests) / 2
+    words = _vocabulary(blocks) or list(_FALLBACK_WORDS)
+    taken = {b.parts[-1] for b in tests}
+    kinds = [True] * PER_KIND + [False] * PER_KIND
+    rng.shuffle(kinds)
+    names = [_fresh(words, taken, rng) for _ in kinds]
+    target = _target(blocks)
+    newline = "\r\n" if "\r\n" in source else "\n"
+    indent = "  "
+    if target is not None:
+        first = target.body.named_children[0] if target.body.named_child_count else None
+        line_start = data.rfind(b"\n", 0, first.start_byte) + 1 if first is not None else None
+        if first is not None:
+            indent = data[line_start:first.start_byte].decode("utf-8", "replace")
+            indent = indent if indent.strip() == "" else "  "
+    bodies = [_test(fn, name, must_pass, arrow, indent if target is not None else "", rng) for name, must_pass in zip(names, kinds)]
+    text = newline.join(bodies).replace("\n", newline)
+    if target is None:
+        planted = source.rstrip("\r\n") + newline * 2 + text + newline
+        prefix: tuple[str, ...] = ()
+    else:
+        close = target.body.end_byte - 1  # the block's closing brace
+        before = data[:close]
+        stripped = before.rstrip(b" \t")
+        own_line = stripped.endswith(b"\n")
+        closing_indent = before[len(stripped):].decode("utf-8") if own_line else ""
+        planted = (stripped.decode("utf-8").rstrip("\r\n") + newline + text + newline + closing_indent
+                   + data[close:].decode("utf-8"))
+        prefix = target.parts
+    return planted, [Canary(test_id(path, prefix + (name,)), must_pass) for name, must_pass in zip(names, kinds)]
+
+
+def _test(fn: str, name: str, must_pass: bool, arrow: bool, indent: str, rng: random.Random) -> str:
+    a, b = rng.randrange(2, 50), rng.randrange(2, 50)
+    check = f"if ({a} + {b} !== {a + b}) throw new Error({_js_string(name)});" if must_pass else f"throw new Error({_js_string('canary ' + name)});"
+    callback = "() =>" if arrow else "function ()"
+    return f"{indent}{fn}({_js_string(name)}, {callback} {{{chr(10)}{indent}  {check}{chr(10)}{indent}}});"
+
+
+def _js_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,91 @@
+"""The shell command that runs some test files with one runner and leaves a machine-readable report.
+
+Every command runs from /testbed/<plan.workdir> with CI=true and colours off, never in watch mode
+or with coverage. It first links the image's installed node_modules (built under
+/opt/swegen/deps, see plan.py) into the checkout, then runs the runner's own binary from
+node_modules/.bin. mocha and node:test use swegen's reporters (reporters/), written into the
+sandbox by the command itself, because their own reports lose the describe path or the file.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from importlib import resources
+
+from swegen.languages.base import Plan, TestCommand
+
+REPORT_DIR = "/tmp/swegen-js"
+REPORT = f"{REPORT_DIR}/report"
+DEPS = "/opt/swegen/deps"
+WORKSPACES_VAR = "SWEGEN_JS_WORKSPACES"
+ENV = (("CI", "true"), ("FORCE_COLOR", "0"), ("NO_COLOR", "1"), ("NODE_ENV", "test"))
+
+#: Links node_modules of the image into the checkout (root and each workspace package), and the
+#: checkout's workspace packages into the image's install (where node_modules' workspace links
+#: point), without touching what the checkout already has.
+LINK = (
+    f'for d in "" ${WORKSPACES_VAR}; do '
+    f'if [ -d {DEPS}/$d/node_modules ] && [ ! -e /testbed/$d/node_modules ]; then ln -s {DEPS}/$d/node_modules /testbed/$d/node_modules; fi; done; '
+    f"for d in ${WORKSPACES_VAR}; do for e in /testbed/$d/* /testbed/$d/.[!.]*; do "
+    f'if [ -e "$e" ] && [ "$(basename "$e")" != node_modules ]; then ln -sfn "$e" {DEPS}/$d/; fi; done; done'
+)
+
+
+def _reporter(name: str) -> str:
+    return resources.files("swegen.languages.javascript").joinpath("reporters", name).read_text(encoding="utf-8")
+
+
+def _write(path: str, text: str) -> str:
+    """A shell step writing `text` to `path` (base64: no quoting to get wrong)."""
+    return f"echo {base64.b64encode(text.encode()).decode()} | base64 -d > {path}"
+
+
+def relative_to(workdir: str, path: str) -> str:
+    """A checkout-relative path as seen from the workdir (files outside it keep an absolute path)."""
+    workdir = workdir.strip("/")
+    if not workdir:
+        return path
+    if path.startswith(workdir + "/"):
+        return path[len(workdir) + 1:]
+    return "/testbed/" + path
+
+
+def _env(plan: Plan) -> str:
+    pairs = dict(ENV)
+    pairs.update(dict(plan.test_env))
+    return " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(pairs.items()))
+
+
+def runner_command(runner: str, files: list[str]) -> str:
+    """The runner's own invocation for these files (relative to the workdir)."""
+    args = " ".join(shlex.quote(f) for f in files)
+    if runner == "jest":
+        return f"jest --ci --json --outputFile={REPORT} --watchAll=false --coverage=false --colors=false --runTestsByPath {args}"
+    if runner == "vitest":
+        return f"vitest run --reporter=json --reporter=default --outputFile={REPORT} --coverage.enabled=false --watch=false --color=false {args}"
+    if runner == "mocha":
+        reporter = f"{REPORT_DIR}/mocha.cjs"
+        once = f"SWEGEN_REPORT={REPORT} mocha --reporter {reporter} --no-colors"
+        # A file that fails to load stops mocha before any report: then each file alone, so the
+        # others still report and the broken one shows in the output.
+        per_file = f"for f in {args}; do {once} \"$f\"; done"
+        return f"{once} {args}; status=$?; if [ ! -s {REPORT} ]; then {per_file}; fi; exit $status"
+    if runner == "node:test":
+        reporter = f"{REPORT_DIR}/node-test.mjs"
+        return (f"node --test --test-reporter={reporter} --test-reporter-destination={REPORT} "
+                f"--test-reporter=spec --test-reporter-destination=stdout {args}")
+    raise ValueError(f"no command for runner {runner!r}")
+
+
+def test_command(plan: Plan, files: list[str]) -> TestCommand:
+    """The whole command for a sandbox: link node_modules, write the reporter, run, report."""
+    local = [relative_to(plan.workdir, f) for f in files]
+    steps = [f"mkdir -p {REPORT_DIR}", f"rm -f {REPORT}", LINK, "export PATH=\"$PWD/node_modules/.bin:/testbed/node_modules/.bin:$PATH\""]
+    if plan.runner == "mocha":
+        steps.append(_write(f"{REPORT_DIR}/mocha.cjs", _reporter("mocha.cjs")))
+    elif plan.runner == "node:test":
+        steps.append(_write(f"{REPORT_DIR}/node-test.mjs", _reporter("node-test.mjs")))
+    steps.append(f"export {_env(plan)}")
+    steps.append(runner_command(plan.runner, local))
+    return TestCommand(command="; ".join(steps), report_path=REPORT)

@@ -1,0 +1,341 @@
+"""The environment of a JS/TS repository at one commit: Node version, package manager, install
+commands, test runner and the package the tests run in, each with the reason it was chosen.
+
+Everything is read from git objects at the commit (`git show`, `git ls-tree`), never from the
+work tree. The image installs the dependency files (package.json files, the lock file, .npmrc,
+.yarnrc.yml) under /opt/swegen/deps; the test command links its node_modules into the checkout
+(commands.LINK), so one image serves every commit with the same dependency files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from datetime import date
+from fnmatch import fnmatch
+from pathlib import Path
+
+from swegen.errors import GitError
+from swegen.images import EnvRecipe
+from swegen.languages.base import Plan
+from swegen.languages.javascript.commands import DEPS, WORKSPACES_VAR
+
+BASE_IMAGE = "swegen-base:py3.11"
+#: Debian bookworm's nodejs (the base image's); other majors come from the npm registry's `node` package.
+SYSTEM_NODE = 18
+#: Node's LTS majors and the day each became LTS: the one current at a commit's date is its default.
+LTS = ((4, "2015-10-01"), (6, "2016-10-18"), (8, "2017-10-31"), (10, "2018-10-30"), (12, "2019-10-21"),
+       (14, "2020-10-27"), (16, "2021-10-26"), (18, "2022-10-25"), (20, "2023-10-24"), (22, "2024-10-29"), (24, "2025-10-28"))
+KNOWN_MAJORS = tuple(m for m, _ in LTS)
+LTS_CODENAMES = {"argon": 4, "boron": 6, "carbon": 8, "dubnium": 10, "erbium": 12, "fermium": 14,
+                 "gallium": 16, "hydrogen": 18, "iron": 20, "jod": 22, "krypton": 24}
+#: Runners this language can parse, in the order they are looked for among the dependencies.
+RUNNERS = (("vitest", "vitest"), ("jest", "jest"), ("mocha", "mocha"))
+LOCKS = (("package-lock.json", "npm"), ("npm-shrinkwrap.json", "npm"), ("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn"))
+EXTRA_FILES = (".npmrc", ".yarnrc", ".yarnrc.yml", "pnpm-workspace.yaml", ".nvmrc", ".node-version")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the commit
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, encoding="utf-8", errors="replace")
+
+
+def show(repo: Path, commit: str, path: str) -> str | None:
+    """A file's text at the commit, or None when it is not there."""
+    result = _git(repo, "show", f"{commit}:{path}")
+    return result.stdout if result.returncode == 0 else None
+
+
+def tree(repo: Path, commit: str) -> list[str]:
+    """Every file path at the commit."""
+    result = _git(repo, "ls-tree", "-r", "--name-only", "-z", commit)
+    if result.returncode != 0:
+        raise GitError(f"cannot list {commit} in {repo}", hint="is the commit in this repository?", detail=result.stderr.strip())
+    return [p for p in result.stdout.split("\0") if p]
+
+
+def commit_date(repo: Path, commit: str) -> str:
+    result = _git(repo, "show", "-s", "--format=%cI", commit)
+    return result.stdout.strip()[:10] if result.returncode == 0 else ""
+
+
+def _json(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Node version
+
+
+def lts_at(day: str) -> int:
+    """The newest Node LTS major on this day (the oldest known one before any)."""
+    current = LTS[0][0]
+    for major, since in LTS:
+        if day and day >= since:
+            current = major
+    return current
+
+
+def _majors_of_range(spec: str) -> list[int] | None:
+    """The known majors a semver range allows (`>=14`, `^16 || ^18`, `14.x`, `>=12 <17`), or
+    None when it cannot be read."""
+    allowed = set()
+    for alternative in spec.split("||"):
+        comparators = re.findall(r"(>=|<=|>|<|\^|~|=)?\s*v?(\d+)(?:\.(\d+|x|\*))?(?:\.(\d+|x|\*))?", alternative)
+        if not comparators:
+            if alternative.strip() in ("*", "x", ""):
+                allowed.update(KNOWN_MAJORS)
+                continue
+            return None
+        ok = set(KNOWN_MAJORS)
+        for op, major, minor, patch in comparators:
+            m = int(major)
+            nonzero = (minor not in ("", "0", "x", "*")) or (patch not in ("", "0", "x", "*"))
+            if op == ">=" or (op == ">" and nonzero):
+                ok = {k for k in ok if k >= m}
+            elif op == ">":
+                ok = {k for k in ok if k > m}
+            elif op == "<=":
+                ok = {k for k in ok if k <= m}
+            elif op == "<":
+                ok = {k for k in ok if k < m or (k == m and nonzero)}
+            else:  # ^, ~, =, bare version or x-range: that major
+                ok = {k for k in ok if k == m}
+        allowed |= ok
+    return sorted(allowed)
+
+
+def pinned_node(text: str) -> int | None:
+    """The major of a .nvmrc/.node-version/volta pin (`16`, `v16.3.0`, `lts/gallium`)."""
+    text = text.strip().splitlines()[0].strip() if text.strip() else ""
+    m = re.match(r"v?(\d+)", text)
+    if m:
+        return int(m.group(1))
+    if text.startswith("lts/"):
+        return LTS_CODENAMES.get(text[4:].lower())
+    return None
+
+
+def choose_node(pins: list[tuple[str, str]], engines: str | None, day: str) -> tuple[int, str]:
+    """(major, reason): a pin wins, then engines.node (the base image's 18 when allowed, else the
+    allowed major nearest the commit's date), then the LTS current at the commit's date."""
+    for source, text in pins:
+        major = pinned_node(text)
+        if major is not None:
+            return major, f"{source} pins Node {text.strip().splitlines()[0]}"
+    at_date = lts_at(day)
+    if engines:
+        majors = _majors_of_range(engines)
+        if majors:
+            if SYSTEM_NODE in majors:
+                return SYSTEM_NODE, f"engines.node {engines!r} allows the base image's Node {SYSTEM_NODE}"
+            best = min(majors, key=lambda m: (abs(m - at_date), -m))
+            return best, f"engines.node {engines!r} excludes Node {SYSTEM_NODE}; {best} is the allowed LTS nearest the commit's date ({day})"
+    return at_date, f"no pin or engines.node: the LTS current at the commit's date ({day})"
+
+
+def node_setup(major: int) -> tuple[str, ...]:
+    """Commands that make `node` this major: nothing for the base image's; else the npm registry's
+    `node` package (its binaries are npm packages too, so no other download site is needed),
+    with an npm old enough to run on it for majors before 14."""
+    if major == SYSTEM_NODE:
+        return ()
+    steps = []
+    if major < 14:
+        steps.append("npm install -g --no-audit --no-fund npm@6")
+    steps.append(f"npm install -g --no-audit --no-fund node@{major} && hash -r && node --version")
+    return tuple(steps)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workspaces, manager, runner
+
+
+def workspace_globs(package: dict, pnpm_workspace: str | None) -> list[str]:
+    """Workspace package folders as globs (npm/yarn `workspaces`, pnpm-workspace.yaml `packages`)."""
+    ws = package.get("workspaces")
+    if isinstance(ws, dict):
+        ws = ws.get("packages")
+    globs = [g for g in ws if isinstance(g, str)] if isinstance(ws, list) else []
+    if pnpm_workspace:
+        inside = False
+        for line in pnpm_workspace.splitlines():
+            if re.match(r"^packages\s*:", line):
+                inside = True
+                continue
+            if inside:
+                m = re.match(r"^\s*-\s*['\"]?([^'\"#]+?)['\"]?\s*(#.*)?$", line)
+                if m:
+                    globs.append(m.group(1).strip())
+                elif line.strip() and not line.startswith((" ", "\t")):
+                    inside = False
+    return [g.rstrip("/") for g in globs if not g.startswith("!")]
+
+
+def workspace_dirs(files: list[str], globs: list[str]) -> list[str]:
+    """Folders holding a package.json that a workspace glob matches."""
+    dirs = []
+    for path in files:
+        if not path.endswith("/package.json") or "node_modules/" in path:
+            continue
+        folder = path[: -len("/package.json")]
+        if any(fnmatch(folder, g) or (g.endswith("/**") and folder.startswith(g[:-3] + "/")) for g in globs):
+            dirs.append(folder)
+    return sorted(dirs)
+
+
+@dataclass(frozen=True)
+class Manager:
+    name: str
+    lock: str | None
+    version: str | None  # from packageManager ("yarn@3.6.1"), when given
+    reason: str
+
+
+def choose_manager(files: set[str], package: dict, yarn_lock: str | None) -> Manager:
+    """By the lock file at the root; the packageManager field gives the version (and says berry)."""
+    field_ = package.get("packageManager") if isinstance(package.get("packageManager"), str) else ""
+    declared, _, version = field_.partition("@")
+    version = version.split("+")[0] or None
+    for lock, name in LOCKS:
+        if lock in files:
+            return Manager(name, lock, version if declared == name else None, f"{lock} at the root")
+    if declared in ("npm", "yarn", "pnpm"):
+        return Manager(declared, None, version, f"no lock file; packageManager says {field_}")
+    return Manager("npm", None, None, "no lock file: npm resolves the dependencies as of the commit's date")
+
+
+def _is_berry(manager: Manager, yarn_lock: str | None, files: set[str]) -> bool:
+    if manager.version:
+        return not manager.version.startswith("1.")
+    return ".yarnrc.yml" in files or bool(yarn_lock and "__metadata:" in yarn_lock)
+
+
+def install_commands(manager: Manager, as_of: str, berry: bool) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """(setup commands, install commands, reason). Scripts are held back at install and then run
+    for the dependencies alone (`rebuild`): a root `prepare` (husky, a build) needs the checkout."""
+    cd = f"cd {DEPS}"
+    if manager.name == "npm":
+        if manager.lock:
+            return (), (f"{cd} && npm ci --ignore-scripts --no-audit --no-fund", f"{cd} && npm rebuild"), f"npm ci from {manager.lock}"
+        return (), (f"{cd} && npm install --ignore-scripts --no-audit --no-fund --before={as_of}", f"{cd} && npm rebuild"), \
+            f"npm install --before={as_of}: the newest versions the ranges allowed on that date"
+    if manager.name == "yarn":
+        if berry:
+            version = manager.version or "stable"
+            setup = (f"corepack enable && corepack prepare yarn@{version} --activate",)
+            return setup, (f"{cd} && YARN_NODE_LINKER=node-modules YARN_ENABLE_SCRIPTS=0 yarn install --immutable",), \
+                f"yarn berry {version} via corepack, --immutable, node_modules linker (Plug'n'Play leaves none to link)"
+        version = manager.version or "1"
+        return (f"npm install -g --no-audit --no-fund yarn@{version}",), \
+            (f"{cd} && yarn install --frozen-lockfile --ignore-scripts --non-interactive", f"{cd} && npm rebuild"), \
+            f"yarn classic {version}, --frozen-lockfile"
+    version = manager.version or "8"
+    return (f"npm install -g --no-audit --no-fund pnpm@{version}",), \
+        (f"{cd} && pnpm install --frozen-lockfile --ignore-scripts", f"{cd} && pnpm rebuild"), \
+        f"pnpm {version} (npm's pnpm package; packageManager's version when given), --frozen-lockfile"
+
+
+def choose_runner(package: dict, root_package: dict) -> tuple[str, str]:
+    """(runner, reason): named in the package's test script, else found among its dev
+    dependencies (then the root's, in a monorepo), else node:test when the script runs `node --test`."""
+    for source, pkg in (("", package), ("the root's ", root_package)):
+        script = str((pkg.get("scripts") or {}).get("test") or "")
+        if re.search(r"\bnode\b[^&|;]*--test\b", script):
+            return "node:test", f"{source}test script runs node --test"
+        for name, runner in RUNNERS:
+            if re.search(rf"\b{name}\b", script):
+                return runner, f"{source}test script runs {name}"
+        deps = {**(pkg.get("dependencies") or {}), **(pkg.get("devDependencies") or {})}
+        for name, runner in RUNNERS:
+            if name in deps:
+                return runner, f"{name} is in {source}dependencies"
+    return "node:test", "no known runner in the test script or dependencies: node's own test runner"
+
+
+def choose_workdir(workspaces: list[str], changed: list[str]) -> tuple[str, str]:
+    """The workspace package holding most of the changed files, or the root."""
+    counts = {w: sum(1 for p in changed if p.startswith(w + "/")) for w in workspaces}
+    best = max(counts, key=lambda w: (counts[w], -len(w)), default=None)
+    if best is None or counts[best] == 0:
+        return "", "the repository's root" + (" (the change touches no workspace package)" if workspaces else "")
+    return best, f"the workspace package holding {counts[best]} of the {len(changed)} changed files"
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan
+
+
+def changed_files(repo: Path, commit: str) -> list[str]:
+    """Files the commit changes against its first parent (the fix whose tests run)."""
+    result = _git(repo, "diff-tree", "--no-commit-id", "-r", "--name-only", "--root", "-m", "--first-parent", commit)
+    return [p for p in result.stdout.splitlines() if p]
+
+
+def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) -> Plan | None:
+    """The plan, or None when the commit has no package.json at its root."""
+    root_text = show(repo, commit, "package.json")
+    if root_text is None:
+        return None
+    root_package = _json(root_text)
+    files = tree(repo, commit)
+    file_set = set(files)
+    reasons: list[tuple[str, str]] = []
+    pnpm_ws = show(repo, commit, "pnpm-workspace.yaml") if "pnpm-workspace.yaml" in file_set else None
+    workspaces = workspace_dirs(files, workspace_globs(root_package, pnpm_ws))
+    workdir, why = choose_workdir(workspaces, changed if changed is not None else changed_files(repo, commit))
+    reasons.append(("workdir", why))
+    package = _json(show(repo, commit, f"{workdir}/package.json")) if workdir else root_package
+
+    yarn_lock = show(repo, commit, "yarn.lock") if "yarn.lock" in file_set else None
+    manager = choose_manager(file_set, root_package, yarn_lock)
+    reasons.append(("manager", f"{manager.name}: {manager.reason}"))
+    berry = manager.name == "yarn" and _is_berry(manager, yarn_lock, file_set)
+    setup, install, why = install_commands(manager, as_of, berry)
+    reasons.append(("install", why))
+
+    pins = []
+    for name in ((f"{workdir}/.nvmrc", f"{workdir}/.node-version") if workdir else ()) + (".nvmrc", ".node-version"):
+        if name in file_set:
+            pins.append((name, show(repo, commit, name) or ""))
+    volta = root_package.get("volta") if isinstance(root_package.get("volta"), dict) else {}
+    if isinstance(volta.get("node"), str):
+        pins.append(("volta.node", volta["node"]))
+    engines = next((e.get("node") for e in (package.get("engines"), root_package.get("engines")) if isinstance(e, dict) and isinstance(e.get("node"), str)), None)
+    day = commit_date(repo, commit)
+    major, why = choose_node(pins, engines, day)
+    reasons.append(("node", why + ("" if major == SYSTEM_NODE else f"; installed from the npm registry's node@{major} package")))
+
+    runner, why = choose_runner(package, root_package)
+    reasons.append(("runner", why))
+
+    dep_files = ["package.json"] + [f"{w}/package.json" for w in workspaces]
+    dep_files += [f for f in ((manager.lock,) if manager.lock else ()) + EXTRA_FILES if f and f in file_set]
+    if berry:
+        dep_files += [f for f in files if f.startswith(".yarn/releases/") or f.startswith(".yarn/plugins/") or f.startswith(".yarn/patches/")]
+    contents = tuple((f, show(repo, commit, f) or "") for f in dict.fromkeys(dep_files))
+    reasons.append(("files", f"{len(contents)} dependency files: " + ", ".join(f for f, _ in contents[:8]) + (" ..." if len(contents) > 8 else "")))
+
+    recipe = EnvRecipe(
+        base_image=BASE_IMAGE,
+        system_packages=("nodejs", "npm"),
+        pre_install=node_setup(major) + setup,
+        install=install,
+        env=(("PATH", f"{DEPS}/node_modules/.bin:/usr/local/bin:/opt/swegen/venv/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"),
+             ("NODE_OPTIONS", "--max-old-space-size=4096")),
+        files=contents,
+    )
+    test_env = ((WORKSPACES_VAR, " ".join(workspaces)),) if workspaces else ()
+    return Plan(language="javascript", recipe=recipe, runtime=("node", str(major)), manager=manager.name, runner=runner,
+                as_of=as_of, workdir=workdir, test_env=test_env, reasons=tuple(reasons))

@@ -1,0 +1,106 @@
+"""Which files of a JavaScript/TypeScript repository are source, tests, test data or noise.
+
+Globs use the boundary's convention (`**/` matches any depth, none included) and are matched by
+`matches` here so the language can answer `owns` without a stage's help.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from swegen.languages.base import FileRoles
+
+SOURCE_EXTENSIONS = (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts")
+
+TEST_GLOBS = (
+    "**/__tests__/**",
+    "**/__mocks__/**",
+    "**/__snapshots__/**",
+    "**/__fixtures__/**",
+    "**/*.test.*",
+    "**/*.spec.*",
+    "**/*.snap",
+    "**/test/**",
+    "**/tests/**",
+    "**/spec/**",
+    "**/fixtures/**",
+    "**/test-fixtures/**",
+)
+
+EXCLUDE_GLOBS = (
+    "**/node_modules/**",
+    "**/dist/**",
+    "**/build/**",
+    "**/coverage/**",
+    "**/.next/**",
+    "**/.yarn/**",
+    "**/bower_components/**",
+    "**/package-lock.json",
+    "**/npm-shrinkwrap.json",
+    "**/yarn.lock",
+    "**/pnpm-lock.yaml",
+    "**/bun.lockb",
+    "**/*.min.js",
+    "**/*.min.mjs",
+    "**/*.bundle.js",
+    "**/*.map",
+    # Declarations generated next to compiled output (a hand-written one sits in src/ or types/
+    # and stays source; these are the ones a build writes).
+    "**/lib/**/*.d.ts",
+    "**/types/generated/**",
+    "**/*.generated.ts",
+    "**/*.generated.js",
+)
+
+ROLES = FileRoles(source_extensions=SOURCE_EXTENSIONS, test_globs=TEST_GLOBS, exclude_globs=EXCLUDE_GLOBS)
+
+
+@lru_cache(maxsize=None)
+def _glob_regex(glob: str) -> re.Pattern[str]:
+    """A glob as a regex: `**/` is any number of folders (none included), `**` anything,
+    `*` anything but a slash, `?` one character but a slash."""
+    out, i = [], 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif glob[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(glob[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def matches(path: str, globs: tuple[str, ...]) -> bool:
+    """Does this repository-relative POSIX path match any of the globs?"""
+    return any(_glob_regex(g).match(path) for g in globs)
+
+
+def is_excluded(path: str) -> bool:
+    """Vendored, built or generated, or a lock file: never part of a gold patch."""
+    return matches(path, EXCLUDE_GLOBS)
+
+
+def is_test(path: str) -> bool:
+    """A test file or test data (fixture, snapshot, mock), and not excluded."""
+    return not is_excluded(path) and matches(path, TEST_GLOBS)
+
+
+def is_source(path: str) -> bool:
+    """A JS/TS file (by ending) that is not excluded; `.d.ts` declarations count as source
+    unless an exclude glob says they were generated."""
+    return path.endswith(SOURCE_EXTENSIONS) and not is_excluded(path)
+
+
+def owns(path: str) -> bool:
+    """This language's source or test code (snapshots count: they are the tests' data)."""
+    return is_source(path) or (is_test(path) and (path.endswith(SOURCE_EXTENSIONS) or path.endswith(".snap")))

@@ -1,0 +1,606 @@
+"""The JavaScript/TypeScript language package: file roles, tree-sitter tests and touched tests,
+report parsers (on real reports of jest 29.7, vitest 1.6, mocha 10.8 and node:test on Node 20,
+kept in tests/data/js_reports/ with their checkout path rewritten to /testbed), test commands,
+environment plans on real git repositories, canaries and doctor."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from swegen.languages import by_name, for_path
+from swegen.languages.base import ERROR, FAILED, PASSED, SKIPPED, Language, Plan
+from swegen.languages.javascript import LANGUAGE, commands, plan as planning, reports, roles, syntax
+
+DATA = Path(__file__).parent / "data" / "js_reports"
+JS = LANGUAGE
+
+
+def ids(path: str, source: str) -> list[str]:
+    return [t.test_id for t in JS.tests_in(path, source.encode())]
+
+
+# ---------------------------------------------------------------------------------------------
+# File roles
+
+
+def test_registered_and_implements_the_protocol():
+    assert by_name("javascript") is JS
+    assert isinstance(JS, Language)
+    assert for_path("src/index.ts") is JS
+
+
+@pytest.mark.parametrize("path", ["src/a.js", "src/a.jsx", "lib/a.mjs", "a.cjs", "src/a.ts", "src/A.tsx", "a.mts", "a.cts", "src/types.d.ts"])
+def test_sources_are_owned(path):
+    assert JS.owns(path) and roles.is_source(path)
+
+
+@pytest.mark.parametrize("path", [
+    "src/__tests__/a.js", "src/a.test.ts", "a.spec.jsx", "test/a.js", "packages/x/tests/util.mjs",
+    "src/__snapshots__/a.test.js.snap", "test/fixtures/input.json", "src/__fixtures__/x.ts", "spec/a.js",
+])
+def test_tests_and_their_data(path):
+    assert roles.is_test(path)
+
+
+@pytest.mark.parametrize("path", [
+    "node_modules/x/index.js", "packages/a/node_modules/b/i.js", "dist/index.js", "build/a.js", "coverage/lcov.js",
+    "package-lock.json", "yarn.lock", "packages/a/pnpm-lock.yaml", "vendor/jquery.min.js", "lib/index.d.ts",
+])
+def test_excluded(path):
+    assert roles.is_excluded(path) and not JS.owns(path)
+
+
+@pytest.mark.parametrize("path", ["README.md", "setup.py", "src/main.go", "package.json", "src/styles.css"])
+def test_not_javascript(path):
+    assert not JS.owns(path)
+
+
+def test_globs_match_at_any_depth_and_at_the_root():
+    assert roles.matches("__tests__/a.js", ("**/__tests__/**",))
+    assert roles.matches("a/b/__tests__/c/d.js", ("**/__tests__/**",))
+    assert not roles.matches("a/not__tests__/d.js", ("**/__tests__/**",))
+    assert not roles.matches("src/contest/a.js", ("**/test/**",))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests found by tree-sitter
+
+NESTED = '''import { thing } from "../src/thing";
+const rows = [[1, 2]];
+describe("outer", () => {
+  let value;
+  beforeEach(() => {
+    value = thing();
+  });
+  context('inner', function () {
+    it("works", () => {
+      expect(value).toBe(1);
+    });
+    it.only("focused", () => {});
+    specify.skip("skipped", () => {});
+  });
+  test.each(rows)("row %i", (a) => {});
+  test("plain", async () => {
+    expect(rows.length).toBe(1);
+  });
+});
+suite("tdd", () => { test("one", () => {}); });
+it(`template`, () => {});
+'''
+
+
+def test_tests_in_gives_nested_ids_and_spans():
+    found = JS.tests_in("test/a.test.js", NESTED.encode())
+    assert [(t.test_id, t.start_line, t.end_line) for t in found] == [
+        ("test/a.test.js > outer > inner > works", 9, 11),
+        ("test/a.test.js > outer > inner > focused", 12, 12),
+        ("test/a.test.js > outer > inner > skipped", 13, 13),
+        ("test/a.test.js > outer > row %i", 15, 15),  # a table held in a variable: as written
+        ("test/a.test.js > outer > plain", 16, 18),
+        ("test/a.test.js > tdd > one", 20, 20),
+        ("test/a.test.js > template", 21, 21),
+    ]
+
+
+def test_typescript_and_tsx_parse():
+    ts = 'describe("typed", () => {\n  it("casts", () => {\n    const x = <number>(1 as unknown);\n    expect(x!).toBe(1);\n  });\n});\n'
+    assert ids("src/a.test.ts", ts) == ["src/a.test.ts > typed > casts"]
+    tsx = 'import { render } from "r";\ntest("renders", () => {\n  const el: JSX.Element = <App title="x" />;\n  render(el);\n});\n'
+    assert ids("src/App.test.tsx", tsx) == ["src/App.test.tsx > renders"]
+
+
+def test_node_test_subtests_and_describe():
+    src = 'import { test, describe, it } from "node:test";\ntest("top", async (t) => {\n  await t.test("sub", () => {});\n});\ndescribe("d", () => { it("i", () => {}); });\n'
+    assert ids("t.test.mjs", src) == ["t.test.mjs > top", "t.test.mjs > top > sub", "t.test.mjs > d > i"]
+
+
+def test_calls_that_are_not_tests_are_left_out():
+    src = 'const test = (x) => x;\nfoo.test("x", () => {});\nexpect(it).toBe(1);\ndescribe(name);\nit("real", () => { helper.it("no", () => {}); });\n'
+    assert ids("a.test.js", src) == ["a.test.js > real"]
+
+
+def test_broken_code_still_gives_its_tests():
+    # tree-sitter's recovery may lose the unclosed describe around it; the test itself is still found.
+    found = ids("a.test.js", 'describe("d", () => {\n  it("ok", () => {});\n  it("broken", () => { if ( });\n')
+    assert any(t.endswith(" > ok") for t in found)
+
+
+@pytest.mark.parametrize("runner", ["jest", "vitest"])
+def test_each_names_match_the_runner_exactly(runner):
+    """Every name the real runner gave the rows of `.each` tables is the one tests_in gives."""
+    source = (DATA / f"{runner}-each.test.js").read_bytes()
+    report = json.loads((DATA / f"{runner}-each.json").read_text())
+    reported = [" > ".join(["x"] + [t for t in a["ancestorTitles"] if t] + [a["title"]])
+                for r in report["testResults"] for a in r["assertionResults"]]
+    assert sorted(t.test_id for t in JS.tests_in("x", source)) == sorted(reported)
+
+
+@pytest.mark.parametrize("runner,path,report", [
+    ("jest", "__tests__/math.test.js", "jest.json"),
+    ("vitest", "test/math.test.js", "vitest.json"),
+    ("mocha", "test/math.test.js", "mocha.jsonl"),
+    ("node", "test/math.test.mjs", "node-test.jsonl"),
+])
+def test_tests_in_ids_are_the_parsers_ids(runner, path, report):
+    """The same test file, run by the real runner: tests_in and parse name the same tests."""
+    source = (DATA / f"{runner}-math.test.{'mjs' if runner == 'node' else 'js'}").read_bytes()
+    parsed = {k for k in JS.parse((DATA / report).read_text(), "") if k.startswith(path + " > ")}
+    assert {t.test_id for t in JS.tests_in(path, source)} == parsed
+
+
+# ---------------------------------------------------------------------------------------------
+# Touched tests
+
+
+def edit(source: str, old: str, new: str) -> tuple[bytes, bytes]:
+    assert old in source
+    return source.encode(), source.replace(old, new, 1).encode()
+
+
+def test_a_change_inside_a_test_touches_only_it():
+    old, new = edit(NESTED, "expect(value).toBe(1);", "expect(value).toBe(2);")
+    assert JS.touched_tests("a.test.js", old, new) == ["a.test.js > outer > inner > works"]
+
+
+def test_an_added_test_is_touched():
+    old, new = edit(NESTED, '  test("plain"', '  it("new one", () => {\n    expect(1).toBe(1);\n  });\n  test("plain"')
+    assert JS.touched_tests("a.test.js", old, new) == ["a.test.js > outer > new one"]
+
+
+def test_a_hook_change_touches_every_test_of_its_describe():
+    old, new = edit(NESTED, "value = thing();", "value = thing() + 1;")
+    assert JS.touched_tests("a.test.js", old, new) == [
+        "a.test.js > outer > inner > works", "a.test.js > outer > inner > focused", "a.test.js > outer > inner > skipped",
+        "a.test.js > outer > row %i", "a.test.js > outer > plain",
+    ]
+
+
+def test_a_table_change_touches_the_tests_that_use_it():
+    old, new = edit(NESTED, "const rows = [[1, 2]];", "const rows = [[1, 2], [3, 4]];")
+    assert JS.touched_tests("a.test.js", old, new) == ["a.test.js > outer > row %i", "a.test.js > outer > plain"]
+
+
+def test_an_import_change_reaches_tests_through_the_hook_that_uses_it():
+    old, new = edit(NESTED, 'import { thing } from "../src/thing";', 'import { thing } from "../src/thing2";')
+    touched = JS.touched_tests("a.test.js", old, new)
+    assert "a.test.js > outer > inner > works" in touched and "a.test.js > tdd > one" not in touched
+
+
+def test_a_helper_of_a_helper_is_followed():
+    src = 'const base = 1;\nfunction make() { return base + 1; }\ntest("uses make", () => { make(); });\ntest("other", () => {});\n'
+    old, new = edit(src, "const base = 1;", "const base = 2;")
+    assert JS.touched_tests("a.test.js", old, new) == ["a.test.js > uses make"]
+
+
+def test_a_removed_line_in_a_test_touches_it_and_a_deleted_test_is_gone():
+    src = 'test("a", () => {\n  one();\n  two();\n});\ntest("b", () => {\n  three();\n});\n'
+    old, new = edit(src, "  two();\n", "")
+    assert JS.touched_tests("a.test.js", old, new) == ["a.test.js > a"]
+    old, new = edit(src, 'test("b", () => {\n  three();\n});\n', "")
+    assert JS.touched_tests("a.test.js", old, new) == []
+
+
+def test_new_and_deleted_files():
+    assert JS.touched_tests("a.test.js", None, NESTED.encode()) == ids("a.test.js", NESTED)
+    assert JS.touched_tests("a.test.js", NESTED.encode(), None) == []
+
+
+def test_blank_lines_and_comments_between_tests_touch_nothing():
+    old, new = edit(NESTED, '  test("plain"', '\n  // a note\n\n  test("plain"')
+    assert JS.touched_tests("a.test.js", old, new) == []
+
+
+def test_a_renamed_describe_touches_its_tests():
+    old, new = edit(NESTED, 'suite("tdd"', 'suite("tdd2"')
+    assert JS.touched_tests("a.test.js", old, new) == ["a.test.js > tdd2 > one"]
+
+
+def test_a_top_level_side_effect_touches_every_test():
+    src = 'jest.mock("./a");\ntest("x", () => {});\ndescribe("d", () => { test("y", () => {}); });\n'
+    old, new = edit(src, 'jest.mock("./a");', 'jest.mock("./b");')
+    assert JS.touched_tests("a.test.js", old, new) == ["a.test.js > x", "a.test.js > d > y"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Changed definitions
+
+SOURCE = '''export function parse(text) {
+  const clean = (s) => s.trim();
+  return clean(text);
+}
+export const format = (value) => String(value);
+class Store {
+  get(key) {
+    return this.items[key];
+  }
+  set = (key, value) => {
+    this.items[key] = value;
+  };
+}
+module.exports.helper = function () { return 1; };
+const api = { load() { return 1; } };
+'''
+
+
+def test_definitions_have_qualified_names():
+    assert [d.qualname for d in syntax.definitions("a.js", SOURCE.encode())] == [
+        "parse", "parse.clean", "format", "Store", "Store.get", "Store.set", "helper", "api.load"]
+
+
+@pytest.mark.parametrize("old,new,expected", [
+    ("return this.items[key];", "return this.items[key] ?? null;", ["Store", "Store.get"]),
+    ("s.trim()", "s.trimEnd()", ["parse", "parse.clean"]),
+    ("String(value)", "`${value}`", ["format"]),
+    ("return 1; };\nconst", "return 2; };\nconst", ["helper"]),
+    ("load() { return 1; }", "load() { return 2; }", ["api.load"]),
+])
+def test_changed_definitions(old, new, expected):
+    a, b = edit(SOURCE, old, new)
+    assert JS.changed_definitions("src/a.js", a, b) == expected
+
+
+def test_added_and_removed_definitions():
+    added = SOURCE + "function extra() {}\n"
+    assert JS.changed_definitions("a.js", SOURCE.encode(), added.encode()) == ["extra"]
+    assert JS.changed_definitions("a.js", added.encode(), SOURCE.encode()) == ["extra"]
+    ts = "export class A {\n  private x: number = 1;\n  method(): number {\n    return this.x;\n  }\n}\n"
+    assert JS.changed_definitions("a.ts", ts.encode(), ts.replace("return this.x", "return this.x + 1").encode()) == ["A", "A.method"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Report parsers (real reports)
+
+
+def test_jest_report():
+    got = JS.parse((DATA / "jest.json").read_text(), "")
+    assert got["__tests__/math.test.js > math > add > adds"] == PASSED
+    assert got["__tests__/math.test.js > math > add > adds 2 + 2"] == FAILED
+    assert got["__tests__/math.test.js > math > add > skipped"] == SKIPPED
+    assert got["__tests__/math.test.js > math > add > later"] == SKIPPED  # todo
+    assert got["__tests__/math.test.js > top level"] == PASSED
+    assert got["__tests__/hook.test.js > with hook > one"] == FAILED  # jest fails the tests of a failed beforeAll
+    assert got["__tests__/broken.test.js"] == ERROR  # failed to load
+    assert len(got) == 11
+
+
+def test_vitest_report():
+    got = JS.parse((DATA / "vitest.json").read_text(), "")
+    assert got["test/math.test.js > math > add > obj 1 'x'"] == PASSED
+    assert got["test/math.test.js > math > fails"] == FAILED
+    assert got["test/math.test.js > math > add > skipped"] == SKIPPED
+    assert got["test/broken.test.js"] == ERROR
+    # vitest leaves the tests of a failed beforeAll "pending" in a failed file: errors, not skips.
+    assert got["test/hook.test.js > with hook > one"] == ERROR
+
+
+def test_mocha_report_and_load_error():
+    got = JS.parse((DATA / "mocha.jsonl").read_text(), "")
+    assert got == {
+        "test/math.test.js > top level": PASSED,
+        "test/math.test.js > math > add > adds": PASSED,
+        "test/math.test.js > math > add > fails": FAILED,
+        "test/math.test.js > math > add > skipped": SKIPPED,
+        "test/math.test.js > math > add > pending without body": SKIPPED,
+        "test/math.test.js > with hook > one": ERROR,
+        "test/math.test.js > with hook > inner > two": ERROR,
+    }
+    # A file that fails to load stops mocha before any report; its output names the file.
+    assert JS.parse("", (DATA / "mocha-load-error.out").read_text()) == {"test/broken.test.js": ERROR}
+
+
+def test_node_test_report():
+    got = JS.parse((DATA / "node-test.jsonl").read_text(), "")
+    assert got == {
+        "test/broken.test.mjs": ERROR,
+        "test/math.test.mjs > math > add > adds": PASSED,
+        "test/math.test.mjs > math > add > fails": FAILED,
+        "test/math.test.mjs > math > add > skipped": SKIPPED,
+        "test/math.test.mjs > math > add > later": SKIPPED,
+        "test/math.test.mjs > top level > sub ok": PASSED,
+        "test/math.test.mjs > top level": PASSED,
+        "test/math.test.mjs > with hook > one": ERROR,
+    }
+
+
+def test_junit_fallback_reads_nested_suites():
+    got = JS.parse((DATA / "node-junit.xml").read_text(), "")
+    assert got["math > add > adds"] == PASSED and got["math > add > fails"] == FAILED
+    assert got["math > add > later"] == SKIPPED
+    xml = '<testsuites><testsuite name="s" file="/testbed/t/a.test.js"><testcase name="x"/><testcase name="y"><error/></testcase></testsuite></testsuites>'
+    assert JS.parse(xml, "") == {"t/a.test.js > s > x": PASSED, "t/a.test.js > s > y": ERROR}
+
+
+def test_unreadable_or_empty_reports_give_nothing():
+    assert JS.parse("", "") == {}
+    assert JS.parse("<testsuites", "") == {}
+    assert JS.parse('{"testResults": [', "") == {}
+    assert JS.parse('{"reporter": "swegen-mocha", "results": [{"file": "/testbed/a.js", "path": ["x"], "status": "passed"}]}\n{"cut', "") == {"a.js > x": PASSED}
+
+
+def test_paths_are_relative_to_the_checkout():
+    assert reports.relative("/testbed/pkg/a.test.js") == "pkg/a.test.js"
+    assert reports.relative("file:///testbed/a.mjs") == "a.mjs"
+    assert reports.relative("/elsewhere/a.js") == "/elsewhere/a.js"
+
+
+# ---------------------------------------------------------------------------------------------
+# Test commands
+
+
+def a_plan(runner: str, workdir: str = "", workspaces: str = "") -> Plan:
+    from swegen.images import EnvRecipe
+
+    env = ((commands.WORKSPACES_VAR, workspaces),) if workspaces else ()
+    return Plan("javascript", EnvRecipe("swegen-base:py3.11"), ("node", "18"), "npm", runner, "2024-01-01", workdir, env)
+
+
+@pytest.mark.parametrize("runner,flags", [
+    ("jest", ["jest --ci --json --outputFile=/tmp/swegen-js/report", "--watchAll=false", "--coverage=false", "--runTestsByPath"]),
+    ("vitest", ["vitest run --reporter=json", "--outputFile=/tmp/swegen-js/report", "--coverage.enabled=false", "--watch=false"]),
+    ("mocha", ["SWEGEN_REPORT=/tmp/swegen-js/report mocha --reporter /tmp/swegen-js/mocha.cjs", "--no-colors"]),
+    ("node:test", ["node --test --test-reporter=/tmp/swegen-js/node-test.mjs", "--test-reporter-destination=/tmp/swegen-js/report"]),
+])
+def test_commands_per_runner(runner, flags):
+    cmd = JS.test_command(a_plan(runner), ["test/a b.test.js"])
+    assert cmd.report_path == "/tmp/swegen-js/report"
+    for flag in flags:
+        assert flag in cmd.command
+    assert "CI=true" in cmd.command and "FORCE_COLOR=0" in cmd.command and "'test/a b.test.js'" in cmd.command
+    assert "--watch " not in cmd.command and "--coverage " not in cmd.command
+
+
+def test_command_paths_are_relative_to_the_workspace_package():
+    cmd = JS.test_command(a_plan("jest", "packages/a", "packages/a packages/b"), ["packages/a/src/x.test.ts", "packages/b/y.test.ts"])
+    assert "src/x.test.ts /testbed/packages/b/y.test.ts" in cmd.command
+    assert "SWEGEN_JS_WORKSPACES='packages/a packages/b'" in cmd.command
+
+
+def test_commands_are_valid_shell():
+    for runner in ("jest", "vitest", "mocha", "node:test"):
+        cmd = JS.test_command(a_plan(runner, "packages/a", "packages/a"), ["packages/a/t.test.js"])
+        subprocess.run(["sh", "-n", "-c", cmd.command], check=True)
+
+
+def test_node_test_command_runs_for_real(tmp_path):
+    """The node:test command as a sandbox would run it (host Node, reporter written by the
+    command itself), parsed back to the ids tests_in gives; /testbed is replaced by tmp_path."""
+    if shutil.which("node") is None:
+        pytest.skip("no node on this host")
+    src = (DATA / "node-math.test.mjs").read_text()
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "math.test.mjs").write_text(src)
+    cmd = JS.test_command(a_plan("node:test"), ["test/math.test.mjs"])
+    report = tmp_path / "report"
+    command = cmd.command.replace("/testbed", str(tmp_path)).replace(commands.REPORT_DIR, str(tmp_path / "r"))
+    subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, timeout=120)
+    got = reports.parse((tmp_path / "r" / "report").read_text(), "", root=str(tmp_path))
+    assert got["test/math.test.mjs > math > add > fails"] == FAILED
+    assert {k for k in got} == {t.test_id for t in JS.tests_in("test/math.test.mjs", src.encode())}
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans on real git repositories
+
+
+def git_repo(path: Path, files: dict[str, str], date: str = "2024-03-01T00:00:00+00:00", changed: dict[str, str] | None = None) -> str:
+    """A real repository with one commit of `files` (and a second one of `changed`); its head."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "d", "GIT_AUTHOR_EMAIL": "d@x", "GIT_COMMITTER_NAME": "d", "GIT_COMMITTER_EMAIL": "d@x",
+           "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
+    run = lambda *a: subprocess.run(["git", "-C", str(path), *a], check=True, env=env, capture_output=True, text=True).stdout.strip()
+    path.mkdir(parents=True, exist_ok=True)
+    run("init", "-q", "-b", "main")
+    for rounds in (files, changed or {}):
+        if not rounds:
+            continue
+        for name, text in rounds.items():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            (path / name).write_text(text)
+        run("add", "-A")
+        run("commit", "-q", "-m", "c")
+    return run("rev-parse", "HEAD")
+
+
+def pkg(**fields) -> str:
+    return json.dumps({"name": "p", "version": "1.0.0", **fields})
+
+
+def reasons(plan: Plan) -> dict[str, str]:
+    return dict(plan.reasons)
+
+
+def test_no_package_json_is_no_plan(tmp_path):
+    head = git_repo(tmp_path, {"main.py": "x = 1\n"})
+    assert JS.plan(tmp_path, head, "2024-03-01") is None
+
+
+def test_npm_lock_and_jest(tmp_path):
+    head = git_repo(tmp_path, {"package.json": pkg(scripts={"test": "jest --runInBand"}, devDependencies={"jest": "^29"}),
+                               "package-lock.json": "{}", "src/a.js": "", ".npmrc": "registry=x\n"})
+    p = JS.plan(tmp_path, head, "2024-03-01T00:00:00+00:00")
+    assert (p.manager, p.runner, p.runtime, p.workdir) == ("npm", "jest", ("node", "20"), "")
+    assert any("npm ci" in c for c in p.recipe.install)
+    assert {f for f, _ in p.recipe.files} == {"package.json", "package-lock.json", ".npmrc"}
+    assert p.recipe.base_image == "swegen-base:py3.11" and set(p.recipe.system_packages) == {"nodejs", "npm"}
+    assert set(reasons(p)) == {"workdir", "manager", "install", "node", "runner", "files"}
+    assert "test script runs jest" in reasons(p)["runner"]
+
+
+def test_the_work_tree_is_never_read(tmp_path):
+    head = git_repo(tmp_path, {"package.json": pkg(devDependencies={"mocha": "^10"}), "yarn.lock": "# yarn lockfile v1\n"})
+    (tmp_path / "package.json").write_text(pkg(devDependencies={"vitest": "^1"}))
+    (tmp_path / "pnpm-lock.yaml").write_text("")
+    p = JS.plan(tmp_path, head, "2024-03-01")
+    assert (p.manager, p.runner) == ("yarn", "mocha")
+    assert any("--frozen-lockfile" in c for c in p.recipe.install)
+    assert any("yarn@1" in c for c in p.recipe.pre_install)
+
+
+def test_yarn_berry_by_package_manager(tmp_path):
+    head = git_repo(tmp_path, {"package.json": pkg(packageManager="yarn@3.6.1", devDependencies={"vitest": "1"}), "yarn.lock": "__metadata:\n  version: 6\n",
+                               ".yarnrc.yml": "yarnPath: .yarn/releases/yarn-3.6.1.cjs\n", ".yarn/releases/yarn-3.6.1.cjs": "//\n"})
+    p = JS.plan(tmp_path, head, "2024-03-01")
+    assert p.manager == "yarn" and p.runner == "vitest"
+    assert any("corepack prepare yarn@3.6.1" in c for c in p.recipe.pre_install)
+    assert any("--immutable" in c and "YARN_NODE_LINKER=node-modules" in c for c in p.recipe.install)
+    assert ".yarn/releases/yarn-3.6.1.cjs" in dict(p.recipe.files)
+
+
+def test_pnpm_with_its_version(tmp_path):
+    head = git_repo(tmp_path, {"package.json": pkg(packageManager="pnpm@8.15.4+sha256.abc", devDependencies={"vitest": "1"}), "pnpm-lock.yaml": "lockfileVersion: '6.0'\n"})
+    p = JS.plan(tmp_path, head, "2024-03-01")
+    assert p.manager == "pnpm"
+    assert any("pnpm@8.15.4" in c for c in p.recipe.pre_install)
+    assert any("pnpm install --frozen-lockfile" in c for c in p.recipe.install)
+
+
+def test_no_lock_resolves_as_of_the_date(tmp_path):
+    head = git_repo(tmp_path, {"package.json": pkg(devDependencies={"mocha": "^5"})}, date="2018-06-01T00:00:00+00:00")
+    p = JS.plan(tmp_path, head, "2018-06-01T00:00:00+00:00")
+    assert any("npm install" in c and "--before=2018-06-01T00:00:00+00:00" in c for c in p.recipe.install)
+    assert p.runtime == ("node", "8")  # the LTS of June 2018
+    assert any("npm@6" in c for c in p.recipe.pre_install) and any("node@8" in c for c in p.recipe.pre_install)
+
+
+@pytest.mark.parametrize("files,expected", [
+    ({".nvmrc": "v16.3.0\n"}, "16"),
+    ({".nvmrc": "lts/gallium\n"}, "16"),
+    ({".node-version": "14\n"}, "14"),
+])
+def test_node_pins(tmp_path, files, expected):
+    head = git_repo(tmp_path, {"package.json": pkg(engines={"node": ">=18"}), **files})
+    p = JS.plan(tmp_path, head, "2024-03-01")
+    assert p.runtime == ("node", expected)
+    assert files and next(iter(files)) in reasons(p)["node"]
+
+
+@pytest.mark.parametrize("engines,expected", [(">=14", "18"), ("^16 || ^18", "18"), ("^12.20.0 || ^14.13.1", "14"), (">=20", "20"), ("14.x", "14")])
+def test_engines_node(tmp_path, engines, expected):
+    head = git_repo(tmp_path, {"package.json": pkg(engines={"node": engines})})
+    assert JS.plan(tmp_path, head, "2024-03-01").runtime == ("node", expected)
+
+
+def test_volta_pin(tmp_path):
+    head = git_repo(tmp_path, {"package.json": pkg(volta={"node": "16.14.0"})})
+    p = JS.plan(tmp_path, head, "2024-03-01")
+    assert p.runtime == ("node", "16") and any("node@16" in c for c in p.recipe.pre_install)
+
+
+def test_system_node_needs_no_setup(tmp_path):
+    head = git_repo(tmp_path, {"package.json": pkg()}, date="2023-03-01T00:00:00+00:00")
+    p = JS.plan(tmp_path, head, "2023-03-01")
+    assert p.runtime == ("node", "18") and p.recipe.pre_install == () and p.runner == "node:test"
+
+
+@pytest.mark.parametrize("layout", ["npm", "pnpm"])
+def test_workspaces_pick_the_changed_package(tmp_path, layout):
+    root = {"package.json": pkg(workspaces=["packages/*"]) if layout == "npm" else pkg(),
+            "packages/a/package.json": pkg(name="a", devDependencies={"jest": "29"}),
+            "packages/b/package.json": pkg(name="b", devDependencies={"vitest": "1"}),
+            "packages/b/src/x.ts": "export const x = 1;\n"}
+    if layout == "pnpm":
+        root["pnpm-workspace.yaml"] = "packages:\n  - 'packages/*'\n"
+        root["pnpm-lock.yaml"] = "lockfileVersion: '6.0'\n"
+    else:
+        root["package-lock.json"] = "{}"
+    head = git_repo(tmp_path, root, changed={"packages/b/src/x.ts": "export const x = 2;\n", "packages/b/src/x.test.ts": "test('x', () => {});\n"})
+    p = JS.plan(tmp_path, head, "2024-03-01")
+    assert p.workdir == "packages/b" and p.runner == "vitest"
+    assert {"packages/a/package.json", "packages/b/package.json"} <= {f for f, _ in p.recipe.files}
+    assert dict(p.test_env)[commands.WORKSPACES_VAR] == "packages/a packages/b"
+    assert "2 of the 2 changed files" in reasons(p)["workdir"]
+
+
+def test_a_change_outside_the_workspaces_runs_at_the_root(tmp_path):
+    head = git_repo(tmp_path, {"package.json": pkg(workspaces=["packages/*"], devDependencies={"mocha": "10"}), "packages/a/package.json": pkg()},
+                    changed={"scripts/x.js": "1\n"})
+    p = JS.plan(tmp_path, head, "2024-03-01")
+    assert p.workdir == "" and p.runner == "mocha"
+
+
+def test_plan_is_json_able(tmp_path):
+    from dataclasses import asdict
+
+    head = git_repo(tmp_path, {"package.json": pkg(devDependencies={"jest": "29"}), "package-lock.json": "{}"})
+    json.dumps(asdict(JS.plan(tmp_path, head, "2024-03-01")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Canaries
+
+
+def test_canaries_inside_the_first_describe_in_the_files_style():
+    src = (DATA / "mocha-math.test.js").read_text()
+    planted, canaries = JS.plant_canaries("test/math.test.js", src, [], random.Random(7))
+    assert len(canaries) == 4 and sum(c.must_pass for c in canaries) == 2
+    found = ids("test/math.test.js", planted)
+    assert all(c.test_id in found for c in canaries)
+    assert all(c.test_id.startswith("test/math.test.js > math > ") for c in canaries)
+    assert set(found) - {c.test_id for c in canaries} == set(ids("test/math.test.js", src))
+    assert "function ()" in planted.split(canaries[0].test_id.split(" > ")[-1])[1][:40]  # mocha style kept
+    assert JS.plant_canaries("test/math.test.js", src, [], random.Random(8))[1] != canaries
+
+
+def test_canaries_without_describe_use_the_files_test_function():
+    src = 'import { test } from "vitest";\ntest("a", () => {});\ntest("b", () => {});\n'
+    planted, canaries = JS.plant_canaries("a.test.ts", src, [], random.Random(1))
+    assert planted.startswith(src.rstrip("\n"))
+    assert [c.test_id for c in canaries] == [t for t in ids("a.test.ts", planted) if t not in ("a.test.ts > a", "a.test.ts > b")]
+    assert "\nit(" not in planted
+
+
+def test_no_canaries_in_a_file_without_tests():
+    assert JS.plant_canaries("a.js", "const x = 1;\n", [], random.Random(1)) == ("const x = 1;\n", [])
+
+
+def test_canaries_run_for_real_under_node_test(tmp_path):
+    """Planted into a real node:test file and run: must-pass ones pass, must-fail ones fail."""
+    if shutil.which("node") is None:
+        pytest.skip("no node on this host")
+    src = (DATA / "node-math.test.mjs").read_text()
+    planted, canaries = JS.plant_canaries("test/math.test.mjs", src, [], random.Random(3))
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "math.test.mjs").write_text(planted)
+    command = JS.test_command(a_plan("node:test"), ["test/math.test.mjs"]).command
+    command = command.replace("/testbed", str(tmp_path)).replace(commands.REPORT_DIR, str(tmp_path / "r"))
+    subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, timeout=120)
+    got = reports.parse((tmp_path / "r" / "report").read_text(), "", root=str(tmp_path))
+    assert {c.test_id: got.get(c.test_id) for c in canaries} == {c.test_id: PASSED if c.must_pass else FAILED for c in canaries}
+
+
+# ---------------------------------------------------------------------------------------------
+# Doctor
+
+
+def test_doctor_and_toolchain():
+    assert JS.toolchain_packages() == ("nodejs", "npm")
+    checks = JS.doctor()
+    assert all(isinstance(ok, bool) and fix for _, ok, fix in checks)
+    node = next(ok for name, ok, _ in checks if name.startswith("node on the host"))
+    assert node == (shutil.which("node") is not None)
