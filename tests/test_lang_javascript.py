@@ -382,6 +382,23 @@ def test_command_paths_are_relative_to_the_workspace_package():
     assert "SWEGEN_JS_WORKSPACES='packages/a packages/b'" in cmd.command
 
 
+def test_install_command_links_node_modules_for_real(tmp_path):
+    """The link step, run by sh on a fake image layout: root and workspace node_modules are
+    linked into the checkout, the checkout's package files into the install, twice is harmless."""
+    deps, checkout = tmp_path / "deps", tmp_path / "testbed"
+    (deps / "node_modules" / "jest").mkdir(parents=True)
+    (deps / "packages" / "a" / "node_modules" / "x").mkdir(parents=True)
+    (checkout / "packages" / "a" / "src").mkdir(parents=True)
+    (checkout / "packages" / "a" / "index.js").write_text("1\n")
+    command = JS.install_command(a_plan("jest", "packages/a", "packages/a"))
+    command = command.replace(commands.DEPS, str(deps)).replace("/testbed", str(checkout))
+    for _ in range(2):
+        subprocess.run(["sh", "-c", command], check=True)
+    assert (checkout / "node_modules" / "jest").is_dir()
+    assert (checkout / "packages" / "a" / "node_modules" / "x").is_dir()
+    assert (deps / "packages" / "a" / "index.js").read_text() == "1\n" and (deps / "packages" / "a" / "src").is_dir()
+
+
 def test_commands_are_valid_shell():
     for runner in ("jest", "vitest", "mocha", "node:test"):
         cmd = JS.test_command(a_plan(runner, "packages/a", "packages/a"), ["packages/a/t.test.js"])

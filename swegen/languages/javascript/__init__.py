@@ -40,6 +40,9 @@ class JavaScript:
     def test_command(self, plan: Plan, test_files: list[str]) -> TestCommand:
         return commands.test_command(plan, test_files)
 
+    def install_command(self, plan: Plan) -> str | None:
+        return commands.install_command(plan)
+
     def parse(self, report: str, output: str) -> dict[str, str]:
         return reports.parse(report, output)
 

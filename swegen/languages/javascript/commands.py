@@ -78,6 +78,13 @@ def runner_command(runner: str, files: list[str]) -> str:
     raise ValueError(f"no command for runner {runner!r}")
 
 
+def install_command(plan: Plan) -> str:
+    """Run once in a fresh container, offline: link the image's node_modules into the checkout
+    (idempotent; the test command does it again, so a run without this step still works)."""
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in plan.test_env if k == WORKSPACES_VAR)
+    return (f"export {env}; " if env else "") + LINK
+
+
 def test_command(plan: Plan, files: list[str]) -> TestCommand:
     """The whole command for a sandbox: link node_modules, write the reporter, run, report."""
     local = [relative_to(plan.workdir, f) for f in files]
