@@ -582,3 +582,51 @@ def test_plan_image_runs_the_tests_in_docker(tmp_path: Path, base_image: str) ->
     expected = {k: v for k, v in LANGUAGE.parse(_data("go119_m1_main.json"), _data("go119_m1_main.stderr")).items()
                 if k.startswith(("example.com/m1/calc", "example.com/m1/broken"))}
     assert statuses == expected
+
+
+# --- the Go example repository -----------------------------------------------------------------------
+
+
+def _statuses_at(repo: Path, packages: list[str]) -> dict[str, str]:
+    return LANGUAGE.parse(_go_test(repo, *packages).stdout, "")
+
+
+def test_go_example_history_behaves_as_its_manifest_says(tmp_path: Path) -> None:
+    """Each fix's tests fail before it (its test files on the parent) and pass after, exactly the
+    manifest's FAIL_TO_PASS; the commit that adds an already-passing test has none; tree-sitter
+    finds every FAIL_TO_PASS id in the fix's test files, and the test change touches them."""
+    from swegen.languages.go.example import MODULE, create_go_example
+
+    repo = tmp_path / "shelf"
+    manifest = create_go_example(repo)
+    assert create_go_example(tmp_path / "again")["changes"] == manifest["changes"]  # same SHAs every time
+    log = subprocess.run(["git", "-C", str(repo), "log", "--format=%H", "--reverse"], capture_output=True, text=True).stdout.split()
+    assert log == [c["commit"] for c in manifest["changes"]] and manifest["commit_count"] == len(log)
+    language = LANGUAGE.at(repo, log[-1])
+    checked = 0
+    for change in manifest["changes"]:
+        if change["kind"] not in ("bugfix", "fix-test-already-passes"):
+            continue
+        fix, tests = change["commit"], change["test_files"]
+        packages = sorted({"./" + roles.package_dir(f) for f in tests})
+        git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True, capture_output=True)  # noqa: E731
+        git("checkout", "-q", "-f", f"{fix}^")
+        git("checkout", fix, "--", *tests)
+        before = _statuses_at(repo, packages)
+        git("checkout", "-q", "-f", fix)
+        after = _statuses_at(repo, packages)
+        assert all(status == PASSED for status in after.values()), (change["id"], after)
+        fail_to_pass = sorted(t for t, s in after.items() if s == PASSED and before.get(t) != PASSED)
+        assert fail_to_pass == sorted(change.get("fail_to_pass", [])), change["id"]
+        found, touched = set(), set()
+        for name in tests:
+            old = subprocess.run(["git", "-C", str(repo), "show", f"{fix}^:{name}"], capture_output=True).stdout or None
+            new = (repo / name).read_bytes()
+            found |= {c.test_id for c in language.tests_in(name, new)}
+            touched |= set(language.touched_tests(name, old, new))
+        assert set(fail_to_pass) <= found and set(fail_to_pass) <= touched, change["id"]
+        checked += 1
+    assert checked == 4
+    assert all(t.startswith(MODULE + "/") for c in manifest["changes"] for t in c.get("fail_to_pass", []))
+    subprocess.run(["git", "-C", str(repo), "checkout", "-q", "-f", "main"], check=True)
+    assert _go_test(repo, "./...").returncode == 0  # the head builds and passes offline
