@@ -630,3 +630,51 @@ def test_go_example_history_behaves_as_its_manifest_says(tmp_path: Path) -> None
     assert all(t.startswith(MODULE + "/") for c in manifest["changes"] for t in c.get("fail_to_pass", []))
     subprocess.run(["git", "-C", str(repo), "checkout", "-q", "-f", "main"], check=True)
     assert _go_test(repo, "./...").returncode == 0  # the head builds and passes offline
+
+
+# --- what the stages ask besides: install, ids to packages, a plan as a record ----------------------------
+
+
+def test_install_command_builds_the_module(tmp_path: Path) -> None:
+    """Offline modules: `go build ./...` whose failure (a source file that does not compile) says
+    the project is unusable; with unfetchable requirements it only warms the cache."""
+    repo, commit = _repo(tmp_path, {"go.mod": "module example.com/b\n\ngo 1.18\n", "a/a.go": "package a\n\nfunc F() int { return 1 }\n"})
+    plan = LANGUAGE.plan(repo.path, commit, "2023-01-01")
+    command = LANGUAGE.install_command(plan)
+    assert command.endswith("go build ./...")
+    run = lambda: subprocess.run(["bash", "-c", command.replace(env.GOCACHE, "/tmp/swegen-go-test-cache")], cwd=repo.path,  # noqa: E731
+                                 env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, capture_output=True, text=True)
+    assert run().returncode == 0
+    (repo.path / "a" / "a.go").write_text("package a\n\nfunc F() int { return \"x\" }\n")
+    failed = run()
+    assert failed.returncode != 0 and "a/a.go" in failed.stderr
+    repo2, commit2 = _repo(tmp_path / "deps", {"go.mod": "module example.com/d\n\ngo 1.19\n\nrequire github.com/x/y v1.0.0\n"})
+    assert LANGUAGE.install_command(GoLanguage(goproxy="").plan(repo2.path, commit2, "2023-01-01")).endswith("|| true")
+
+
+def test_test_command_takes_test_ids_and_import_paths(tmp_path: Path) -> None:
+    module = _copy_module("m2", tmp_path)
+    plan = LANGUAGE.plan(*_commit_all(module), "2023-01-01")
+    assert dict(plan.test_env)[env.MODULE_ENV] == "example.com/m2"
+    command = LANGUAGE.test_command(plan, ["example.com/m2/ok::TestOK", "example.com/m2/exits::TestFirst",
+                                           "example.com/m2", "other.org/x::TestY"]).command
+    assert "-vet=off . ./exits ./ok >" in command
+    assert LANGUAGE.test_command(plan, ["other.org/x::TestY"]).command == f": > {env.REPORT_PATH}"
+
+
+def test_test_files_for_ids(tmp_path: Path) -> None:
+    language, _, _ = _bound(tmp_path, {"go.mod": "module m\n", "a/a_test.go": "", "a/b_test.go": "", "a/a.go": "", "c/c_test.go": ""})
+    files = ["a/a.go", "a/a_test.go", "a/b_test.go", "c/c_test.go", "a/a_test.go"]
+    assert language.test_files_for(["m/a::TestX", "m/a::TestY/sub"], files) == ["a/a_test.go", "a/b_test.go"]
+    assert language.test_files_for(["m/d::TestZ"], files) == []
+
+
+def test_plan_is_a_json_record(tmp_path: Path) -> None:
+    import dataclasses
+
+    from swegen.languages.base import plan_from_dict
+
+    repo, commit = _repo(tmp_path, {"go.mod": "module example.com/j\n\ngo 1.20\n\nrequire x.org/y v1.0.0\n", "go.sum": "x\n"})
+    plan = GoLanguage(goproxy="https://proxy.example.com").plan(repo.path, commit, "2023-05-01")
+    data = json.loads(json.dumps(dataclasses.asdict(plan)))
+    assert plan_from_dict(data) == plan

@@ -69,6 +69,15 @@ class GoLanguage:
     def test_command(self, plan: Plan, test_files: list[str]) -> TestCommand:
         return env.test_command(plan, test_files)
 
+    def install_command(self, plan: Plan) -> str | None:
+        return env.install_command(plan)
+
+    def test_files_for(self, test_ids: list[str], files: list[str]) -> list[str]:
+        """The test files among `files` (a task's test files, or the repository's) of the packages
+        these test ids name: where canaries go, since a Go id names a package, not a file."""
+        packages = {t.split("::", 1)[0] for t in test_ids}
+        return [f for f in dict.fromkeys(files) if f.endswith("_test.go") and self.package(f) in packages]
+
     def parse(self, report_text: str, output: str) -> dict[str, str]:
         return report.parse(report_text, output)
 

@@ -41,6 +41,9 @@ GOCACHE = "/tmp/swegen-go-cache"
 GOMODCACHE = "/opt/swegen/gomodcache"
 REPORT_PATH = "/tmp/swegen-go-test.json"
 PROXY_ENV = "SWEGEN_GOPROXY"
+#: The module path, carried in the plan's test environment so that a test command given test ids
+#: (`<import path>::<Test>`) instead of files can find their package folders.
+MODULE_ENV = "SWEGEN_GO_MODULE"
 
 
 class GoModError(SwegenError):
@@ -187,7 +190,7 @@ def _needed(mod: GoMod, reasons: list[tuple[str, str]]) -> tuple[int, int]:
 
 def _modes(mod: GoMod, goproxy: str | None, reasons: list[tuple[str, str]]) -> tuple[dict[str, str], bool]:
     """(the go environment for test runs, whether the module builds with no network)."""
-    env = {"GOTOOLCHAIN": "local", "GOCACHE": GOCACHE, "GOMODCACHE": GOMODCACHE, "GOSUMDB": "off"}
+    env = {"GOTOOLCHAIN": "local", "GOCACHE": GOCACHE, "GOMODCACHE": GOMODCACHE, "GOSUMDB": "off", MODULE_ENV: mod.module}
     if mod.vendored:
         env.update(GOFLAGS="-mod=vendor", GOPROXY="off")
         reasons.append(("modules", f"vendor/modules.txt is present: every requirement is vendored, "
@@ -276,16 +279,47 @@ def _install(mod: GoMod, env: dict[str, str], offline: bool, reasons: list) -> t
 
 def test_command(plan_: Plan, test_files: list[str]) -> TestCommand:
     """`go test -json -count=1 -vet=off` on the package folders of these files (relative to the
-    checkout; those outside the plan's module are left out). -vet=off: vet's checks grow with each
-    Go release, and a test that fails on a vet message of a newer Go than the project's proves nothing."""
+    checkout; those outside the plan's module are left out), or of these test ids' packages; every
+    package of the module (`./...`) when none is given. -vet=off: vet's checks grow with each Go
+    release, and a test that fails on a vet message of a newer Go than the project's proves nothing."""
     env = dict(plan_.test_env)
-    packages = sorted({_package_arg(plan_.workdir, path) for path in test_files} - {None})
-    if not packages:
+    module = env.get(MODULE_ENV, "")
+    packages = sorted({_target(plan_.workdir, module, item) for item in test_files} - {None})
+    if not test_files:
         packages = ["./..."]
+    elif not packages:  # nothing of this module: run nothing, report nothing (every test missing)
+        return TestCommand(command=f": > {REPORT_PATH}", report_path=REPORT_PATH)
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
     command = (f"mkdir -p {GOCACHE} && env {exports} go test -json -count=1 -vet=off "
                + " ".join(shlex.quote(p) for p in packages) + f" > {REPORT_PATH}")
     return TestCommand(command=command, report_path=REPORT_PATH)
+
+
+def _target(workdir: str, module: str, item: str) -> str | None:
+    """The package argument for a repository file (a .go file or test data), or for a test id or
+    import path of the module (None for another module's)."""
+    if item.endswith(".go") or "testdata" in PurePosixPath(item).parts:
+        return _package_arg(workdir, item)
+    name = item.split("::", 1)[0]
+    if not module or (name != module and not name.startswith(module + "/")):
+        return None
+    rel = name[len(module):].lstrip("/")
+    return f"./{rel}" if rel else "."
+
+
+def install_command(plan_: Plan) -> str:
+    """Run once in a fresh container after the patches: `go build ./...` of the module. It fills
+    the build cache the test runs use, and when the module builds offline (no requirements, or
+    vendored) its failure says the project does not build with this Go: unusable. With
+    requirements that no proxy could fetch, some packages cannot build, so it only warms up."""
+    env = dict(plan_.test_env)
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
+    build = f"mkdir -p {GOCACHE} && env {exports} go build ./..."
+    return build if _offline(plan_) else f"{build} || true"
+
+
+def _offline(plan_: Plan) -> bool:
+    return any(part == "modules" and "(builds offline)" in why for part, why in plan_.reasons)
 
 
 def _package_arg(workdir: str, path: str) -> str | None:
