@@ -621,3 +621,63 @@ def test_doctor_and_toolchain():
     assert all(isinstance(ok, bool) and fix for _, ok, fix in checks)
     node = next(ok for name, ok, _ in checks if name.startswith("node on the host"))
     assert node == (shutil.which("node") is not None)
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole chain in Docker: plan -> image -> install command -> test command -> parser
+
+
+def npm_lock(folder: Path, packages: list[str]) -> None:
+    """A real package-lock.json for these packages (asks the npm registry, installs nothing)."""
+    if shutil.which("npm") is None:
+        pytest.skip("no npm on this host")
+    subprocess.run(["npm", "install", "--package-lock-only", "--no-audit", "--no-fund", "--ignore-scripts", *packages],
+                   cwd=folder, check=True, capture_output=True, timeout=300)
+
+
+def run_in_docker(folder: Path, head: str, files: list[str], tmp_path: Path):
+    from swegen.docker_sandbox import DockerSandbox
+    from swegen.images import build_env_image, host_ca_bundle
+    from swegen.sandbox import SandboxSpec
+    from swegen.testbed import git_archive
+
+    plan = JS.plan(folder, head, "2024-06-01T00:00:00+00:00")
+    tag, _ = build_env_image(plan.recipe, ca_bundle=host_ca_bundle(), log_path=tmp_path / "build.log")
+    command = JS.test_command(plan, files)
+    with DockerSandbox(SandboxSpec(image=tag)) as box:
+        box.put_archive("/testbed", git_archive(folder, head))
+        install = box.exec(JS.install_command(plan), timeout=120, workdir="/testbed")
+        assert install.exit_code == 0, install.stdout + install.stderr
+        result = box.exec(command.command, timeout=300, workdir="/testbed/" + plan.workdir)
+        try:
+            report = box.get(command.report_path).decode()
+        except Exception:
+            report = ""
+    return plan, result, JS.parse(report, result.stdout + result.stderr)
+
+
+def project(tmp_path: Path, runner: str, test_file: str, packages: list[str]) -> tuple[Path, str]:
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "package.json").write_text(pkg(scripts={"test": runner}, devDependencies={}))
+    if packages:
+        npm_lock(folder, packages)
+    source = (DATA / test_file).read_text()
+    files = {"package.json": (folder / "package.json").read_text(), "test/math.test.js": source}
+    if packages:
+        files["package-lock.json"] = (folder / "package-lock.json").read_text()
+    files["test/broken.test.js"] = 'const missing = require("./does-not-exist");\nit("never runs", () => {});\n'
+    return folder, git_repo(folder, files)
+
+
+@pytest.mark.docker
+@pytest.mark.slow  # about 135 s on a fresh machine: node@20 and mocha from the npm registry into an image
+def test_mocha_project_runs_in_docker(tmp_path, base_image):
+    """npm ci from a real lock file in the image, node_modules linked into the checkout, the
+    mocha command with swegen's reporter: the statuses are those of the stored real report."""
+    folder, head = project(tmp_path, "mocha", "mocha-math.test.js", ["mocha@10.8.2"])
+    plan, result, got = run_in_docker(folder, head, ["test/math.test.js", "test/broken.test.js"], tmp_path)
+    assert (plan.manager, plan.runner, plan.runtime) == ("npm", "mocha", ("node", "20"))
+    expected = JS.parse((DATA / "mocha.jsonl").read_text(), "")
+    expected["test/broken.test.js"] = ERROR
+    assert got == expected, result.stdout[-2000:] + result.stderr[-2000:]

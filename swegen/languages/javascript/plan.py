@@ -276,6 +276,16 @@ def choose_workdir(workspaces: list[str], changed: list[str]) -> tuple[str, str]
 # ---------------------------------------------------------------------------------------------
 # The plan
 
+#: Where the environment image puts the host's CA bundle (templates/env.Dockerfile.j2).
+CA_BUNDLE = "/etc/ssl/certs/swegen-ca-bundle.crt"
+
+
+def with_ca(command: str) -> str:
+    """Node keeps its own CA list and reads no SSL_CERT_FILE: a TLS-intercepting proxy's CA has
+    to reach npm, yarn and corepack through NODE_EXTRA_CA_CERTS (and npm's own cafile)."""
+    return (f"if [ -f {CA_BUNDLE} ]; then export NODE_EXTRA_CA_CERTS={CA_BUNDLE} npm_config_cafile={CA_BUNDLE}; fi; "
+            + command)
+
 
 def changed_files(repo: Path, commit: str) -> list[str]:
     """Files the commit changes against its first parent (the fix whose tests run)."""
@@ -330,8 +340,8 @@ def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) 
     recipe = EnvRecipe(
         base_image=BASE_IMAGE,
         system_packages=("nodejs", "npm"),
-        pre_install=node_setup(major) + setup,
-        install=install,
+        pre_install=tuple(with_ca(c) for c in node_setup(major) + setup),
+        install=tuple(with_ca(c) for c in install),
         env=(("PATH", f"{DEPS}/node_modules/.bin:/usr/local/bin:/opt/swegen/venv/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"),
              ("NODE_OPTIONS", "--max-old-space-size=4096")),
         files=contents,
