@@ -656,18 +656,48 @@ def run_in_docker(folder: Path, head: str, files: list[str], tmp_path: Path):
     return plan, result, JS.parse(report, result.stdout + result.stderr)
 
 
-def project(tmp_path: Path, runner: str, test_file: str, packages: list[str]) -> tuple[Path, str]:
+BROKEN_CJS = 'const missing = require("./does-not-exist");\nit("never runs", () => {});\n'
+BROKEN_ESM = 'import { test } from "vitest";\nimport missing from "./does-not-exist.js";\ntest("never runs", () => {});\n'
+
+
+def project(tmp_path: Path, runner: str, test_file: str, packages: list[str], broken: str = BROKEN_CJS,
+            date: str = "2024-03-01T00:00:00+00:00", lock: str = "npm") -> tuple[Path, str]:
     folder = tmp_path / "repo"
     folder.mkdir()
     (folder / "package.json").write_text(pkg(scripts={"test": runner}, devDependencies={}))
     if packages:
         npm_lock(folder, packages)
+    if lock == "pnpm":
+        (folder / "package-lock.json").unlink()
+        subprocess.run(["npx", "--yes", "pnpm@8.15.9", "install", "--lockfile-only"], cwd=folder, check=True, capture_output=True, timeout=300)
     source = (DATA / test_file).read_text()
-    files = {"package.json": (folder / "package.json").read_text(), "test/math.test.js": source}
-    if packages:
-        files["package-lock.json"] = (folder / "package-lock.json").read_text()
-    files["test/broken.test.js"] = 'const missing = require("./does-not-exist");\nit("never runs", () => {});\n'
-    return folder, git_repo(folder, files)
+    files = {"package.json": (folder / "package.json").read_text(), "test/math.test.js": source, "test/broken.test.js": broken}
+    for name in ("package-lock.json", "pnpm-lock.yaml"):
+        if (folder / name).exists():
+            files[name] = (folder / name).read_text()
+    return folder, git_repo(folder, files, date=date)
+
+
+def stored(report: str, prefix: str) -> dict[str, str]:
+    """A stored real report's statuses for its math and broken files, under test/."""
+    got = JS.parse((DATA / report).read_text(), "")
+    return {"test/" + k[len(prefix):]: v for k, v in got.items() if k.startswith(prefix + "math") or k.startswith(prefix + "broken")}
+
+
+@pytest.mark.docker
+@pytest.mark.slow  # one to three minutes each on a fresh machine: the runner's packages from the npm registry
+@pytest.mark.parametrize("runner,data,packages,broken,date,lock,runtime", [
+    ("jest", "jest", ["jest@29.7.0"], BROKEN_CJS, "2024-03-01T00:00:00+00:00", "npm", "20"),
+    ("vitest", "vitest", ["vitest@1.6.1"], BROKEN_ESM, "2023-03-01T00:00:00+00:00", "pnpm", "18"),
+])
+def test_jest_and_vitest_projects_run_in_docker(tmp_path, base_image, runner, data, packages, broken, date, lock, runtime):
+    """jest with npm ci on Node 20 (the npm registry's), vitest with pnpm on the base image's Node
+    18: the statuses in the container are those of the stored real reports."""
+    folder, head = project(tmp_path, runner, f"{data}-math.test.js", packages, broken, date, lock)
+    plan, result, got = run_in_docker(folder, head, ["test/math.test.js", "test/broken.test.js"], tmp_path)
+    assert (plan.manager, plan.runner, plan.runtime) == (lock, runner, ("node", runtime))
+    expected = stored(f"{data}.json", "__tests__/" if runner == "jest" else "test/")
+    assert got == expected, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 @pytest.mark.docker
