@@ -484,9 +484,16 @@ def test_yarn_berry_by_package_manager(tmp_path):
                                ".yarnrc.yml": "yarnPath: .yarn/releases/yarn-3.6.1.cjs\n", ".yarn/releases/yarn-3.6.1.cjs": "//\n"})
     p = JS.plan(tmp_path, head, "2024-03-01")
     assert p.manager == "yarn" and p.runner == "vitest"
-    assert any("corepack prepare yarn@3.6.1" in c for c in p.recipe.pre_install)
+    assert any("npm install -g --no-audit --no-fund yarn@1.22.22" in c for c in p.recipe.pre_install)  # hands over to yarnPath
     assert any("--immutable" in c and "YARN_NODE_LINKER=node-modules" in c for c in p.recipe.install)
     assert ".yarn/releases/yarn-3.6.1.cjs" in dict(p.recipe.files)
+
+
+def test_yarn_berry_without_a_release_comes_through_corepack(tmp_path):
+    head = git_repo(tmp_path, {"package.json": pkg(packageManager="yarn@4.5.0"), "yarn.lock": "__metadata:\n  version: 8\n"})
+    p = JS.plan(tmp_path, head, "2024-03-01")
+    setup = " ".join(p.recipe.pre_install)
+    assert "corepack prepare yarn@4.5.0 --activate" in setup and "COREPACK_NPM_REGISTRY=https://registry.npmjs.org" in setup
 
 
 def test_pnpm_with_its_version(tmp_path):
@@ -660,19 +667,30 @@ BROKEN_CJS = 'const missing = require("./does-not-exist");\nit("never runs", () 
 BROKEN_ESM = 'import { test } from "vitest";\nimport missing from "./does-not-exist.js";\ntest("never runs", () => {});\n'
 
 
+LOCKERS = {
+    "pnpm": ["npx", "--yes", "pnpm@8.15.9", "install", "--lockfile-only"],
+    "yarn": ["npx", "--yes", "yarn@1.22.22", "install", "--ignore-scripts", "--non-interactive"],
+    "berry": ["npx", "--yes", "-p", "@yarnpkg/cli-dist@4.5.0", "yarn", "install", "--mode=update-lockfile"],
+}
+
+
 def project(tmp_path: Path, runner: str, test_file: str, packages: list[str], broken: str = BROKEN_CJS,
             date: str = "2024-03-01T00:00:00+00:00", lock: str = "npm") -> tuple[Path, str]:
+    """A real repository whose lock file the real package manager wrote (from the npm registry)."""
     folder = tmp_path / "repo"
     folder.mkdir()
-    (folder / "package.json").write_text(pkg(scripts={"test": runner}, devDependencies={}))
+    extra = {"packageManager": "yarn@4.5.0"} if lock == "berry" else {}
+    (folder / "package.json").write_text(pkg(scripts={"test": runner}, devDependencies={}, **extra))
     if packages:
         npm_lock(folder, packages)
-    if lock == "pnpm":
+    if lock in LOCKERS:
         (folder / "package-lock.json").unlink()
-        subprocess.run(["npx", "--yes", "pnpm@8.15.9", "install", "--lockfile-only"], cwd=folder, check=True, capture_output=True, timeout=300)
+        env = {**os.environ, "YARN_ENABLE_TELEMETRY": "0"}
+        subprocess.run(LOCKERS[lock], cwd=folder, check=True, capture_output=True, timeout=300, env=env)
+        shutil.rmtree(folder / "node_modules", ignore_errors=True)
     source = (DATA / test_file).read_text()
     files = {"package.json": (folder / "package.json").read_text(), "test/math.test.js": source, "test/broken.test.js": broken}
-    for name in ("package-lock.json", "pnpm-lock.yaml"):
+    for name in ("package-lock.json", "pnpm-lock.yaml", "yarn.lock"):
         if (folder / name).exists():
             files[name] = (folder / name).read_text()
     return folder, git_repo(folder, files, date=date)
@@ -708,6 +726,20 @@ def test_mocha_project_runs_in_docker(tmp_path, base_image):
     folder, head = project(tmp_path, "mocha", "mocha-math.test.js", ["mocha@10.8.2"])
     plan, result, got = run_in_docker(folder, head, ["test/math.test.js", "test/broken.test.js"], tmp_path)
     assert (plan.manager, plan.runner, plan.runtime) == ("npm", "mocha", ("node", "20"))
+    expected = JS.parse((DATA / "mocha.jsonl").read_text(), "")
+    expected["test/broken.test.js"] = ERROR
+    assert got == expected, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+@pytest.mark.docker
+@pytest.mark.slow  # about two minutes each on a fresh machine
+@pytest.mark.parametrize("lock", ["yarn", "berry"])
+def test_yarn_projects_run_in_docker(tmp_path, base_image, lock):
+    """yarn classic (--frozen-lockfile) and yarn berry 4 through corepack from the npm registry
+    (--immutable, node_modules linker) install mocha; the statuses are the stored real report's."""
+    folder, head = project(tmp_path, "mocha", "mocha-math.test.js", ["mocha@10.8.2"], lock=lock)
+    plan, result, got = run_in_docker(folder, head, ["test/math.test.js", "test/broken.test.js"], tmp_path)
+    assert (plan.manager, plan.runner) == ("yarn", "mocha")
     expected = JS.parse((DATA / "mocha.jsonl").read_text(), "")
     expected["test/broken.test.js"] = ERROR
     assert got == expected, result.stdout[-2000:] + result.stderr[-2000:]

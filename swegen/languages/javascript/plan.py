@@ -222,7 +222,19 @@ def _is_berry(manager: Manager, yarn_lock: str | None, files: set[str]) -> bool:
     return ".yarnrc.yml" in files or bool(yarn_lock and "__metadata:" in yarn_lock)
 
 
-def install_commands(manager: Manager, as_of: str, berry: bool) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+#: Corepack fetches yarn and pnpm from the npm registry, not from repo.yarnpkg.com (which a
+#: network that lets only the npm registry through does not reach), and never asks.
+COREPACK_ENV = "COREPACK_NPM_REGISTRY=https://registry.npmjs.org COREPACK_ENABLE_DOWNLOAD_PROMPT=0"
+
+
+def yarn_release(files: set[str], yarnrc: str | None) -> str | None:
+    """The yarn release a .yarnrc.yml's yarnPath names, when the repository holds it."""
+    m = re.search(r"^yarnPath:\s*['\"]?([^'\"\s]+)", yarnrc or "", re.M)
+    return m.group(1) if m and m.group(1) in files else None
+
+
+def install_commands(manager: Manager, as_of: str, berry: bool, yarn_path: str | None = None,
+                     node_major: int = SYSTEM_NODE) -> tuple[tuple[str, ...], tuple[str, ...], str]:
     """(setup commands, install commands, reason). Scripts are held back at install and then run
     for the dependencies alone (`rebuild`): a root `prepare` (husky, a build) needs the checkout."""
     cd = f"cd {DEPS}"
@@ -233,10 +245,19 @@ def install_commands(manager: Manager, as_of: str, berry: bool) -> tuple[tuple[s
             f"npm install --before={as_of}: the newest versions the ranges allowed on that date"
     if manager.name == "yarn":
         if berry:
-            version = manager.version or "stable"
-            setup = (f"corepack enable && corepack prepare yarn@{version} --activate",)
-            return setup, (f"{cd} && YARN_NODE_LINKER=node-modules YARN_ENABLE_SCRIPTS=0 yarn install --immutable",), \
-                f"yarn berry {version} via corepack, --immutable, node_modules linker (Plug'n'Play leaves none to link)"
+            env = f"YARN_NODE_LINKER=node-modules YARN_ENABLE_SCRIPTS=0 YARN_ENABLE_TELEMETRY=0 {COREPACK_ENV}"
+            if yarn_path:
+                # yarn 1 hands over to the release the repository carries (.yarnrc.yml's yarnPath).
+                setup = ("npm install -g --no-audit --no-fund yarn@1.22.22",)
+                why = f"yarn berry from the repository's own {yarn_path}, --immutable"
+            else:
+                version = manager.version or "stable"
+                corepack = "corepack@0.29.4" if node_major >= 18 else "corepack@0.15.3"
+                setup = (f"npm install -g --no-audit --no-fund {corepack} && {COREPACK_ENV} corepack prepare yarn@{version} --activate"
+                         " && corepack enable",)
+                why = f"yarn berry {version} via corepack (from the npm registry), --immutable"
+            return setup, (f"{cd} && {env} yarn install --immutable",), \
+                why + "; node_modules linker (Plug'n'Play leaves nothing to link)"
         version = manager.version or "1"
         return (f"npm install -g --no-audit --no-fund yarn@{version}",), \
             (f"{cd} && yarn install --frozen-lockfile --ignore-scripts --non-interactive", f"{cd} && npm rebuild"), \
@@ -312,8 +333,7 @@ def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) 
     manager = choose_manager(file_set, root_package, yarn_lock)
     reasons.append(("manager", f"{manager.name}: {manager.reason}"))
     berry = manager.name == "yarn" and _is_berry(manager, yarn_lock, file_set)
-    setup, install, why = install_commands(manager, as_of, berry)
-    reasons.append(("install", why))
+    yarn_path = yarn_release(file_set, show(repo, commit, ".yarnrc.yml") if ".yarnrc.yml" in file_set else None) if berry else None
 
     pins = []
     for name in ((f"{workdir}/.nvmrc", f"{workdir}/.node-version") if workdir else ()) + (".nvmrc", ".node-version"):
@@ -326,6 +346,9 @@ def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) 
     day = commit_date(repo, commit)
     major, why = choose_node(pins, engines, day)
     reasons.append(("node", why + ("" if major == SYSTEM_NODE else f"; installed from the npm registry's node@{major} package")))
+
+    setup, install, why = install_commands(manager, as_of, berry, yarn_path, major)
+    reasons.append(("install", why))
 
     runner, why = choose_runner(package, root_package)
     reasons.append(("runner", why))
