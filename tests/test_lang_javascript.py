@@ -329,6 +329,23 @@ def test_node_test_report():
     }
 
 
+def test_ava_tap_per_file():
+    got = JS.parse((DATA / "ava.tap").read_text(), "")
+    assert got == {"test/math.test.js > skipped": SKIPPED, "test/math.test.js > later": SKIPPED,  # todo
+                   "test/math.test.js > adds": PASSED, "test/math.test.js > fails": FAILED, "test/broken.test.js": ERROR}
+    assert {t.test_id for t in JS.tests_in("test/math.test.js", (DATA / "ava-math.test.js").read_bytes())} == {
+        k for k in got if k.startswith("test/math.test.js > ")}
+
+
+def test_tape_tap_per_file():
+    got = JS.parse((DATA / "tape.tap").read_text(), "")
+    assert got == {"t.test.js > adds": PASSED, "t.test.js > fails": FAILED, "t.test.js > skipped": SKIPPED,
+                   "t.test.js > outer": PASSED, "t.test.js > inner": PASSED, "broken.test.js": ERROR}
+    # tape's TAP does not nest subtests: tests_in's "outer > inner" is reported as "inner" (a known gap).
+    found = {t.test_id for t in JS.tests_in("t.test.js", (DATA / "tape-math.test.js").read_bytes())}
+    assert found - set(got) == {"t.test.js > outer > inner"}
+
+
 def test_junit_fallback_reads_nested_suites():
     got = JS.parse((DATA / "node-junit.xml").read_text(), "")
     assert got["math > add > adds"] == PASSED and got["math > add > fails"] == FAILED
@@ -366,6 +383,8 @@ def a_plan(runner: str, workdir: str = "", workspaces: str = "") -> Plan:
     ("vitest", ["vitest run --reporter=json", "--outputFile=/tmp/swegen-js/report", "--coverage.enabled=false", "--watch=false"]),
     ("mocha", ["SWEGEN_REPORT=/tmp/swegen-js/report mocha --reporter /tmp/swegen-js/mocha.cjs", "--no-colors"]),
     ("node:test", ["node --test --test-reporter=/tmp/swegen-js/node-test.mjs", "--test-reporter-destination=/tmp/swegen-js/report"]),
+    ("ava", ["ava --tap", "# swegen-file: ava $f"]),
+    ("tape", ["node \"$f\"", "# swegen-exit: $code"]),
 ])
 def test_commands_per_runner(runner, flags):
     cmd = JS.test_command(a_plan(runner), ["test/a b.test.js"])
@@ -400,7 +419,7 @@ def test_install_command_links_node_modules_for_real(tmp_path):
 
 
 def test_commands_are_valid_shell():
-    for runner in ("jest", "vitest", "mocha", "node:test"):
+    for runner in ("jest", "vitest", "mocha", "node:test", "ava", "tape"):
         cmd = JS.test_command(a_plan(runner, "packages/a", "packages/a"), ["packages/a/t.test.js"])
         subprocess.run(["sh", "-n", "-c", cmd.command], check=True)
 

@@ -14,6 +14,7 @@ import shlex
 from importlib import resources
 
 from swegen.languages.base import Plan, TestCommand
+from swegen.languages.javascript.reports import EXIT_MARK, FILE_MARK
 
 REPORT_DIR = "/tmp/swegen-js"
 REPORT = f"{REPORT_DIR}/report"
@@ -75,6 +76,12 @@ def runner_command(runner: str, files: list[str]) -> str:
         reporter = f"{REPORT_DIR}/node-test.mjs"
         return (f"node --test --test-reporter={reporter} --test-reporter-destination={REPORT} "
                 f"--test-reporter=spec --test-reporter-destination=stdout {args}")
+    if runner in ("ava", "tape"):
+        # One file per run: ava prefixes titles with a file's path only when it runs several, and
+        # tape's TAP names no file. Each run's section is marked with its file and exit code.
+        run = "ava --tap" if runner == "ava" else "node"
+        return (f"for f in {args}; do echo \"{FILE_MARK}{runner} $f\" >> {REPORT}; {run} \"$f\" >> {REPORT} 2>{REPORT_DIR}/stderr; "
+                f"code=$?; cat {REPORT_DIR}/stderr; echo \"{EXIT_MARK}$code\" >> {REPORT}; done")
     raise ValueError(f"no command for runner {runner!r}")
 
 

@@ -32,7 +32,7 @@ KNOWN_MAJORS = tuple(m for m, _ in LTS)
 LTS_CODENAMES = {"argon": 4, "boron": 6, "carbon": 8, "dubnium": 10, "erbium": 12, "fermium": 14,
                  "gallium": 16, "hydrogen": 18, "iron": 20, "jod": 22, "krypton": 24}
 #: Runners this language can parse, in the order they are looked for among the dependencies.
-RUNNERS = (("vitest", "vitest"), ("jest", "jest"), ("mocha", "mocha"))
+RUNNERS = (("vitest", "vitest"), ("jest", "jest"), ("mocha", "mocha"), ("ava", "ava"), ("tape", "tape"))
 LOCKS = (("package-lock.json", "npm"), ("npm-shrinkwrap.json", "npm"), ("pnpm-lock.yaml", "pnpm"), ("yarn.lock", "yarn"))
 EXTRA_FILES = (".npmrc", ".yarnrc", ".yarnrc.yml", "pnpm-workspace.yaml", ".nvmrc", ".node-version")
 

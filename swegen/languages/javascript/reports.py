@@ -7,7 +7,8 @@ path as id; a failing `beforeAll`/`before` hook makes ERRORs of the tests it sto
 pending and todo tests are SKIPPED.
 
 Reports come from: jest's and vitest's `--json` (same shape), swegen's own mocha reporter and
-node:test reporter (JSON lines, see reporters/), and any JUnit XML (mocha-junit-reporter, jest-junit)
+node:test reporter (JSON lines, see reporters/), ava's and tape's TAP (one section per file,
+written by the test command), and any JUnit XML (mocha-junit-reporter, jest-junit)
 as a fallback.
 """
 
@@ -167,12 +168,87 @@ def parse_junit(report: str, root: str = ROOT) -> dict[str, str]:
     return results
 
 
+_TAP_LINE = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*(?:-\s*)?(.*?)\s*(?:#\s*(SKIP|TODO)\b.*)?$", re.I)
+#: ava's lines for a file that did not run: its tests are missing, the file is the ERROR.
+_AVA_CRASH = re.compile(r"exited with a non-zero exit code|exited due to|No tests found in|Timed out while running tests|^(Uncaught exception|Unhandled rejection)|^(?:[A-Z]\w*)?Error: ")
+FILE_MARK = "# swegen-file: "
+EXIT_MARK = "# swegen-exit: "
+
+
+def _tap_sections(report: str) -> list[tuple[str, str, list[str], int | None]]:
+    """(runner, file, lines, exit code) for each per-file TAP section the test command wrote."""
+    sections: list[tuple[str, str, list[str], int | None]] = []
+    for line in report.splitlines():
+        if line.startswith(FILE_MARK):
+            runner, _, file = line[len(FILE_MARK):].partition(" ")
+            sections.append((runner, file.strip(), [], None))
+        elif line.startswith(EXIT_MARK) and sections:
+            runner, file, lines, _ = sections[-1]
+            code = line[len(EXIT_MARK):].strip()
+            sections[-1] = (runner, file, lines, int(code) if code.isdigit() else None)
+        elif sections:
+            sections[-1][2].append(line)
+    return sections
+
+
+def parse_tap(report: str, root: str = ROOT) -> dict[str, str]:
+    """TAP of ava (`--tap`, one file per run: a test per line, titles unprefixed) and tape (a
+    `# name` comment starts each test, its assertions follow: failed when one fails). Tape's
+    subtests are reported under their own name only (its TAP does not nest them)."""
+    results: dict[str, str] = {}
+    for runner, file, lines, code in _tap_sections(report):
+        path = relative(file, root)
+        found = _ava(path, lines, results) if runner == "ava" else _tape(path, lines, results)
+        if code not in (None, 0) and not found:
+            _merge(results, path, ERROR)
+    return results
+
+
+def _ava(path: str, lines: list[str], results: dict[str, str]) -> int:
+    found = 0
+    for line in lines:
+        m = _TAP_LINE.match(line)
+        if not m:
+            continue
+        ok, title, directive = m.group(1).lower() == "ok", m.group(3), (m.group(4) or "").upper()
+        if not ok and not directive and _AVA_CRASH.search(title):
+            _merge(results, path, ERROR)
+            continue
+        status = SKIPPED if directive else (PASSED if ok else FAILED)
+        _merge(results, SEP.join([path, title]), status)
+        found += 1
+    return found
+
+
+def _tape(path: str, lines: list[str], results: dict[str, str]) -> int:
+    current: str | None = None
+    found = 0
+    for line in lines:
+        if line.startswith("# ") and not re.match(r"# (tests|pass|fail|ok|todo|skip)\s+\d*\s*$", line.rstrip() + " "):
+            name = line[2:].strip()
+            if name.startswith("SKIP "):
+                _merge(results, SEP.join([path, name[5:]]), SKIPPED)
+                current = None
+                found += 1
+                continue
+            current = SEP.join([path, name])
+            _merge(results, current, PASSED)
+            found += 1
+            continue
+        m = _TAP_LINE.match(line)
+        if m and current is not None and m.group(1).lower() == "not ok" and (m.group(4) or "").upper() != "TODO":
+            _merge(results, current, FAILED)
+    return found
+
+
 def parse(report: str, output: str = "", root: str = ROOT) -> dict[str, str]:
     """Whichever of the shapes above the report is; {} for an empty or unreadable one (a run that
     wrote nothing: every test it should have run is missing, which grading counts as not passed)."""
     text = report.strip()
     if not text:
         return parse_mocha("", output, root)
+    if text.startswith(FILE_MARK):
+        return parse_tap(text, root)
     if text.startswith("<"):
         try:
             return parse_junit(text, root)
