@@ -212,6 +212,12 @@ def test_new_and_deleted_files():
     assert JS.touched_tests("a.test.js", NESTED.encode(), None) == []
 
 
+def test_an_inserted_test_is_not_blamed_on_its_neighbours_closing_line():
+    src = 'describe("d", () => {\n  it("a", () => {\n    one();\n  });\n\n  it("c", () => {\n    three();\n  });\n});\n'
+    old, new = edit(src, '  it("c"', '  it("b", () => {\n    two();\n  });\n\n  it("c"')
+    assert JS.touched_tests("a.test.js", old, new) == ["a.test.js > d > b"]
+
+
 def test_blank_lines_and_comments_between_tests_touch_nothing():
     old, new = edit(NESTED, '  test("plain"', '\n  // a note\n\n  test("plain"')
     assert JS.touched_tests("a.test.js", old, new) == []
@@ -762,3 +768,73 @@ def test_yarn_projects_run_in_docker(tmp_path, base_image, lock):
     expected = JS.parse((DATA / "mocha.jsonl").read_text(), "")
     expected["test/broken.test.js"] = ERROR
     assert got == expected, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# The JS example repository
+
+
+def _show(repo: Path, rev: str, path: str) -> bytes | None:
+    result = subprocess.run(["git", "-C", str(repo), "show", f"{rev}:{path}"], capture_output=True)
+    return result.stdout if result.returncode == 0 else None
+
+
+def _changed(repo: Path, rev: str) -> list[str]:
+    out = subprocess.run(["git", "-C", str(repo), "diff", "--name-only", f"{rev}^1", rev], capture_output=True, text=True, check=True).stdout
+    return out.split()
+
+
+def _run_node_tests(repo: Path, rev: str, test_files: dict[str, bytes], tmp: Path) -> dict[str, str]:
+    """The source at `rev` with these test files, run by the real node:test command."""
+    work = tmp / rev[:12]
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    subprocess.run(f"git -C {repo} archive {rev} | tar -x -C {work}", shell=True, check=True)
+    for path, data in test_files.items():
+        (work / path).write_bytes(data)
+    command = JS.test_command(a_plan("node:test"), sorted(test_files)).command
+    command = command.replace("/testbed", str(work)).replace(commands.REPORT_DIR, str(work / ".r"))
+    subprocess.run(["sh", "-c", command], cwd=work, capture_output=True, timeout=120)
+    return reports.parse((work / ".r" / "report").read_text(), "", root=str(work))
+
+
+def test_js_example_is_reproducible_and_matches_its_manifest(tmp_path):
+    from swegen.languages.javascript.example import MANIFEST, STEPS, create_js_example
+
+    first = create_js_example(tmp_path / "a")
+    assert create_js_example(tmp_path / "b") == first  # fixed dates and authors: the same ids anywhere
+    count = subprocess.run(["git", "-C", str(tmp_path / "a"), "rev-list", "--count", "HEAD"], capture_output=True, text=True).stdout
+    assert int(count) == MANIFEST["commit_count"]
+    assert [c["id"] for c in MANIFEST["changes"]] == [s.id for s in STEPS]
+    with pytest.raises(Exception, match="not empty"):
+        create_js_example(tmp_path / "a")
+    p = JS.plan(tmp_path / "a", first["release-0-2-0"], "2024-06-01")
+    assert (p.runner, p.manager, p.runtime) == ("node:test", "npm", ("node", "18"))
+
+
+def test_js_example_tasks_fail_before_and_pass_after(tmp_path):
+    """Every task of the manifest, for real: its new tests fail on the parent's source and pass
+    on the fix's, and touched_tests finds exactly them; every fix changes a definition."""
+    from swegen.languages.javascript.example import MANIFEST, create_js_example
+
+    if shutil.which("node") is None:
+        pytest.skip("no node on this host")
+    repo = tmp_path / "repo"
+    ids = create_js_example(repo)
+    tasks = [c for c in MANIFEST["changes"] if c["expected"] == "task"]
+    assert len(tasks) == 4
+    for change in tasks:
+        rev = ids[change["id"] + ":merge"] if "merged_as" in change else ids[change["id"]]
+        files = _changed(repo, rev)
+        tests = {f: _show(repo, rev, f) for f in files if roles.is_test(f)}
+        sources = [f for f in files if not roles.is_test(f)]
+        assert tests and sources, change["id"]
+        touched = [t for f, data in tests.items() for t in JS.touched_tests(f, _show(repo, rev + "^1", f), data)]
+        assert touched == change["fail_to_pass"], change["id"]
+        assert all(JS.changed_definitions(f, _show(repo, rev + "^1", f), _show(repo, rev, f)) for f in sources), change["id"]
+        before = _run_node_tests(repo, rev + "^1", tests, tmp_path)
+        after = _run_node_tests(repo, rev, tests, tmp_path)
+        assert {t: before.get(t) for t in change["fail_to_pass"]} == {t: FAILED for t in change["fail_to_pass"]}, change["id"]
+        assert {t: after.get(t) for t in change["fail_to_pass"]} == {t: PASSED for t in change["fail_to_pass"]}, change["id"]
+        assert set(after.values()) == {PASSED}, (change["id"], after)  # everything else still passes

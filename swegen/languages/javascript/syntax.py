@@ -445,6 +445,12 @@ class Changes:
     new_lines: frozenset[int]
 
 
+#: Lines that say nothing on their own: blank, or only closing brackets and punctuation. A diff
+#: may put an inserted test's closing `});` on its neighbour's (the lines are equal), so such
+#: lines never count as a change; a test inserted or removed has other lines that do.
+_MUTE_LINE = re.compile(rb"^[\s)\]};,]*$")
+
+
 def changed_lines(old: bytes | None, new: bytes | None) -> Changes:
     a = (old or b"").splitlines()
     b = (new or b"").splitlines()
@@ -453,8 +459,8 @@ def changed_lines(old: bytes | None, new: bytes | None) -> Changes:
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
-        old_lines.update(i for i in range(i1 + 1, i2 + 1) if a[i - 1].strip())
-        new_lines.update(j for j in range(j1 + 1, j2 + 1) if b[j - 1].strip())
+        old_lines.update(i for i in range(i1 + 1, i2 + 1) if not _MUTE_LINE.match(a[i - 1]))
+        new_lines.update(j for j in range(j1 + 1, j2 + 1) if not _MUTE_LINE.match(b[j - 1]))
     return Changes(frozenset(old_lines), frozenset(new_lines))
 
 
