@@ -678,3 +678,57 @@ def test_plan_is_a_json_record(tmp_path: Path) -> None:
     plan = GoLanguage(goproxy="https://proxy.example.com").plan(repo.path, commit, "2023-05-01")
     data = json.loads(json.dumps(dataclasses.asdict(plan)))
     assert plan_from_dict(data) == plan
+
+
+# --- build constraints, fuzz seeds, and an init panic -----------------------------------------------------
+
+
+@pytest.mark.parametrize("path, header, builds", [
+    ("a/a_test.go", "", True),
+    ("a/a_windows_test.go", "", False),
+    ("a/a_linux_test.go", "", True),
+    ("a/a_linux_arm64_test.go", "", False),
+    ("a/a_amd64_test.go", "", True),
+    ("a/export_test.go", "", True),  # not a GOOS
+    ("a/a_test.go", "//go:build integration\n\n", False),
+    ("a/a_test.go", "//go:build !integration\n\n", True),
+    ("a/a_test.go", "//go:build linux && (amd64 || arm64)\n\n", True),
+    ("a/a_test.go", "//go:build darwin || windows\n\n", False),
+    ("a/a_test.go", "//go:build go1.18 && cgo\n\n", True),
+    ("a/a_test.go", "// Copyright\n\n//go:build !linux\n// +build !linux\n\n", False),
+    ("a/a_test.go", "// +build linux,amd64 windows\n\n", True),
+    ("a/a_test.go", "// +build linux\n// +build integration\n\n", False),
+    ("a/a_test.go", "//go:build (((\n\n", True),  # unreadable: go decides, the parser reports it
+])
+def test_build_constraints_on_linux_amd64(path: str, header: str, builds: bool) -> None:
+    source = (header + 'package a\n\nimport "testing"\n\nfunc TestA(t *testing.T) {}\n').encode()
+    assert bool(LANGUAGE.tests_in(path, source)) is builds
+    assert bool(LANGUAGE.touched_tests(path, None, source)) is builds
+
+
+def test_fuzz_seeds_are_named_only_when_their_count_is_known() -> None:
+    source = b'''package a
+
+import "testing"
+
+func FuzzOne(f *testing.F) {
+	f.Add(1)
+	f.Add(2)
+	f.Fuzz(func(t *testing.T, n int) {})
+}
+
+func FuzzLoop(f *testing.F) {
+	for _, n := range []int{1, 2, 3} {
+		f.Add(n)
+	}
+	f.Fuzz(func(t *testing.T, n int) {})
+}
+'''
+    assert [c.test_id for c in LANGUAGE.tests_in("a/a_test.go", source)] == [
+        "a::FuzzOne", "a::FuzzOne/seed#0", "a::FuzzOne/seed#1", "a::FuzzLoop"]
+
+
+def test_parse_a_package_that_panics_before_its_first_test() -> None:
+    """Go 1.19's real report for the standard library's time package on a host without tzdata:
+    its test init panics, no test starts, the package fails: ERROR for the package."""
+    assert LANGUAGE.parse(_data("go119_std_time_init_panic.json"), "") == {"time": ERROR}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from swegen.languages.base import Canary, FileRoles, Plan, TestCase, TestCommand
 from swegen.languages.go import canaries, env, report, roles, syntax
+from swegen.languages.go.constraints import builds_here
 from swegen.languages.go.env import GoMod, GoModError, import_path, modules_at
 from swegen.languages.go.report import package_errors
 from swegen.languages.go.roles import is_generated
@@ -49,13 +50,17 @@ class GoLanguage:
         return is_generated(source)
 
     def tests_in(self, path: str, source: bytes) -> list[TestCase]:
-        if not path.endswith("_test.go"):
+        if not path.endswith("_test.go") or not builds_here(path, source):
             return []
         return syntax.test_cases(self.package(path), source)
 
     def touched_tests(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:
         if not path.endswith("_test.go") or roles.is_excluded(path):
             return []
+        old = old if old is None or builds_here(path, old) else None
+        new = new if new is None or builds_here(path, new) else None
+        if old is None and new is None:
+            return []  # a file go test does not compile here: its tests never run
         return syntax.touched_tests(self.package(path), old, new)
 
     def changed_definitions(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:

@@ -12,25 +12,38 @@ ranged over by the loop that calls `t.Run(tc.name, ...)` or `t.Run(name, ...)` o
 from __future__ import annotations
 
 import difflib
+from bisect import bisect_left
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
 from tree_sitter import Language as TSLanguage
-from tree_sitter import Node, Parser
+from tree_sitter import Node, Parser, Query, QueryCursor
 
 from swegen.languages.base import TestCase
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Parser:
+def _language() -> TSLanguage:
     import tree_sitter_go
 
-    return Parser(TSLanguage(tree_sitter_go.language()))
+    return TSLanguage(tree_sitter_go.language())
 
 
+@lru_cache(maxsize=1)
+def _parser() -> Parser:
+    return Parser(_language())
+
+
+@lru_cache(maxsize=1)
+def _names_query() -> Query:
+    return Query(_language(), "[(identifier) (type_identifier) (field_identifier)] @name")
+
+
+@lru_cache(maxsize=32)
 def parse_tree(source: bytes) -> Node:
+    """The syntax tree of one file (cached: a change's two sides are asked about several times)."""
     return _parser().parse(source).root_node
 
 
@@ -181,18 +194,35 @@ class _Row:
     node: Node
 
 
-def _run_calls(body: Node, param: str) -> Iterator[Node]:
+@lru_cache(maxsize=1)
+def _run_query() -> Query:
+    return Query(_language(), '(call_expression function: (selector_expression field: (field_identifier) @field (#eq? @field "Run"))) @call')
+
+
+def _owner(node: Node) -> tuple[int, int] | None:
+    parent = node.parent
+    while parent is not None and parent.type not in ("func_literal", "function_declaration", "method_declaration"):
+        parent = parent.parent
+    return (parent.start_byte, parent.end_byte) if parent is not None else None
+
+
+def run_calls_by_owner(root: Node) -> dict[tuple[int, int] | None, list[Node]]:
+    """Every `x.Run(...)` call of the file by the function (or func literal) whose own body holds
+    it, in source order: one query, instead of walking each test body in Python."""
+    calls = QueryCursor(_run_query()).captures(root).get("call", [])
+    out: dict[tuple[int, int] | None, list[Node]] = {}
+    for call in sorted(calls, key=lambda n: n.start_byte):
+        out.setdefault(_owner(call), []).append(call)
+    return out
+
+
+def _run_calls(body: Node, param: str, calls: dict[tuple[int, int] | None, list[Node]]) -> Iterator[Node]:
     """`<param>.Run(name, func...)` calls directly in this body (not inside nested subtests' bodies,
     which are visited with their own parameter)."""
-    stack = list(reversed(body.children))
-    while stack:
-        node = stack.pop()
-        if node.type == "call_expression" and _is_run(node, param):
-            yield node
-            continue
-        if node.type == "func_literal":
-            continue
-        stack.extend(reversed(node.children))
+    owner = body.parent
+    for call in calls.get((owner.start_byte, owner.end_byte) if owner is not None else None, []):
+        if _is_run(call, param):
+            yield call
 
 
 def _is_run(call: Node, param: str) -> bool:
@@ -254,6 +284,19 @@ def _local_tables(fn_body: Node) -> dict[str, Node]:
     return tables
 
 
+class _Tables:
+    """Package-level tables, and the test's own, looked up only when a subtest name is not a
+    literal (walking every test body for tables costs more than the rest of the search)."""
+
+    def __init__(self, package: dict[str, Node], body: Node) -> None:
+        self.package, self.body, self.local = package, body, None
+
+    def get(self, name: str) -> Node | None:
+        if self.local is None:
+            self.local = _local_tables(self.body)
+        return self.local.get(name) or self.package.get(name)
+
+
 def _enclosing_range(call: Node) -> Node | None:
     node = call.parent
     while node is not None and node.type not in ("func_literal", "function_declaration"):
@@ -306,7 +349,7 @@ def _string_of(node: Node) -> str | None:
     return _go_string(node)
 
 
-def _table_rows(call: Node, name_arg: Node, tables: dict[str, Node]) -> list[_Row] | None:
+def _table_rows(call: Node, name_arg: Node, tables: "_Tables") -> list[_Row] | None:
     """The subtests of a `for ... range table { t.Run(<name from the row>, ...) }` loop."""
     clause = _enclosing_range(call)
     if clause is None:
@@ -352,9 +395,10 @@ class Found:
     top: str
 
 
-def _subtests(parent: str, body: Node, param: str, tables: dict[str, Node], unique: _Unique, top: str) -> list[Found]:
+def _subtests(parent: str, body: Node, param: str, tables: "_Tables", unique: _Unique, top: str,
+              calls: dict[tuple[int, int] | None, list[Node]]) -> list[Found]:
     found: list[Found] = []
-    for call in _run_calls(body, param):
+    for call in _run_calls(body, param, calls):
         name_arg, fn = _run_args(call)
         if name_arg is None or fn is None:
             continue
@@ -365,7 +409,7 @@ def _subtests(parent: str, body: Node, param: str, tables: dict[str, Node], uniq
             start, end = _lines(call)
             found.append(Found(full, start, end, top))
             if inner is not None:
-                found.extend(_subtests(full, fn.child_by_field_name("body"), inner, tables, unique, top))
+                found.extend(_subtests(full, fn.child_by_field_name("body"), inner, tables, unique, top, calls))
             continue
         rows = _table_rows(call, name_arg, tables)
         for row in rows or []:
@@ -373,40 +417,56 @@ def _subtests(parent: str, body: Node, param: str, tables: dict[str, Node], uniq
             start, end = _lines(row.node)
             found.append(Found(full, start, end, top))
             if inner is not None:  # nested literal names repeat under every row
-                found.extend(_subtests(full, fn.child_by_field_name("body"), inner, tables, unique, top))
+                found.extend(_subtests(full, fn.child_by_field_name("body"), inner, tables, unique, top, calls))
     return found
 
 
 def _fuzz_seeds(name: str, body: Node, param: str) -> list[Found]:
-    """A fuzz test run by plain `go test` runs each `f.Add(...)` seed as `FuzzX/seed#N`."""
+    """A fuzz test run by plain `go test` runs each `f.Add(...)` seed as `FuzzX/seed#N`, in call
+    order; when a call sits in a loop or a branch the count is unknown, so none is named (nor are
+    the seeds of testdata/fuzz/, named after their files)."""
     found = []
     for node in _walk(body):
         if node.type == "call_expression":
             fn = node.child_by_field_name("function")
             if fn is not None and fn.type == "selector_expression" and _text(fn.child_by_field_name("operand")) == param \
                     and _text(fn.child_by_field_name("field")) == "Add":
+                if _inside_control(node, body):
+                    return []
                 start, end = _lines(node)
                 found.append(Found(f"{name}/seed#{len(found)}", start, end, name))
     return found
 
 
-def find_tests(source: bytes) -> list[Found]:
+def _inside_control(node: Node, body: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent != body:
+        if parent.type in ("for_statement", "if_statement", "expression_switch_statement", "type_switch_statement",
+                           "select_statement", "func_literal"):
+            return True
+        parent = parent.parent
+    return False
+
+
+@lru_cache(maxsize=32)
+def find_tests(source: bytes) -> tuple[Found, ...]:
     """Every test, fuzz test, example and statically named subtest of one Go test file."""
     root = parse_tree(source)
     if root.has_error and not top_level_tests(root):
         return []
     scope = _Scope(root)
+    calls = run_calls_by_owner(root)
     found: list[Found] = []
     for test in top_level_tests(root):
         start, end = _lines(test.node)
         found.append(Found(test.name, start, end, test.name))
         body = test.node.child_by_field_name("body")
         if test.param and body is not None and test.name.startswith("Test"):
-            tables = {**scope.tables, **_local_tables(body)}
-            found.extend(_subtests(test.name, body, test.param, tables, _Unique(), test.name))
+            tables = _Tables(scope.tables, body)
+            found.extend(_subtests(test.name, body, test.param, tables, _Unique(), test.name, calls))
         elif test.param and body is not None:
             found.extend(_fuzz_seeds(test.name, body, test.param))
-    return found
+    return tuple(found)
 
 
 def test_cases(package: str, source: bytes) -> list[TestCase]:
@@ -505,9 +565,19 @@ def definitions_changed(old: bytes | None, new: bytes | None) -> list[str]:
     return sorted({d.name for d in changed_declarations(old, new) if d.kind in ("func", "method", "type")})
 
 
-def _names_used(node: Node) -> set[str]:
-    """Identifiers, type names and selected fields a declaration refers to."""
-    return {_text(n) for n in _walk(node) if n.type in ("identifier", "type_identifier", "field_identifier")}
+def _names_by_decl(root: Node, decls: list[Decl]) -> dict[int, set[str]]:
+    """Identifiers, type names and selected fields each declaration refers to (by id(decl)): one
+    query over the file, bucketed by byte range (walking every declaration in Python is slow)."""
+    nodes = sorted(
+        (n.start_byte, _text(n)) for group in QueryCursor(_names_query()).captures(root).values() for n in group
+    )
+    starts = [start for start, _ in nodes]
+    out = {}
+    for decl in decls:
+        lo = bisect_left(starts, decl.node.start_byte)
+        hi = bisect_left(starts, decl.node.end_byte)
+        out[id(decl)] = {name for _, name in nodes[lo:hi]}
+    return out
 
 
 def _bare(name: str) -> str:
@@ -525,18 +595,19 @@ def touched_in(source: bytes | None, side: Side, package: str, changed_names: se
     tests = find_tests(source)
     top_names = {f.top for f in tests}
     helpers = [d for d in decls if d.name not in top_names]
+    used = _names_by_decl(root, decls)
     grew = True
     while grew:  # a helper that uses a changed helper is changed too
         grew = False
         for decl in helpers:
-            if _bare(decl.name) not in changed and _names_used(decl.node) & changed:
+            if _bare(decl.name) not in changed and used[id(decl)] & changed:
                 changed.add(_bare(decl.name))
                 grew = True
     ids = {f"{package}::{f.name}" for f in tests if side.touches(f.start_line, f.end_line)}
     by_name = {d.name: d for d in decls}
     for name in top_names:
         decl = by_name.get(name)
-        if decl is not None and (_names_used(decl.node) - {name}) & changed:
+        if decl is not None and (used[id(decl)] - {name}) & changed:
             ids.add(f"{package}::{name}")
     return ids
 
