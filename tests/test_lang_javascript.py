@@ -54,10 +54,22 @@ def test_tests_and_their_data(path):
     "package-lock.json", "yarn.lock", "packages/a/pnpm-lock.yaml", "vendor/jquery.min.js", "lib/index.d.ts",
 ])
 def test_excluded(path):
-    assert roles.is_excluded(path) and not JS.owns(path)
+    assert roles.is_excluded(path) and not roles.is_source(path) and not roles.is_test(path)
 
 
-@pytest.mark.parametrize("path", ["README.md", "setup.py", "src/main.go", "package.json", "src/styles.css"])
+@pytest.mark.parametrize("path,role", [
+    ("dist/index.js", "other"), ("node_modules/a/i.js", "other"), ("vendor/x.min.js", "other"), ("coverage/x.js", "other"),
+    ("lib/index.d.ts", "other"), ("packages/a/build/b.mjs", "other"), ("src/a.ts", "source"), ("test/a.test.js", "test"),
+    ("src/__snapshots__/a.test.js.snap", "test"), ("src/__tests__/helpers.ts", "test"),
+])
+def test_the_split_sorts_js_files_by_these_roles(path, role):
+    """swegen.split asks the owning language for its excludes: built and vendored JS is left out."""
+    from swegen.split import SplitRules
+
+    assert SplitRules().role(path) == role
+
+
+@pytest.mark.parametrize("path", ["README.md", "setup.py", "src/main.go", "package.json", "src/styles.css", "yarn.lock"])
 def test_not_javascript(path):
     assert not JS.owns(path)
 
@@ -278,6 +290,17 @@ def test_added_and_removed_definitions():
     assert JS.changed_definitions("a.js", added.encode(), SOURCE.encode()) == ["extra"]
     ts = "export class A {\n  private x: number = 1;\n  method(): number {\n    return this.x;\n  }\n}\n"
     assert JS.changed_definitions("a.ts", ts.encode(), ts.replace("return this.x", "return this.x + 1").encode()) == ["A", "A.method"]
+
+
+def test_added_definitions_and_referenced_names():
+    added = SOURCE + "export function extra() {}\nclass Store2 { run() {} }\n"
+    assert JS.added_definitions("a.js", SOURCE.encode(), added.encode()) == ["extra", "Store2", "Store2.run"]
+    assert JS.added_definitions("a.js", None, b"function f() {}\n") == ["f"]
+    assert JS.added_definitions("a.js", SOURCE.encode(), None) == []
+    test = b'import { extra } from "../src/a";\ntest("x", () => {\n  expect(extra(api.load)).toBe(1);\n});\n'
+    names = JS.referenced_names("a.test.js", test)
+    assert {"extra", "api", "load", "expect"} <= names
+    assert JS.referenced_names("a.test.js", test, {1}) == {"extra"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,6 +34,14 @@ class JavaScript:
     def changed_definitions(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:
         return syntax.changed_definitions(path, old, new)
 
+    # Beyond the protocol (what mining's feature check asks of Python's codeindex):
+
+    def added_definitions(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:
+        return syntax.added_definitions(path, old, new)
+
+    def referenced_names(self, path: str, source: bytes, lines: set[int] | None = None) -> set[str]:
+        return syntax.referenced_names(path, source, lines)
+
     def plan(self, repo: Path, commit: str, as_of: str) -> Plan | None:
         return plan.plan(repo, commit, as_of)
 

@@ -102,5 +102,7 @@ def is_source(path: str) -> bool:
 
 
 def owns(path: str) -> bool:
-    """This language's source or test code (snapshots count: they are the tests' data)."""
-    return is_source(path) or (is_test(path) and (path.endswith(SOURCE_EXTENSIONS) or path.endswith(".snap")))
+    """Any JS/TS file, and the tests' snapshots. Excluded ones (node_modules, dist, *.min.js)
+    count too: whoever sorts a change's files (swegen.split) asks the owner for its excludes, so
+    a built dist/index.js must be found to be this language's to be left out as one."""
+    return path.endswith(SOURCE_EXTENSIONS) or (path.endswith(".snap") and is_test(path))

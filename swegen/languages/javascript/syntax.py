@@ -724,3 +724,27 @@ def changed_definitions(path: str, old: bytes | None, new: bytes | None) -> list
             if any(d.start_line <= line <= d.end_line for line in lines) and d.qualname not in names:
                 names.append(d.qualname)
     return names
+
+
+def added_definitions(path: str, old: bytes | None, new: bytes | None) -> list[str]:
+    """Qualified names defined in the new version and not in the old one (new API: a change that
+    adds what its tests then call is a feature, not a fix)."""
+    if new is None:
+        return []
+    before = {d.qualname for d in definitions(path, old)} if old is not None else set()
+    return list(dict.fromkeys(d.qualname for d in definitions(path, new) if d.qualname not in before))
+
+
+def referenced_names(path: str, source: bytes, lines: set[int] | None = None) -> set[str]:
+    """Identifiers and property names the file (or only these lines of it) uses."""
+    out: set[str] = set()
+    stack = [parse_tree(path, source)]
+    while stack:
+        node = stack.pop()
+        start, end = _span(node)
+        if lines is not None and not any(start <= line <= end for line in lines):
+            continue
+        if node.type in _IDENTIFIER_TYPES or node.type == "property_identifier":
+            out.add(_text(node))
+        stack.extend(node.named_children)
+    return out
