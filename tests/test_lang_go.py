@@ -732,3 +732,42 @@ def test_parse_a_package_that_panics_before_its_first_test() -> None:
     """Go 1.19's real report for the standard library's time package on a host without tzdata:
     its test init panics, no test starts, the package fails: ERROR for the package."""
     assert LANGUAGE.parse(_data("go119_std_time_init_panic.json"), "") == {"time": ERROR}
+
+
+STD_PACKAGES = ("strings", "sort", "encoding/csv", "net/url", "flag", "unicode/utf8")
+
+
+def test_tree_sitter_names_are_the_standard_library_runs(tmp_path: Path) -> None:
+    """On real code nobody wrote for swegen (Go's own standard library tests), every test id
+    tree-sitter names is one `go test -json` really runs, and it names nearly all of them (what
+    it leaves out are subtests named at run time, by fmt.Sprintf or a loop index)."""
+    goroot = Path(subprocess.run([GO, "env", "GOROOT"], capture_output=True, text=True).stdout.strip()) / "src"
+    run = subprocess.run([GO, "test", "-json", "-count=1", "-short", *[f"./{p}" for p in STD_PACKAGES]], cwd=goroot,
+                         capture_output=True, text=True, timeout=600,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GOCACHE": "/tmp/swegen-go-test-cache",
+                              "GOFLAGS": "", "GOTOOLCHAIN": "local"})
+    ran = set(LANGUAGE.parse(run.stdout, run.stderr))
+    found: set[str] = set()
+    for package in STD_PACKAGES:
+        for path in sorted((goroot / package).glob("*_test.go")):
+            found |= {f"{package}::{c.test_id.split('::', 1)[1]}" for c in LANGUAGE.tests_in(f"{package}/{path.name}", path.read_bytes())}
+    assert len(ran) > 300 and not found - ran
+    assert len(found) >= 0.95 * len(ran), sorted(ran - found)[:10]
+
+
+def test_suite_methods_are_subtests(tmp_path: Path) -> None:
+    """A testify-style suite (modules/m3/suite does what testify's suite.Run and Suite.Run do, with
+    no module to fetch): its Test methods and their s.Run subtests are named as go test runs them,
+    and a change to one method touches that subtest and the suite's test."""
+    module = _copy_module("m3", tmp_path)
+    language = LANGUAGE.at(*_commit_all(module))
+    source = (module / "store" / "store_test.go").read_bytes()
+    found = [c.test_id for c in language.tests_in("store/store_test.go", source)]
+    stored = LANGUAGE.parse(_data("go119_m3_suite.json"), "")
+    fresh = LANGUAGE.parse(_go_test(module, "./...").stdout, "")
+    assert set(found) == set(stored) == set(fresh)
+    assert fresh["example.com/m3/store::TestStoreSuite/TestGet/fails"] == FAILED
+    assert fresh["example.com/m3/store::TestStoreSuite/TestAnother"] == PASSED
+    changed = source.replace(b"func (s *StoreSuite) TestAnother() {}", b"func (s *StoreSuite) TestAnother() { _ = 1 }")
+    assert language.touched_tests("store/store_test.go", source, changed) == [
+        "example.com/m3/store::TestStoreSuite", "example.com/m3/store::TestStoreSuite/TestAnother"]

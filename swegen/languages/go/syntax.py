@@ -396,20 +396,22 @@ class Found:
 
 
 def _subtests(parent: str, body: Node, param: str, tables: "_Tables", unique: _Unique, top: str,
-              calls: dict[tuple[int, int] | None, list[Node]]) -> list[Found]:
+              calls: dict[tuple[int, int] | None, list[Node]], suite: bool = False) -> list[Found]:
     found: list[Found] = []
     for call in _run_calls(body, param, calls):
         name_arg, fn = _run_args(call)
         if name_arg is None or fn is None:
             continue
         inner = _literal_param(fn)
+        if inner is None and suite and fn.type == "func_literal" and _no_params(fn):
+            inner = param  # a testify suite's s.Run("name", func() {...}) runs on the same suite
         literal = _go_string(name_arg)
         if literal is not None:
             full = unique.name(parent, rewrite(literal))
             start, end = _lines(call)
             found.append(Found(full, start, end, top))
             if inner is not None:
-                found.extend(_subtests(full, fn.child_by_field_name("body"), inner, tables, unique, top, calls))
+                found.extend(_subtests(full, fn.child_by_field_name("body"), inner, tables, unique, top, calls, suite))
             continue
         rows = _table_rows(call, name_arg, tables)
         for row in rows or []:
@@ -417,8 +419,59 @@ def _subtests(parent: str, body: Node, param: str, tables: "_Tables", unique: _U
             start, end = _lines(row.node)
             found.append(Found(full, start, end, top))
             if inner is not None:  # nested literal names repeat under every row
-                found.extend(_subtests(full, fn.child_by_field_name("body"), inner, tables, unique, top, calls))
+                found.extend(_subtests(full, fn.child_by_field_name("body"), inner, tables, unique, top, calls, suite))
     return found
+
+
+def _suite_type(call: Node, param: str) -> str | None:
+    """T of a testify-style `suite.Run(t, new(T))` / `suite.Run(t, &T{...})` call, else None."""
+    fn = call.child_by_field_name("function")
+    if fn is None or fn.type != "selector_expression" or _text(fn.child_by_field_name("field")) != "Run":
+        return None
+    first, second = _run_args(call)
+    if first is None or second is None or first.type != "identifier" or _text(first) != param:
+        return None
+    node = second
+    if node.type == "unary_expression" and node.named_children:
+        node = node.named_children[-1]
+    if node.type == "call_expression" and _text(node.child_by_field_name("function")) == "new":
+        args = node.child_by_field_name("arguments")
+        node = args.named_children[0] if args is not None and args.named_children else node
+    elif node.type == "composite_literal":
+        node = node.child_by_field_name("type") or node
+    return _text(node) if node.type == "type_identifier" else None
+
+
+def _suites(root: Node, test: _Test, body: Node, tables: "_Tables", unique: _Unique,
+            calls: dict[tuple[int, int] | None, list[Node]]) -> list[Found]:
+    """The methods a suite runner runs as subtests (`TestX/TestMethod`, in name order, as
+    reflection lists them), and their own s.Run subtests; only methods in the same file."""
+    found: list[Found] = []
+    for call in calls.get((test.node.start_byte, test.node.end_byte), []):
+        kind = _suite_type(call, test.param or "")
+        if kind is None:
+            continue
+        methods = sorted(
+            (m for m in root.named_children if m.type == "method_declaration" and _receiver_type(m) == kind
+             and _is_named(_text(m.child_by_field_name("name")), "Test") and _no_params(m)),
+            key=lambda m: _text(m.child_by_field_name("name")),
+        )
+        for method in methods:
+            full = unique.name(test.name, _text(method.child_by_field_name("name")))
+            start, end = _lines(method)
+            found.append(Found(full, start, end, test.name))
+            receiver = _receiver_name(method)
+            method_body = method.child_by_field_name("body")
+            if receiver and method_body is not None:
+                found.extend(_subtests(full, method_body, receiver, tables, unique, test.name, calls, suite=True))
+    return found
+
+
+def _receiver_name(method: Node) -> str | None:
+    receiver = method.child_by_field_name("receiver")
+    decls = [c for c in receiver.named_children if c.type == "parameter_declaration"] if receiver is not None else []
+    names = decls[0].children_by_field_name("name") if decls else []
+    return _text(names[0]) if names else None
 
 
 def _fuzz_seeds(name: str, body: Node, param: str) -> list[Found]:
@@ -453,7 +506,7 @@ def find_tests(source: bytes) -> tuple[Found, ...]:
     """Every test, fuzz test, example and statically named subtest of one Go test file."""
     root = parse_tree(source)
     if root.has_error and not top_level_tests(root):
-        return []
+        return ()
     scope = _Scope(root)
     calls = run_calls_by_owner(root)
     found: list[Found] = []
@@ -463,7 +516,9 @@ def find_tests(source: bytes) -> tuple[Found, ...]:
         body = test.node.child_by_field_name("body")
         if test.param and body is not None and test.name.startswith("Test"):
             tables = _Tables(scope.tables, body)
-            found.extend(_subtests(test.name, body, test.param, tables, _Unique(), test.name, calls))
+            unique = _Unique()
+            found.extend(_subtests(test.name, body, test.param, tables, unique, test.name, calls))
+            found.extend(_suites(root, test, body, tables, unique, calls))
         elif test.param and body is not None:
             found.extend(_fuzz_seeds(test.name, body, test.param))
     return tuple(found)
@@ -603,7 +658,8 @@ def touched_in(source: bytes | None, side: Side, package: str, changed_names: se
             if _bare(decl.name) not in changed and used[id(decl)] & changed:
                 changed.add(_bare(decl.name))
                 grew = True
-    ids = {f"{package}::{f.name}" for f in tests if side.touches(f.start_line, f.end_line)}
+    hit = [f for f in tests if side.touches(f.start_line, f.end_line)]
+    ids = {f"{package}::{f.name}" for f in hit} | {f"{package}::{f.top}" for f in hit}  # a subtest fails its test
     by_name = {d.name: d for d in decls}
     for name in top_names:
         decl = by_name.get(name)

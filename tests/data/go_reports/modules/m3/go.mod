@@ -1,0 +1,3 @@
+module example.com/m3
+
+go 1.19
