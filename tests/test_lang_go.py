@@ -382,7 +382,7 @@ def test_plan_without_requirements_builds_offline(tmp_path: Path) -> None:
     assert plan.recipe.system_packages == ("golang-go",) and plan.workdir == ""
     test_env = dict(plan.test_env)
     assert test_env["GOFLAGS"] == "-mod=mod" and test_env["GOPROXY"] == "off" and test_env["GOTOOLCHAIN"] == "local"
-    assert test_env["GOCACHE"].startswith("/tmp/")
+    assert test_env["GOCACHE"].startswith("/tmp/") and test_env[env.DEPS_ENV] == "none"
     assert dict(plan.recipe.env) == test_env and plan.recipe.files == ()
     assert any("go build std" in c for c in plan.recipe.install)
     text = _reasons(plan)
@@ -399,6 +399,7 @@ def test_plan_vendored_requirements(tmp_path: Path) -> None:
     plan = LANGUAGE.plan(repo.path, commit, "2021-09-01")
     assert dict(plan.test_env)["GOFLAGS"] == "-mod=vendor" and dict(plan.test_env)["GOPROXY"] == "off"
     assert plan.runtime == ("go", "1.19") and "vendor/modules.txt is present" in _reasons(plan)
+    assert dict(plan.test_env)[env.DEPS_ENV] == "vendor" and not LANGUAGE.install_command(plan).endswith("|| true")
 
 
 def test_plan_requirements_without_vendor_need_a_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -412,7 +413,8 @@ def test_plan_requirements_without_vendor_need_a_proxy(tmp_path: Path, monkeypat
     assert dict(offline.test_env)["GOPROXY"] == "off" and offline.recipe.files == ()
     assert "a Go module proxy is needed" in _reasons(offline) and env.PROXY_ENV in _reasons(offline)
     proxied = GoLanguage(goproxy="https://proxy.example.com").plan(repo.path, commit, "2023-01-01")
-    assert dict(proxied.test_env)["GOPROXY"] == "https://proxy.example.com"
+    assert dict(proxied.test_env)["GOPROXY"] == "https://proxy.example.com" and dict(proxied.test_env)[env.DEPS_ENV] == "proxy"
+    assert not LANGUAGE.install_command(proxied).endswith("|| true")
     assert dict(proxied.recipe.files)["go.sum"] == "github.com/x/y v1.0.0 h1:abc=\n"
     assert any("go mod download" in c for c in proxied.recipe.install)
     monkeypatch.setenv(env.PROXY_ENV, "https://from-env.example.com")
@@ -655,7 +657,7 @@ def test_install_command_builds_the_module(tmp_path: Path) -> None:
 def test_test_command_takes_test_ids_and_import_paths(tmp_path: Path) -> None:
     module = _copy_module("m2", tmp_path)
     plan = LANGUAGE.plan(*_commit_all(module), "2023-01-01")
-    assert dict(plan.test_env)[env.MODULE_ENV] == "example.com/m2"
+    assert dict(plan.test_env)[env.MODULE_ENV] == "example.com/m2" and dict(plan.test_env)[env.DEPS_ENV] == "missing"
     command = LANGUAGE.test_command(plan, ["example.com/m2/ok::TestOK", "example.com/m2/exits::TestFirst",
                                            "example.com/m2", "other.org/x::TestY"]).command
     assert "-vet=off . ./exits ./ok >" in command

@@ -44,6 +44,9 @@ PROXY_ENV = "SWEGEN_GOPROXY"
 #: The module path, carried in the plan's test environment so that a test command given test ids
 #: (`<import path>::<Test>`) instead of files can find their package folders.
 MODULE_ENV = "SWEGEN_GO_MODULE"
+#: How the module's requirements reach the build: none, vendor, proxy (downloaded into the image),
+#: or missing (no proxy: packages importing them cannot build).
+DEPS_ENV = "SWEGEN_GO_DEPS"
 
 
 class GoModError(SwegenError):
@@ -192,20 +195,20 @@ def _modes(mod: GoMod, goproxy: str | None, reasons: list[tuple[str, str]]) -> t
     """(the go environment for test runs, whether the module builds with no network)."""
     env = {"GOTOOLCHAIN": "local", "GOCACHE": GOCACHE, "GOMODCACHE": GOMODCACHE, "GOSUMDB": "off", MODULE_ENV: mod.module}
     if mod.vendored:
-        env.update(GOFLAGS="-mod=vendor", GOPROXY="off")
+        env.update(GOFLAGS="-mod=vendor", GOPROXY="off", **{DEPS_ENV: "vendor"})
         reasons.append(("modules", f"vendor/modules.txt is present: every requirement is vendored, "
                         f"GOFLAGS=-mod=vendor, GOPROXY=off (builds offline)"))
         return env, True
     if not mod.requires:
-        env.update(GOFLAGS="-mod=mod", GOPROXY="off")
+        env.update(GOFLAGS="-mod=mod", GOPROXY="off", **{DEPS_ENV: "none"})
         reasons.append(("modules", "go.mod requires no module: GOFLAGS=-mod=mod with GOPROXY=off (builds offline)"))
         return env, True
     if goproxy:
-        env.update(GOFLAGS="-mod=mod", GOPROXY=goproxy)
+        env.update(GOFLAGS="-mod=mod", GOPROXY=goproxy, **{DEPS_ENV: "proxy"})
         reasons.append(("modules", f"{len(mod.requires)} requirement(s), not vendored: fetched from the "
                         f"configured GOPROXY {goproxy} while the image is built (go mod download)"))
         return env, False
-    env.update(GOFLAGS="-mod=mod", GOPROXY="off")
+    env.update(GOFLAGS="-mod=mod", GOPROXY="off", **{DEPS_ENV: "missing"})
     reasons.append(("modules", f"{len(mod.requires)} requirement(s) ({', '.join(mod.requires[:3])}"
                     f"{'...' if len(mod.requires) > 3 else ''}) and no vendor/: a Go module proxy is needed "
                     f"(set {PROXY_ENV}); without one, packages importing them are [setup failed] (ERROR)"))
@@ -309,17 +312,14 @@ def _target(workdir: str, module: str, item: str) -> str | None:
 
 def install_command(plan_: Plan) -> str:
     """Run once in a fresh container after the patches: `go build ./...` of the module. It fills
-    the build cache the test runs use, and when the module builds offline (no requirements, or
-    vendored) its failure says the project does not build with this Go: unusable. With
-    requirements that no proxy could fetch, some packages cannot build, so it only warms up."""
+    the build cache the test runs use, and when every requirement is at hand (none, vendored, or
+    downloaded into the image from a proxy) its failure says the project does not build with
+    this Go: unusable. With requirements no proxy fetched, some packages cannot build, so it only
+    warms up."""
     env = dict(plan_.test_env)
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
     build = f"mkdir -p {GOCACHE} && env {exports} go build ./..."
-    return build if _offline(plan_) else f"{build} || true"
-
-
-def _offline(plan_: Plan) -> bool:
-    return any(part == "modules" and "(builds offline)" in why for part, why in plan_.reasons)
+    return f"{build} || true" if env.get(DEPS_ENV) == "missing" else build
 
 
 def _package_arg(workdir: str, path: str) -> str | None:
