@@ -773,3 +773,26 @@ def test_suite_methods_are_subtests(tmp_path: Path) -> None:
     changed = source.replace(b"func (s *StoreSuite) TestAnother() {}", b"func (s *StoreSuite) TestAnother() { _ = 1 }")
     assert language.touched_tests("store/store_test.go", source, changed) == [
         "example.com/m3/store::TestStoreSuite", "example.com/m3/store::TestStoreSuite/TestAnother"]
+
+
+VENDORED = {
+    "go.mod": "module example.com/vend\n\ngo 1.18\n\nrequire github.com/fake/greet v1.0.0\n",
+    "vendor/modules.txt": "# github.com/fake/greet v1.0.0\n## explicit; go 1.18\ngithub.com/fake/greet\n",
+    "vendor/github.com/fake/greet/greet.go": 'package greet\n\nfunc Hello(name string) string { return "hello, " + name }\n',
+    "hello/hello_test.go": 'package hello\n\nimport (\n\t"testing"\n\n\t"github.com/fake/greet"\n)\n\n'
+                          'func TestHello(t *testing.T) {\n\tif greet.Hello("go") != "hello, go" {\n\t\tt.Fatal()\n\t}\n}\n',
+}
+
+
+def test_vendored_module_tests_run_offline(tmp_path: Path) -> None:
+    """-mod=vendor is what makes a vendored module build with no proxy: the plan's command passes;
+    the same command with -mod=mod cannot set the package up (ERROR)."""
+    repo, commit = _repo(tmp_path, VENDORED)
+    plan = LANGUAGE.plan(repo.path, commit, "2022-06-01")
+    command = LANGUAGE.test_command(plan, ["hello/hello_test.go"]).command
+    assert LANGUAGE.parse(_run_command(command, repo.path, tmp_path / "r.json", tmp_path), "") == {
+        "example.com/vend/hello::TestHello": PASSED}
+    unvendored = command.replace("GOFLAGS=-mod=vendor", "GOFLAGS=-mod=mod")
+    assert unvendored != command
+    assert LANGUAGE.parse(_run_command(unvendored, repo.path, tmp_path / "r2.json", tmp_path), "") == {
+        "example.com/vend/hello": ERROR}
