@@ -447,6 +447,61 @@ def test_install_command_links_node_modules_for_real(tmp_path):
     assert (deps / "packages" / "a" / "index.js").read_text() == "1\n" and (deps / "packages" / "a" / "src").is_dir()
 
 
+@pytest.mark.parametrize("script,runner,expected", [
+    ("mocha -u tdd --reporter spec && standard index.js", "mocha", ["-u", "tdd"]),
+    ("mocha --require ts-node/register --recursive 'test/**/*.ts' --watch", "mocha", ["--require", "ts-node/register", "--recursive"]),
+    ("cross-env NODE_ENV=test jest --config=jest.config.json --coverage src", "jest", ["--config=jest.config.json"]),
+    ("vitest --run -c vite.config.ts --reporter verbose", "vitest", ["-c", "vite.config.ts"]),
+    ("tsc && node --import tsx --test test/*.ts", "node:test", ["--import", "tsx"]),
+    ("node scripts/build.js && node --test", "node:test", []),
+    ("jest", "jest", []),
+])
+def test_runner_options_from_the_test_script(script, runner, expected):
+    assert planning.runner_options(script, runner) == expected
+
+
+def test_runner_options_reach_the_command(tmp_path):
+    head = git_repo(tmp_path, {"package.json": pkg(scripts={"test": "mocha -u tdd --reporter dot"}, devDependencies={"mocha": "10"})})
+    p = JS.plan(tmp_path, head, "2024-03-01")
+    assert dict(p.test_env)[commands.OPTIONS_VAR] == "-u tdd" and "-u tdd" in reasons(p)["runner"]
+    assert "mocha -u tdd --reporter /tmp/swegen-js/mocha.cjs" in JS.test_command(p, ["test/a.js"]).command
+
+
+@pytest.fixture(scope="module")
+def mocha_bin(tmp_path_factory) -> Path:
+    """mocha 10.8.2 installed for real from the npm registry (about 5 s)."""
+    if shutil.which("npm") is None:
+        pytest.skip("no npm on this host")
+    folder = tmp_path_factory.mktemp("mocha")
+    (folder / "package.json").write_text("{}")
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "mocha@10.8.2"], cwd=folder, check=True, capture_output=True, timeout=300)
+    return folder / "node_modules" / ".bin"
+
+
+def test_mocha_command_runs_for_real(tmp_path, mocha_bin):
+    """The mocha command with swegen's reporter, run by real mocha with the test script's
+    `-u tdd` on a TDD file and on the BDD file whose stored report the parser tests read; a
+    file that fails to load makes mocha run each file alone, and is the file's ERROR."""
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "math.test.js").write_text((DATA / "mocha-math.test.js").read_text())
+    (tmp_path / "test" / "broken.test.js").write_text(BROKEN_CJS)
+    (tmp_path / "test" / "tdd.js").write_text('const assert = require("assert");\nsuite("s", function () {\n  setup(function () {});\n  test("t", function () { assert.ok(true); });\n});\n')
+
+    def run(plan: Plan, files: list[str]) -> dict[str, str]:
+        shutil.rmtree(tmp_path / "r", ignore_errors=True)
+        command = JS.test_command(plan, files).command.replace("/testbed", str(tmp_path)).replace(commands.REPORT_DIR, str(tmp_path / "r"))
+        command = command.replace('export PATH="', f'export PATH="{mocha_bin}:')
+        result = subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        report = (tmp_path / "r" / "report").read_text() if (tmp_path / "r" / "report").exists() else ""
+        return reports.parse(report, result.stdout + result.stderr, root=str(tmp_path))
+
+    bdd = run(a_plan("mocha"), ["test/math.test.js", "test/broken.test.js"])
+    expected = JS.parse((DATA / "mocha.jsonl").read_text(), "")
+    assert bdd == {**expected, "test/broken.test.js": ERROR}
+    tdd_plan = Plan("javascript", a_plan("mocha").recipe, ("node", "20"), "npm", "mocha", "2024", "", ((commands.OPTIONS_VAR, "-u tdd"),))
+    assert run(tdd_plan, ["test/tdd.js"]) == {"test/tdd.js > s > t": PASSED} == {t.test_id: PASSED for t in JS.tests_in("test/tdd.js", (tmp_path / "test" / "tdd.js").read_bytes())}
+
+
 def test_commands_are_valid_shell():
     for runner in ("jest", "vitest", "mocha", "node:test", "ava", "tape"):
         cmd = JS.test_command(a_plan(runner, "packages/a", "packages/a"), ["packages/a/t.test.js"])

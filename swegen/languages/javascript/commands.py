@@ -20,6 +20,8 @@ REPORT_DIR = "/tmp/swegen-js"
 REPORT = f"{REPORT_DIR}/report"
 DEPS = "/opt/swegen/deps"
 WORKSPACES_VAR = "SWEGEN_JS_WORKSPACES"
+#: The runner options the package's test script gives (plan.runner_options), shell-quoted.
+OPTIONS_VAR = "SWEGEN_JS_RUNNER_OPTIONS"
 ENV = (("CI", "true"), ("FORCE_COLOR", "0"), ("NO_COLOR", "1"), ("NODE_ENV", "test"))
 
 #: Links node_modules of the image into the checkout (root and each workspace package), and the
@@ -58,28 +60,30 @@ def _env(plan: Plan) -> str:
     return " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(pairs.items()))
 
 
-def runner_command(runner: str, files: list[str]) -> str:
-    """The runner's own invocation for these files (relative to the workdir)."""
+def runner_command(runner: str, files: list[str], options: str = "") -> str:
+    """The runner's own invocation for these files (relative to the workdir), with the test
+    script's options (already shell-quoted) before the command's own."""
     args = " ".join(shlex.quote(f) for f in files)
+    o = options + " " if options else ""
     if runner == "jest":
-        return f"jest --ci --json --outputFile={REPORT} --watchAll=false --coverage=false --colors=false --runTestsByPath {args}"
+        return f"jest {o}--ci --json --outputFile={REPORT} --watchAll=false --coverage=false --colors=false --runTestsByPath {args}"
     if runner == "vitest":
-        return f"vitest run --reporter=json --reporter=default --outputFile={REPORT} --coverage.enabled=false --watch=false --color=false {args}"
+        return f"vitest run {o}--reporter=json --reporter=default --outputFile={REPORT} --coverage.enabled=false --watch=false --color=false {args}"
     if runner == "mocha":
         reporter = f"{REPORT_DIR}/mocha.cjs"
-        once = f"SWEGEN_REPORT={REPORT} mocha --reporter {reporter} --no-colors"
+        once = f"SWEGEN_REPORT={REPORT} mocha {o}--reporter {reporter} --no-colors"
         # A file that fails to load stops mocha before any report: then each file alone, so the
         # others still report and the broken one shows in the output.
         per_file = f"for f in {args}; do {once} \"$f\"; done"
         return f"{once} {args}; status=$?; if [ ! -s {REPORT} ]; then {per_file}; fi; exit $status"
     if runner == "node:test":
         reporter = f"{REPORT_DIR}/node-test.mjs"
-        return (f"node --test --test-reporter={reporter} --test-reporter-destination={REPORT} "
+        return (f"node {o}--test --test-reporter={reporter} --test-reporter-destination={REPORT} "
                 f"--test-reporter=spec --test-reporter-destination=stdout {args}")
     if runner in ("ava", "tape"):
         # One file per run: ava prefixes titles with a file's path only when it runs several, and
         # tape's TAP names no file. Each run's section is marked with its file and exit code.
-        run = "ava --tap" if runner == "ava" else "node"
+        run = f"ava {o}--tap" if runner == "ava" else f"node {o}".rstrip()
         return (f"for f in {args}; do echo \"{FILE_MARK}{runner} $f\" >> {REPORT}; {run} \"$f\" >> {REPORT} 2>{REPORT_DIR}/stderr; "
                 f"code=$?; cat {REPORT_DIR}/stderr; echo \"{EXIT_MARK}$code\" >> {REPORT}; done")
     raise ValueError(f"no command for runner {runner!r}")
@@ -101,5 +105,5 @@ def test_command(plan: Plan, files: list[str]) -> TestCommand:
     elif plan.runner == "node:test":
         steps.append(_write(f"{REPORT_DIR}/node-test.mjs", _reporter("node-test.mjs")))
     steps.append(f"export {_env(plan)}")
-    steps.append(runner_command(plan.runner, local))
+    steps.append(runner_command(plan.runner, local, dict(plan.test_env).get(OPTIONS_VAR, "")))
     return TestCommand(command="; ".join(steps), report_path=REPORT)

@@ -20,7 +20,7 @@ from pathlib import Path
 from swegen.errors import GitError
 from swegen.images import EnvRecipe
 from swegen.languages.base import Plan
-from swegen.languages.javascript.commands import DEPS, WORKSPACES_VAR
+from swegen.languages.javascript.commands import DEPS, OPTIONS_VAR, WORKSPACES_VAR
 
 BASE_IMAGE = "swegen-base:py3.11"
 #: Debian bookworm's nodejs (the base image's); other majors come from the npm registry's `node` package.
@@ -285,6 +285,56 @@ def choose_runner(package: dict, root_package: dict) -> tuple[str, str]:
     return "node:test", "no known runner in the test script or dependencies: node's own test runner"
 
 
+#: Options of a runner's invocation in the test script that the test command keeps (the rest:
+#: reporters, watch, coverage, file arguments, are the command's own): name -> takes a value.
+KEPT_OPTIONS = {
+    "mocha": {"-u": True, "--ui": True, "-r": True, "--require": True, "--recursive": False, "--extension": True,
+              "-t": True, "--timeout": True, "--file": True, "--config": True, "--exit": False, "-n": True,
+              "--node-option": True, "--loader": True, "--full-trace": False, "--delay": False, "--package": True},
+    "jest": {"-c": True, "--config": True, "--rootDir": True, "-i": False, "--runInBand": False, "--env": True,
+             "--testEnvironment": True, "--selectProjects": True, "--setupFiles": True, "--detectOpenHandles": False},
+    "vitest": {"-c": True, "--config": True, "-r": True, "--root": True, "--environment": True, "--dir": True,
+               "--pool": True, "--project": True, "--globals": False, "--dom": False},
+    "node:test": {"--import": True, "--loader": True, "--experimental-loader": True, "-r": True, "--require": True,
+                  "--experimental-vm-modules": False, "--no-warnings": False, "--enable-source-maps": False,
+                  "--experimental-test-module-mocks": False},
+    "ava": {"--config": True, "--timeout": True, "-T": True, "--serial": False, "-s": False, "--node-arguments": True},
+    "tape": {"-r": True, "--require": True},
+}
+_BINARIES = {"mocha": ("mocha", "_mocha"), "jest": ("jest",), "vitest": ("vitest",), "node:test": ("node",), "ava": ("ava",), "tape": ("tape",)}
+
+
+def runner_options(script: str, runner: str) -> list[str]:
+    """The options the package's test script gives its runner that the tests need (mocha's
+    `-u tdd`, `--require ts-node/register`, jest's `--config`, node's `--import tsx`)."""
+    import shlex
+
+    kept = KEPT_OPTIONS.get(runner, {})
+    for segment in re.split(r"&&|\|\||;|\|", script):
+        try:
+            words = shlex.split(segment)
+        except ValueError:
+            continue
+        names = [w.rsplit("/", 1)[-1] for w in words]
+        at = next((i for i, n in enumerate(names) if n in _BINARIES.get(runner, ())), None)
+        if at is None or (runner == "node:test" and "--test" not in words):
+            continue
+        out, rest = [], words[at + 1:]
+        i = 0
+        while i < len(rest):
+            word = rest[i]
+            name, eq, _ = word.partition("=")
+            if name in kept:
+                if kept[name] and not eq and i + 1 < len(rest):
+                    out += [word, rest[i + 1]]
+                    i += 2
+                    continue
+                out.append(word)
+            i += 1
+        return out
+    return []
+
+
 def choose_workdir(workspaces: list[str], changed: list[str]) -> tuple[str, str]:
     """The workspace package holding most of the changed files, or the root."""
     counts = {w: sum(1 for p in changed if p.startswith(w + "/")) for w in workspaces}
@@ -351,7 +401,9 @@ def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) 
     reasons.append(("install", why))
 
     runner, why = choose_runner(package, root_package)
-    reasons.append(("runner", why))
+    script = str((package.get("scripts") or {}).get("test") or "")
+    options = runner_options(script, runner)
+    reasons.append(("runner", why + (f"; its options from the test script: {' '.join(options)}" if options else "")))
 
     dep_files = ["package.json"] + [f"{w}/package.json" for w in workspaces]
     dep_files += [f for f in ((manager.lock,) if manager.lock else ()) + EXTRA_FILES if f and f in file_set]
@@ -370,5 +422,9 @@ def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) 
         files=contents,
     )
     test_env = ((WORKSPACES_VAR, " ".join(workspaces)),) if workspaces else ()
+    if options:
+        import shlex
+
+        test_env += ((OPTIONS_VAR, " ".join(shlex.quote(o) for o in options)),)
     return Plan(language="javascript", recipe=recipe, runtime=("node", str(major)), manager=manager.name, runner=runner,
                 as_of=as_of, workdir=workdir, test_env=test_env, reasons=tuple(reasons))

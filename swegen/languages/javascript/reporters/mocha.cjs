@@ -1,32 +1,39 @@
-// swegen's reporter for mocha: a JSON file of every test with its file and title path (mocha's
-// own json reporter joins the titles with spaces, which cannot be split back), and hook failures
-// as errors of the tests they stopped. One JSON line per run, appended to $SWEGEN_REPORT (a run
-// per file after a load error adds its own); a short summary goes to stdout.
+// swegen's reporter for mocha: every test with its file and title path (mocha's own json
+// reporter joins the titles with spaces, which cannot be split back), and hook failures as
+// errors of the tests they stopped. One JSON line per run, appended to $SWEGEN_REPORT (a run
+// per file after a load error adds its own); a short summary and each failure go to stdout.
+// It needs nothing of mocha's (no require): any mocha that loads it, from anywhere, works.
 "use strict";
 const fs = require("fs");
-const Mocha = require(require.resolve("mocha", { paths: [process.cwd()] }));
-const { EVENT_TEST_PASS, EVENT_TEST_FAIL, EVENT_TEST_PENDING, EVENT_RUN_END } = Mocha.Runner.constants;
 
-function SwegenReporter(runner, options) {
-  Mocha.reporters.Base.call(this, runner, options);
+function SwegenReporter(runner) {
   const results = [];
   const out = process.env.SWEGEN_REPORT || "swegen-mocha.json";
-  const record = (test, status) =>
-    results.push({ file: test.file || (test.parent && test.parent.file) || "", path: test.titlePath(), status });
-  runner.on(EVENT_TEST_PASS, (test) => record(test, "passed"));
-  runner.on(EVENT_TEST_PENDING, (test) => record(test, "pending"));
-  runner.on(EVENT_TEST_FAIL, (test, err) => {
-    if (test.type !== "hook") return record(test, "failed");
+  const counts = { passed: 0, failed: 0, pending: 0, error: 0 };
+  const key = (file, path) => file + "\u0000" + path.join("\u0000");
+  const record = (test, file, status) => {
+    counts[status] += 1;
+    results.push({ file: file || test.file || (test.parent && test.parent.file) || "", path: test.titlePath(), status });
+  };
+  runner.on("pass", (test) => record(test, null, "passed"));
+  runner.on("pending", (test) => record(test, null, "pending"));
+  runner.on("fail", (test, err) => {
+    process.stdout.write(`failed: ${test.fullTitle()}: ${err && err.message ? String(err.message).split("\n")[0] : err}\n`);
+    if (test.type !== "hook") return record(test, null, "failed");
     // A failed hook stops the tests of its suite: each is an error (those already run keep theirs).
-    const done = new Set(results.map((r) => r.file + "\u0000" + r.path.join("\u0000")));
-    const suite = test.parent;
-    const each = (s) => { s.tests.forEach((t) => { const key = (t.file || s.file || "") + "\u0000" + t.titlePath().join("\u0000"); if (!done.has(key)) results.push({ file: t.file || s.file || "", path: t.titlePath(), status: "error" }); }); s.suites.forEach(each); };
-    if (suite) each(suite);
+    const done = new Set(results.map((r) => key(r.file, r.path)));
+    const each = (suite) => {
+      suite.tests.forEach((t) => {
+        const file = t.file || suite.file || "";
+        if (!done.has(key(file, t.titlePath()))) record(t, file, "error");
+      });
+      suite.suites.forEach(each);
+    };
+    if (test.parent) each(test.parent);
   });
-  runner.once(EVENT_RUN_END, () => {
+  runner.once("end", () => {
     fs.appendFileSync(out, JSON.stringify({ reporter: "swegen-mocha", results }) + "\n");
-    const s = runner.stats || {};
-    process.stdout.write(`passing ${s.passes || 0}, failing ${s.failures || 0}, pending ${s.pending || 0}\n`);
+    process.stdout.write(`passing ${counts.passed}, failing ${counts.failed}, pending ${counts.pending}, errors ${counts.error}\n`);
   });
 }
 module.exports = SwegenReporter;
