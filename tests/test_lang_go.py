@@ -483,7 +483,7 @@ def test_test_command_runs_the_packages_of_the_files(tmp_path: Path) -> None:
     plan = LANGUAGE.plan(repo.path, commit, "2023-01-01")
     command = LANGUAGE.test_command(plan, ["ok/ok_test.go", "vetfail/v_test.go", "exits/testdata/x.txt", "ok/ok_test.go"])
     assert command.report_path == env.REPORT_PATH
-    assert "go test -json -count=1 -vet=off ./exits ./ok ./vetfail >" in command.command
+    assert "for p in ./exits ./ok ./vetfail;" in command.command and "go test -json -count=1 -vet=off $pkgs >" in command.command
     statuses = LANGUAGE.parse(_run_command(command.command, module, tmp_path / "r.json", tmp_path), "")
     # -vet=off: vetfail's Printf mistake no longer stops its test
     assert statuses == {"example.com/m2/ok::TestOK": PASSED, "example.com/m2/exits::TestFirst": PASSED,
@@ -496,9 +496,18 @@ def test_test_command_in_a_sub_module(tmp_path: Path) -> None:
                                     "tools/a/a_test.go": GO_TEST.format(pkg="a"), "b/b_test.go": GO_TEST.format(pkg="b")})
     plan = LANGUAGE.plan(repo.path, commit, "2024-01-01", paths=["tools/a/a_test.go"])
     command = LANGUAGE.test_command(plan, ["tools/a/a_test.go", "b/b_test.go"]).command
-    assert " ./a >" in command and "./b" not in command  # b belongs to the other module
+    assert "for p in ./a;" in command and "./b" not in command  # b belongs to the other module
     statuses = LANGUAGE.parse(_run_command(command, repo.path / plan.workdir, tmp_path / "r.json", tmp_path), "")
     assert statuses == {"r/tools/a::TestOne": PASSED}
+    # from the root module: a folder of the nested module, and one the patch removed, would each
+    # stop go test before any test ran; the command leaves them out
+    root = LANGUAGE.plan(repo.path, commit, "2024-01-01")
+    command = LANGUAGE.test_command(root, ["b/b_test.go", "tools/a/a_test.go", "gone/gone_test.go"]).command
+    assert "./tools/a" in command and "./gone" in command
+    statuses = LANGUAGE.parse(_run_command(command, repo.path, tmp_path / "r2.json", tmp_path), "")
+    assert statuses == {"r/b::TestOne": PASSED}
+    nothing = LANGUAGE.test_command(root, ["gone/gone_test.go"]).command
+    assert _run_command(nothing, repo.path, tmp_path / "r3.json", tmp_path) == ""
 
 
 # --- canaries ---------------------------------------------------------------------------------------------
@@ -660,7 +669,7 @@ def test_test_command_takes_test_ids_and_import_paths(tmp_path: Path) -> None:
     assert dict(plan.test_env)[env.MODULE_ENV] == "example.com/m2" and dict(plan.test_env)[env.DEPS_ENV] == "missing"
     command = LANGUAGE.test_command(plan, ["example.com/m2/ok::TestOK", "example.com/m2/exits::TestFirst",
                                            "example.com/m2", "other.org/x::TestY"]).command
-    assert "-vet=off . ./exits ./ok >" in command
+    assert "for p in . ./exits ./ok;" in command
     assert LANGUAGE.test_command(plan, ["other.org/x::TestY"]).command == f": > {env.REPORT_PATH}"
 
 

@@ -293,9 +293,27 @@ def test_command(plan_: Plan, test_files: list[str]) -> TestCommand:
     elif not packages:  # nothing of this module: run nothing, report nothing (every test missing)
         return TestCommand(command=f": > {REPORT_PATH}", report_path=REPORT_PATH)
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
-    command = (f"mkdir -p {GOCACHE} && env {exports} go test -json -count=1 -vet=off "
-               + " ".join(shlex.quote(p) for p in packages) + f" > {REPORT_PATH}")
-    return TestCommand(command=command, report_path=REPORT_PATH)
+    run = f"env {exports} go test -json -count=1 -vet=off"
+    if packages == ["./..."]:
+        return TestCommand(command=f"mkdir -p {GOCACHE} && {run} ./... > {REPORT_PATH}", report_path=REPORT_PATH)
+    return TestCommand(command=f"mkdir -p {GOCACHE} && {_present(packages)} && {run} $pkgs > {REPORT_PATH}",
+                       report_path=REPORT_PATH)
+
+
+#: go test stops before running anything when one package argument is not a package of the main
+#: module (a folder the patch removed, one that holds no .go file, one inside a nested module),
+#: so the command keeps only the folders that are: `$pkgs`, or no run at all (an empty report).
+_PRESENT = (
+    'pkgs=; for p in {args}; do '
+    'ls "$p"/*.go >/dev/null 2>&1 || continue; '
+    'd=$p; nested=; while [ "$d" != . ]; do [ -f "$d/go.mod" ] && nested=1; d=$(dirname "$d"); done; '
+    '[ -z "$nested" ] && pkgs="$pkgs $p"; done; '
+    '[ -n "$pkgs" ] || {{ : > {report}; exit 0; }}'
+)
+
+
+def _present(packages: list[str]) -> str:
+    return "{ " + _PRESENT.format(args=" ".join(shlex.quote(p) for p in packages), report=REPORT_PATH) + "; }"
 
 
 def _target(workdir: str, module: str, item: str) -> str | None:
