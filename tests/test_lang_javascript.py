@@ -607,6 +607,13 @@ def test_pnpm_with_its_version(tmp_path):
     assert any("pnpm install --frozen-lockfile" in c for c in p.recipe.install)
 
 
+@pytest.mark.parametrize("lock,expected", [("lockfileVersion: '9.0'\n", "pnpm@9"), ("lockfileVersion: '6.0'\n", "pnpm@8"),
+                                           ("lockfileVersion: 5.4\n", "pnpm@7"), ("lockfileVersion: 5.3\n", "pnpm@6")])
+def test_pnpm_version_from_the_lock_file(tmp_path, lock, expected):
+    head = git_repo(tmp_path, {"package.json": pkg(), "pnpm-lock.yaml": lock})
+    assert any(c.endswith(expected) for c in JS.plan(tmp_path, head, "2024-03-01").recipe.pre_install)
+
+
 def test_no_lock_resolves_as_of_the_date(tmp_path):
     head = git_repo(tmp_path, {"package.json": pkg(devDependencies={"mocha": "^5"})}, date="2018-06-01T00:00:00+00:00")
     p = JS.plan(tmp_path, head, "2018-06-01T00:00:00+00:00")

@@ -233,8 +233,24 @@ def yarn_release(files: set[str], yarnrc: str | None) -> str | None:
     return m.group(1) if m and m.group(1) in files else None
 
 
+def pnpm_for_lock(lock: str | None) -> str:
+    """The pnpm major that writes this pnpm-lock.yaml's lockfileVersion (each reads only its own
+    with --frozen-lockfile): 9.0 -> 9, 6.x -> 8, 5.4 -> 7, 5.3 -> 6; 8 when unknown."""
+    m = re.search(r"^lockfileVersion:\s*['\"]?(\d+)(?:\.(\d+))?", lock or "", re.M)
+    if not m:
+        return "8"
+    major, minor = int(m.group(1)), int(m.group(2) or 0)
+    if major >= 9:
+        return "9"
+    if major == 6:
+        return "8"
+    if major == 5:
+        return "7" if minor >= 4 else "6"
+    return "8"
+
+
 def install_commands(manager: Manager, as_of: str, berry: bool, yarn_path: str | None = None,
-                     node_major: int = SYSTEM_NODE) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+                     node_major: int = SYSTEM_NODE, pnpm_lock: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...], str]:
     """(setup commands, install commands, reason). Scripts are held back at install and then run
     for the dependencies alone (`rebuild`): a root `prepare` (husky, a build) needs the checkout."""
     cd = f"cd {DEPS}"
@@ -262,7 +278,7 @@ def install_commands(manager: Manager, as_of: str, berry: bool, yarn_path: str |
         return (f"npm install -g --no-audit --no-fund yarn@{version}",), \
             (f"{cd} && yarn install --frozen-lockfile --ignore-scripts --non-interactive", f"{cd} && npm rebuild"), \
             f"yarn classic {version}, --frozen-lockfile"
-    version = manager.version or "8"
+    version = manager.version or pnpm_for_lock(pnpm_lock)
     return (f"npm install -g --no-audit --no-fund pnpm@{version}",), \
         (f"{cd} && pnpm install --frozen-lockfile --ignore-scripts", f"{cd} && pnpm rebuild"), \
         f"pnpm {version} (npm's pnpm package; packageManager's version when given), --frozen-lockfile"
@@ -397,7 +413,8 @@ def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) 
     major, why = choose_node(pins, engines, day)
     reasons.append(("node", why + ("" if major == SYSTEM_NODE else f"; installed from the npm registry's node@{major} package")))
 
-    setup, install, why = install_commands(manager, as_of, berry, yarn_path, major)
+    pnpm_lock = show(repo, commit, "pnpm-lock.yaml") if manager.lock == "pnpm-lock.yaml" else None
+    setup, install, why = install_commands(manager, as_of, berry, yarn_path, major, pnpm_lock)
     reasons.append(("install", why))
 
     runner, why = choose_runner(package, root_package)
