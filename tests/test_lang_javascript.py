@@ -379,6 +379,7 @@ def test_junit_fallback_reads_nested_suites():
     got = JS.parse((DATA / "node-junit.xml").read_text(), "")
     assert got["math > add > adds"] == PASSED and got["math > add > fails"] == FAILED
     assert got["math > add > later"] == SKIPPED
+    assert got["test/broken.test.mjs"] == ERROR
     xml = '<testsuites><testsuite name="s" file="/testbed/t/a.test.js"><testcase name="x"/><testcase name="y"><error/></testcase></testsuite></testsuites>'
     assert JS.parse(xml, "") == {"t/a.test.js > s > x": PASSED, "t/a.test.js > s > y": ERROR}
 

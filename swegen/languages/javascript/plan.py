@@ -10,10 +10,10 @@ work tree. The image installs the dependency files (package.json files, the lock
 from __future__ import annotations
 
 import json
+import shlex
 import re
 import subprocess
 from dataclasses import dataclass
-from datetime import date
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -323,8 +323,6 @@ _BINARIES = {"mocha": ("mocha", "_mocha"), "jest": ("jest",), "vitest": ("vitest
 def runner_options(script: str, runner: str) -> list[str]:
     """The options the package's test script gives its runner that the tests need (mocha's
     `-u tdd`, `--require ts-node/register`, jest's `--config`, node's `--import tsx`)."""
-    import shlex
-
     kept = KEPT_OPTIONS.get(runner, {})
     for segment in re.split(r"&&|\|\||;|\|", script):
         try:
@@ -440,8 +438,6 @@ def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) 
     )
     test_env = ((WORKSPACES_VAR, " ".join(workspaces)),) if workspaces else ()
     if options:
-        import shlex
-
         test_env += ((OPTIONS_VAR, " ".join(shlex.quote(o) for o in options)),)
     return Plan(language="javascript", recipe=recipe, runtime=("node", str(major)), manager=manager.name, runner=runner,
                 as_of=as_of, workdir=workdir, test_env=test_env, reasons=tuple(reasons))

@@ -136,8 +136,9 @@ def parse_node_test(report: str, root: str = ROOT) -> dict[str, str]:
 
 def parse_junit(report: str, root: str = ROOT) -> dict[str, str]:
     """Any JUnit XML (jest-junit, mocha-junit-reporter, node's junit): a testcase's file from its
-    own `file` attribute or its suite's, its name from classname/name; nested testsuites give
-    the suite names. Best effort: JUnit has no standard place for the describe path."""
+    own `file` attribute or its suite's, nested testsuites give the suite names, the case's
+    `name` its own (node names a file that failed to load by its path: the file's ERROR). Best
+    effort: JUnit has no standard place for the describe path."""
     results: dict[str, str] = {}
     tree = ET.fromstring(report)
 
@@ -158,7 +159,11 @@ def parse_junit(report: str, root: str = ROOT) -> dict[str, str]:
                         status = FAILED
                     elif sub.tag == "error":
                         status = ERROR
-                _merge(results, _id([case_file] + suites + [child.get("name") or ""]), status)
+                name = child.get("name") or ""
+                if name.startswith(("/", "file://")) and not suites and status == FAILED:
+                    _merge(results, relative(name, root), ERROR)
+                    continue
+                _merge(results, _id([case_file] + suites + [name]), status)
 
     if tree.tag == "testsuite":  # a single suite as the document
         wrapper = ET.Element("testsuites")
