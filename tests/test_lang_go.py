@@ -426,13 +426,23 @@ def test_plan_newer_go_lines_take_trixie(tmp_path: Path) -> None:
     plan = LANGUAGE.plan(repo.path, commit, "2024-09-01T10:00:00+00:00")
     assert plan.runtime == ("go", "1.24") and plan.recipe.base_image == "swegen-base:py3.13"
     text = _reasons(plan)
-    assert "trixie" in text and "toolchain go1.23.4" in text and "Go 1.23 was the newest release on 2024-09-01" in text
+    assert "trixie" in text and "toolchain go1.23.4" in text and "supported Go releases on 2024-09-01 was 1.22" in text
     repo2, commit2 = _repo(tmp_path / "two", {"go.mod": "module example.com/f\n\ngo 1.30\n"})
-    assert "will likely not build" in _reasons(LANGUAGE.plan(repo2.path, commit2, "2030-01-01"))
+    assert "may not build" in _reasons(LANGUAGE.plan(repo2.path, commit2, "2030-01-01"))
     # a vendored module's own go line can ask for more than the main module's
     repo3, commit3 = _repo(tmp_path / "three", {"go.mod": "module example.com/g\n\ngo 1.16\n\nrequire x.org/y v1.0.0\n",
                                                 "vendor/modules.txt": "# x.org/y v1.0.0\n## explicit; go 1.21\nx.org/y\n"})
     assert LANGUAGE.plan(repo3.path, commit3, "2024-01-01").runtime == ("go", "1.24")
+
+
+def test_plan_go_version_follows_the_commit_date(tmp_path: Path) -> None:
+    """A `go 1.16` module needs only Go 1.16 by its go line, but once Go 1.21 is out (Go 1.20 the
+    older supported release) its code may call Go 1.20's standard library: trixie's Go then."""
+    repo, commit = _repo(tmp_path, {"go.mod": "module example.com/old\n\ngo 1.16\n"})
+    assert LANGUAGE.plan(repo.path, commit, "2023-08-07").runtime == ("go", "1.19")  # 1.19 still supported
+    later = LANGUAGE.plan(repo.path, commit, "2023-08-08T09:00:00+02:00")
+    assert later.runtime == ("go", "1.24") and "so the code may use its standard library" in _reasons(later)
+    assert env.supported_floor("2019-01-01") == (1, 11) and env.supported_floor("2025-09-01") == (1, 24)
 
 
 def test_plan_multi_module_picks_the_changed_module(tmp_path: Path) -> None:
@@ -445,7 +455,7 @@ def test_plan_multi_module_picks_the_changed_module(tmp_path: Path) -> None:
     })
     tools = LANGUAGE.plan(repo.path, commit, "2024-01-01", paths=["tools/lint/lint.go", "tools/lint/lint_test.go"])
     assert tools.workdir == "tools" and tools.runtime == ("go", "1.24") and "tools holds 2" in _reasons(tools)
-    root = LANGUAGE.plan(repo.path, commit, "2024-01-01")
+    root = LANGUAGE.plan(repo.path, commit, "2023-03-01")
     assert root.workdir == "" and root.runtime == ("go", "1.19")
     bound = LANGUAGE.at(repo.path, commit)
     assert bound.package("tools/lint/lint_test.go") == "example.com/root/tools/lint"

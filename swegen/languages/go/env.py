@@ -164,20 +164,31 @@ def import_path(modules: list[GoMod], path: str) -> str:
     return f"{mod.module}/{rel}" if rel else mod.module
 
 
+def supported_floor(as_of: str) -> tuple[int, int]:
+    """The older of the two Go releases supported on `as_of` (Go supports its two newest): the
+    oldest Go a maintained project then had to build with, so the newest whose standard library
+    API its code may use whatever its go line says (a `go 1.16` module may call strings.Cut)."""
+    released = sorted(v for v, date in GO_RELEASES.items() if date <= as_of[:10])
+    return released[-2] if len(released) >= 2 else (released[-1] if released else (1, 11))
+
+
 def choose_go(needed: tuple[int, int], as_of: str) -> tuple[str, str, tuple[int, int], str]:
-    """(base image Python, Debian suite, Go version, why) for a module that needs Go `needed`."""
-    current = max((v for v, date in GO_RELEASES.items() if date <= as_of[:10]), default=(1, 11))
-    when = f"Go {current[0]}.{current[1]} was the newest release on {as_of[:10]}"
+    """(base image Python, Debian suite, Go version, why): the oldest Debian Go of a swegen base
+    that is at least what go.mod asks and at least the older supported Go at the commit's date."""
+    floor = supported_floor(as_of)
+    want = max(needed, floor)
+    when = (f"the older of the two supported Go releases on {as_of[:10]} was {floor[0]}.{floor[1]}"
+            + (", so the code may use its standard library" if floor > needed else ""))
     for python, suite, version in DEBIAN_GO:
-        if needed <= version:
+        if want <= version:
             return python, suite, version, (
-                f"the module needs Go >= {needed[0]}.{needed[1]}; Debian {suite}'s golang-go is Go "
-                f"{version[0]}.{version[1]}, the oldest swegen base that is new enough ({when}; "
-                f"the Go 1 compatibility promise keeps older code building on newer Go)")
-    python, suite, version = DEBIAN_GO[-1][0], DEBIAN_GO[-1][1], DEBIAN_GO[-1][2]
+                f"go.mod asks for Go >= {needed[0]}.{needed[1]} and {when}; Debian {suite}'s golang-go is "
+                f"Go {version[0]}.{version[1]}, the oldest swegen base new enough (the Go 1 compatibility "
+                f"promise keeps older code building on newer Go)")
+    python, suite, version = DEBIAN_GO[-1]
     return python, suite, version, (
-        f"the module needs Go >= {needed[0]}.{needed[1]}, newer than any swegen base (Debian {suite} "
-        f"has Go {version[0]}.{version[1]}); with GOTOOLCHAIN=local it will likely not build ({when})")
+        f"the module needs Go >= {want[0]}.{want[1]} ({when}), newer than any swegen base (Debian "
+        f"{suite} has Go {version[0]}.{version[1]}); with GOTOOLCHAIN=local it may not build")
 
 
 def _needed(mod: GoMod, reasons: list[tuple[str, str]]) -> tuple[int, int]:
