@@ -503,6 +503,22 @@ def test_mocha_command_runs_for_real(tmp_path, mocha_bin):
     assert run(tdd_plan, ["test/tdd.js"]) == {"test/tdd.js > s > t": PASSED} == {t.test_id: PASSED for t in JS.tests_in("test/tdd.js", (tmp_path / "test" / "tdd.js").read_bytes())}
 
 
+def test_canaries_run_for_real_under_mocha(tmp_path, mocha_bin):
+    """Planted into the mocha file (function callbacks, inside its first describe) and run by
+    real mocha: must-pass ones pass, must-fail ones fail, the file's own tests keep theirs."""
+    src = (DATA / "mocha-math.test.js").read_text()
+    planted, canaries = JS.plant_canaries("test/math.test.js", src, [], random.Random(11))
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "math.test.js").write_text(planted)
+    command = JS.test_command(a_plan("mocha"), ["test/math.test.js"]).command
+    command = command.replace("/testbed", str(tmp_path)).replace(commands.REPORT_DIR, str(tmp_path / "r"))
+    command = command.replace('export PATH="', f'export PATH="{mocha_bin}:')
+    subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, timeout=120)
+    got = reports.parse((tmp_path / "r" / "report").read_text(), "", root=str(tmp_path))
+    assert {c.test_id: got.get(c.test_id) for c in canaries} == {c.test_id: PASSED if c.must_pass else FAILED for c in canaries}
+    assert {k: v for k, v in got.items() if k not in {c.test_id for c in canaries}} == JS.parse((DATA / "mocha.jsonl").read_text(), "")
+
+
 def test_commands_are_valid_shell():
     for runner in ("jest", "vitest", "mocha", "node:test", "ava", "tape"):
         cmd = JS.test_command(a_plan(runner, "packages/a", "packages/a"), ["packages/a/t.test.js"])
@@ -708,6 +724,16 @@ def test_canaries_without_describe_use_the_files_test_function():
     assert planted.startswith(src.rstrip("\n"))
     assert [c.test_id for c in canaries] == [t for t in ids("a.test.ts", planted) if t not in ("a.test.ts > a", "a.test.ts > b")]
     assert "\nit(" not in planted
+
+
+def test_canaries_skip_skipped_suites_and_follow_focus():
+    src = 'describe.skip("off", () => {\n  it("a", () => {});\n});\ndescribe("on", () => {\n  it.only("b", () => {});\n});\n'
+    planted, canaries = JS.plant_canaries("a.test.js", src, [], random.Random(2))
+    assert all(c.test_id.startswith("a.test.js > on > ") for c in canaries)
+    assert planted.count("it.only(") == 5  # focused like the file's own test, or they would not run
+    plain = 'xdescribe("off", () => {\n  it("a", () => {});\n});\n'
+    planted, canaries = JS.plant_canaries("a.test.js", plain, [], random.Random(2))
+    assert all(c.test_id.count(" > ") == 1 for c in canaries) and "it.only(" not in planted
 
 
 def test_no_canaries_in_a_file_without_tests():

@@ -1,7 +1,8 @@
 """Canary tests for JS/TS test files (tamper evidence; see swegen/canaries.py for the idea).
 
 The canaries go inside the file's first plain `describe` (not a `.each` one, whose name is not
-one suite) or, without one, at the end of the file; they are called with the test function the
+one suite, nor a skipped one) or, without one, at the end of the file; in a file that focuses
+tests with `.only` they are focused too (else they would not run); they are called with the test function the
 file itself uses most (`it`, `test` or `specify`) and written with the callback style it uses
 (arrow or `function`). Names are made from the words of the file's own test names and a random
 tail, so a patch cannot know them. Ids are what the parsers report: path > suites > name.
@@ -44,10 +45,26 @@ def _fresh(words: list[str], taken: set[str], rng: random.Random) -> str:
             return name
 
 
+def _callee(block: Block) -> str:
+    return block.node.child_by_field_name("function").text.decode("utf-8", "replace")
+
+
+def _runs_normally(block: Block) -> bool:
+    """Not skipped (`.skip`, `xdescribe`, `.skipIf`), not a todo, and one suite (not `.each`)."""
+    callee = _callee(block)
+    return not any(m in callee for m in (".skip", ".each", ".todo", ".runIf", ".for(")) and not _base_name(block).startswith("x")
+
+
+def _focused(blocks: list[Block]) -> bool:
+    """Does the file focus some of its tests (`.only`, `fit`, `fdescribe`)? Then only focused
+    tests run, and the canaries must be focused too."""
+    return any(".only" in _callee(b) or _base_name(b) in ("fit", "fdescribe") for b in walk_blocks(blocks))
+
+
 def _target(blocks: list[Block]) -> Block | None:
-    """The first top-level suite that is one suite (not `.each`) with a callback body."""
+    """The first top-level suite that runs normally, with a callback body."""
     for b in blocks:
-        if b.kind == "suite" and b.body is not None and ".each" not in b.node.child_by_field_name("function").text.decode():
+        if b.kind == "suite" and b.body is not None and _runs_normally(b):
             return b
     return None
 
@@ -62,7 +79,7 @@ def plant(path: str, source: str, test_ids: list[str], rng: random.Random) -> tu
     if not tests or root.has_error and not blocks:
         return source, []
     used = Counter(n for n in (_base_name(b) for b in tests) if n in _PLAIN_TESTS)
-    fn = used.most_common(1)[0][0] if used else "test"
+    fn = (used.most_common(1)[0][0] if used else "test") + (".only" if _focused(blocks) else "")
     arrow = sum(1 for b in tests if b"=>" in b.node.text[:200]) >= len(tests) / 2
     words = _vocabulary(blocks) or list(_FALLBACK_WORDS)
     taken = {b.parts[-1] for b in tests}
