@@ -42,7 +42,6 @@ from swegen.grading import grade
 from swegen.patching import apply_model_patch
 from swegen.predictions import BASELINES, Prediction, baseline_predictions, model_dir_name, read_predictions
 from swegen.records import JsonlWriter, read_lines, read_tasks, write_atomic, write_json
-from swegen.runner import run_pytest
 from swegen.sandbox import Limits
 from swegen.split import SplitRules
 from swegen.testbed import Container, Environments, Testbed, git_archive, recorded_repo, test_files
@@ -379,9 +378,9 @@ def _evaluate_one(job: EvalJob, log: list[str]) -> tuple[EvalResult, str]:
         if broken:
             reason = f"the project does not install with the patch: {broken}"
             return _result(job, "unresolved", True, apply_method=method, reverted_test_edits=reverted, reason=reason), ""
-        targets = test_files(job.fail_to_pass + job.pass_to_pass)
+        targets = test_files(job.fail_to_pass + job.pass_to_pass, job.bed.language)
         planted = box.plant_canaries(job.fail_to_pass, secrets.randbits(64)) if job.tamper_checks else []
-        run = run_pytest(box.box, targets, job.timeout, env=job.bed.test_env, extra_args=job.bed.pytest_args, stream=job.tamper_checks)
+        run = box.run_tests(targets, job.timeout, stream=job.tamper_checks)
     log.append(f"pytest exit code {run.exit_code}, {len(run.statuses)} results, {run.duration:.1f}s, {len(planted)} canaries")
     planted_ids = [c.test_id for c in planted]
     if run.timed_out:

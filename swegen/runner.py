@@ -18,12 +18,16 @@ import json
 import secrets
 import shlex
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 from swegen.errors import SwegenError
 from swegen.grading import FAILING, PASSING
 from swegen.resources import sandbox_file
 from swegen.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from swegen.languages.base import Language, Plan
 
 JUNIT_PATH = "/tmp/swegen-junit.xml"
 #: pytest's own output, while the exec output stream carries the plugin's lines.
@@ -276,3 +280,28 @@ def _pytest_output(box: Sandbox) -> str:
         return box.get(OUTPUT_PATH).decode("utf-8", errors="replace")
     except SwegenError:
         return ""
+
+
+def run_language_tests(box: Sandbox, language: "Language", plan: "Plan", test_files: list[str], timeout: float) -> TestRun:
+    """Run the tests of a language of swegen.languages (JavaScript, Go) with its own runner and
+    read the statuses from the report it writes. There is no second channel as for pytest: the
+    canaries planted beside the FAIL_TO_PASS tests are the tamper evidence."""
+    command = language.test_command(plan, test_files)
+    workdir = f"/testbed/{plan.workdir}".rstrip("/") if plan.workdir else "/testbed"
+    box.exec(f"rm -f {shlex.quote(command.report_path)}", timeout=30)
+    result = box.exec(command.command, timeout=command.timeout or timeout, env=dict(plan.test_env), workdir=workdir)
+    output = result.stdout + result.stderr
+    if result.timed_out:
+        return TestRun(result.exit_code, {}, {}, output, result.duration, True, f"the test run timed out after {timeout:.0f}s")
+    if result.limit:
+        return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"the tests went past the sandbox's {result.limit} limit",
+                       limit=result.limit)
+    try:
+        report = box.get(command.report_path).decode("utf-8", errors="replace")
+    except SwegenError:
+        return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"{plan.runner} wrote no report")
+    try:
+        statuses = language.parse(report, output)
+    except (ValueError, ElementTree.ParseError) as exc:
+        return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"unreadable {plan.runner} report: {exc}")
+    return TestRun(result.exit_code, statuses, {}, output, result.duration)

@@ -22,7 +22,7 @@ from typing import Callable
 from swegen import canaries
 from swegen.grading import passed
 from swegen.records import write_atomic
-from swegen.runner import TestRun, run_pytest
+from swegen.runner import TestRun
 from swegen.testbed import Container, Testbed, git_archive
 
 
@@ -66,7 +66,7 @@ def whole_suite(bed: Testbed, prepare: Callable[[Container], str | None], fail_t
         if broken:
             return Suite({}, broken)
         planted = box.plant_canaries(fail_to_pass, secrets.randbits(64))
-        run = run_pytest(box.box, [], timeout, env=bed.test_env, extra_args=bed.pytest_args)
+        run = box.run_tests([], timeout)
         problem = _problem(run, planted)
         if problem:
             return Suite({}, problem)
@@ -80,7 +80,7 @@ def whole_suite(bed: Testbed, prepare: Callable[[Container], str | None], fail_t
                 break
             # again, with the canaries beside them, so that a flaky test is not a regression and
             # a patch cannot pass the rerun by rewriting it
-            again = run_pytest(box.box, failing + sorted(own), timeout, env=bed.test_env, extra_args=bed.pytest_args)
+            again = box.run_tests(failing + sorted(own), timeout)
             problem = _problem(again, planted)
             if problem:
                 return Suite({}, problem)
@@ -146,7 +146,7 @@ def confirm(task_dir: Path, bed: Testbed, gold_patch: str, test_patch: str, fail
             pending = [t for t in tests if t not in flaky]
             if not pending:
                 break
-            run = run_pytest(box.box, pending + own, timeout, env=bed.test_env, extra_args=bed.pytest_args)
+            run = box.run_tests(pending + own, timeout)
             if _problem(run, planted):
                 return gold
             flaky |= {t for t in pending if not passed(run.statuses.get(t))}

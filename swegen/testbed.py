@@ -21,12 +21,15 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from swegen import languages
 from swegen.canaries import Canary, plant
 from swegen.docker_sandbox import DockerSandbox
 from swegen.envs import EnvPlan, available_pythons, plan_environment
 from swegen.errors import DockerUnavailable, InfrastructureDown, PackageIndexDown, SwegenError
 from swegen.images import INDEX_RETRY_WAITS, base_image_id, build_env_image, env_fingerprint, env_tag
+from swegen.languages.base import plan_from_dict
 from swegen.records import to_dict, write_atomic
+from swegen.runner import TestRun, run_language_tests, run_pytest
 from swegen.resources import sandbox_file
 from swegen.sandbox import ExecResult, Limits, Sandbox, SandboxSpec
 
@@ -51,6 +54,10 @@ class Testbed:
     test_env: dict[str, str]
     pytest_args: list[str]
     limits: dict[str, object] = field(default_factory=lambda: dataclasses.asdict(Limits()))
+    #: The task's language: "python", or one of swegen.languages' (whose plan is `plan`).
+    language: str = "python"
+    #: The plan of a language of swegen.languages, as a plain record ({} for Python).
+    plan: dict = field(default_factory=dict)
 
     def spec(self, stage: str, network: bool = False) -> SandboxSpec:
         limits = dataclasses.replace(Limits(**self.limits), network=network)  # type: ignore[arg-type]
@@ -114,6 +121,9 @@ class Environments:
     def testbed(self, task: dict, limits: Limits) -> tuple[Testbed | None, EnvPlan, str | None]:
         """The task's testbed, or the reason its environment could not be built. The first time a
         recipe is built its environment is checked on the task's source (see `checked_plan`)."""
+        language = task_language(task)
+        if language != "python":
+            return self._other_testbed(task, language, limits)
         plan = self.plan(task["base_commit"])
         image, error = self.image(plan)
         if error:
@@ -123,6 +133,25 @@ class Environments:
         if error:
             return None, plan, error
         return self._bed(task, plan, image, limits), plan, None
+
+    def _other_testbed(self, task: dict, language: str, limits: Limits) -> tuple[Testbed | None, object, str | None]:
+        """The testbed of a task in a language of swegen.languages: its plan, its image."""
+        lang = languages.by_name(language)
+        commit = task["base_commit"]
+        as_of = subprocess.run(["git", "-C", str(self.repo), "show", "-s", "--format=%cI", commit],
+                               capture_output=True, text=True).stdout.strip()
+        plan = lang.plan(self.repo, commit, as_of)
+        if plan is None:
+            return None, None, f"env-build-failed: no {language} project at {commit[:12]}"
+        image, error = self.image(plan)  # type: ignore[arg-type]
+        if error:
+            return None, plan, error
+        bed = Testbed(
+            instance_id=task["instance_id"], repo=str(self.repo), base_commit=commit, image=image, package=None,
+            pretend_version="", test_env=dict(plan.test_env), pytest_args=[], limits=dataclasses.asdict(limits),
+            language=language, plan=to_dict(plan),
+        )
+        return bed, plan, None
 
     def checked(self, plan: EnvPlan, image: str, commit: str, limits: Limits, for_task: str = "env-check") -> EnvPlan:
         """`plan`, or the plan resolved RETRY_DAYS earlier when, with `plan`'s dependencies, the
@@ -376,20 +405,38 @@ class Container:
         self.kill_strays()
         rng = random.Random(seed)
         planted: list[Canary] = []
-        for path in test_files(fail_to_pass):
+        bed_language = self.bed.language
+        for path in test_files(fail_to_pass, bed_language):
             try:
                 source = self.box.get(f"/testbed/{path}").decode("utf-8")
             except (SwegenError, UnicodeDecodeError):
                 continue
-            text, canaries = plant(path, source, fail_to_pass, rng)
+            if bed_language == "python":
+                text, canaries = plant(path, source, fail_to_pass, rng)
+            else:
+                text, other = languages.by_name(bed_language).plant_canaries(path, source, fail_to_pass, rng)
+                canaries = [Canary(c.test_id, c.must_pass) for c in other]
             if canaries:
                 self.box.put(f"/testbed/{path}", text.encode("utf-8"))
                 planted += canaries
         return planted
 
+    def run_tests(self, targets: list[str], timeout: float, stream: bool = True) -> TestRun:
+        """Run the tests `targets` (files, or pytest node ids; [] for the whole suite) with the
+        task's runner: pytest for Python, with its streamed second channel (`stream`); the
+        language's own runner for another language."""
+        bed = self.bed
+        if bed.language == "python":
+            return run_pytest(self.box, targets, timeout, env=bed.test_env, extra_args=bed.pytest_args, stream=stream)
+        language = languages.by_name(bed.language)
+        files = list(dict.fromkeys(t.split(" > ")[0].split("::")[0] for t in targets))
+        return run_language_tests(self.box, language, plan_from_dict(bed.plan), [f for f in files if language.owns(f)], timeout)
+
     def install(self, log: Path | None = None) -> tuple[str, str | None]:
         """Install the project offline; (how it was installed, why the package is unusable or None)."""
         bed = self.bed
+        if bed.language != "python":
+            return self._install_other(log)
         self.box.put("/tmp/swegen-install.sh", sandbox_file("install_project.sh").read_bytes(), mode=0o755)
         result = self.box.exec("sh /tmp/swegen-install.sh", timeout=900, env={"SWEGEN_PRETEND_VERSION": bed.pretend_version})
         if log is not None:
@@ -397,6 +444,23 @@ class Container:
             log.write_text(result.stdout + result.stderr, encoding="utf-8")
         mode = (result.stdout.strip().splitlines() or ["swegen-install: unknown"])[-1].removeprefix("swegen-install: ")
         return mode, self.import_problem()
+
+    def _install_other(self, log: Path | None) -> tuple[str, str | None]:
+        """A language of swegen.languages: its dependencies are in the image; its own command
+        (linking them in, building) runs here, and its failure is why the project is unusable."""
+        plan = plan_from_dict(self.bed.plan)
+        command = languages.by_name(self.bed.language).install_command(plan)
+        if not command:
+            return "image", None
+        workdir = f"/testbed/{plan.workdir}".rstrip("/") if plan.workdir else "/testbed"
+        result = self.box.exec(command, timeout=900, env=dict(plan.test_env), workdir=workdir)
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(result.stdout + result.stderr, encoding="utf-8")
+        if not result.ok:
+            tail = (result.stdout + result.stderr).strip().splitlines()[-1:]
+            return plan.manager, f"the {plan.manager} install in the sandbox failed: {tail}"
+        return plan.manager, None
 
     def import_problem(self) -> str | None:
         """Why the package under test does not import from the checkout, or None."""
@@ -443,17 +507,37 @@ print(len(strays))
 """
 
 
-def test_targets(files: list[str]) -> list[str]:
+def task_language(task: dict) -> str:
+    """A task's language, from the files it changes: Python when any is a Python file (or none
+    is another language's), else the language of most of them."""
+    files = [*task.get("source_files", []), *task.get("test_files", [])]
+    if any(f.endswith((".py", ".pyi")) for f in files):
+        return "python"
+    found = languages.detect(files)
+    return found[0] if found else "python"
+
+
+def test_targets(files: list[str], language: str = "python") -> list[str]:
     """The files of a test patch that pytest is pointed at: its Python files but a package's
     `__init__.py` (pytest collects the whole package for it, the patch's test files in it once
     more: one id reported twice) and conftest.py (no tests of its own); when only those changed,
-    their folders. Pure."""
+    their folders. Another language's runner is pointed at the patch's files of that language.
+    Pure."""
+    if language != "python":
+        lang = languages.by_name(language)
+        return [f for f in files if lang.owns(f) and languages.for_path(f) is lang]
     python = [f for f in files if f.endswith(".py")]
     tests = [f for f in python if f.rsplit("/", 1)[-1] not in ("__init__.py", "conftest.py")]
     return tests or list(dict.fromkeys(f.rsplit("/", 1)[0] if "/" in f else "." for f in python))
 
 
-def test_files(tests: list[str]) -> list[str]:
-    """The files of pytest node ids, in order, once each (what a run needs to collect them)."""
+def test_files(tests: list[str], language: str = "python") -> list[str]:
+    """The files of test ids, in order, once each (what a run needs to collect them): a pytest
+    node id's file is before its "::", a JavaScript id's before its " > ". (A Go id names a
+    package, not a file: none.)"""
+    if language == "go":
+        return []
+    if language != "python":
+        return list(dict.fromkeys(test.split(" > ")[0] for test in tests))
     return list(dict.fromkeys(test.split("::")[0] for test in tests))
 

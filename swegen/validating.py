@@ -31,7 +31,7 @@ from swegen.executor import run_jobs
 from swegen.grading import grade, passed
 from swegen.records import JsonlWriter, read_lines, write_atomic, write_json
 from swegen.restate import restate_tasks
-from swegen.runner import TestRun, run_pytest
+from swegen.runner import TestRun
 from swegen.sandbox import Limits
 from swegen.snapshot import Snapshot, remove_abandoned
 from swegen.split import DiffError, parse_diff
@@ -169,7 +169,7 @@ def _plan_jobs(tasks: list[dict], repo: Path, config: ValidateConfig, progress: 
         if error or bed is None:
             failed.append(Validation(task["instance_id"], False, error, "candidates", infra_error=is_infra(error)))
             continue
-        targets = test_targets(task.get("test_files", []))
+        targets = test_targets(task.get("test_files", []), bed.language)
         if config.p2p == "full":
             targets = []
         task_dir = str(config.run_dir / task["instance_id"])
@@ -336,7 +336,7 @@ def _run_phase(job: Job, box: Container, patches: list[tuple[str, str]], runs: i
         if canaries_for:
             phase.planted = box.plant_canaries(canaries_for, secrets.randbits(64))
         for index in range(1, runs + 1):
-            run = run_pytest(box.box, targets, job.timeout, env=job.bed.test_env, extra_args=job.bed.pytest_args)
+            run = box.run_tests(targets, job.timeout)
             (logs / f"{label}-{index}.txt").write_text(run.output, encoding="utf-8")
             phase.runs.append(run)
     return phase
@@ -383,7 +383,7 @@ def classify(before: list[dict[str, str]], after: list[dict[str, str]]) -> tuple
 def _controls(job: Job, source: _Source, test_patch: str, gold_patch: str, f2p: list[str], p2p: list[str]) -> str | None:
     """Run the task as evaluation will, with the gold patch and with the empty patch (on the
     snapshot: only the repository's own install ran in it, no model's code)."""
-    targets = job.targets and test_files(f2p + p2p)
+    targets = job.targets and test_files(f2p + p2p, job.bed.language)
     for name, patch, should_resolve in (("gold", gold_patch, True), ("empty", "", False)):
         phase = _phase(job, source, [(f"{name}.patch", patch), ("test.patch", test_patch)], 1, f"control-{name}", targets, f2p)
         if phase.apply_error or phase.import_error:

@@ -76,7 +76,8 @@ class Plan:
 @dataclass(frozen=True)
 class TestCommand:
     """One test run in a sandbox: a shell command run from /testbed/<plan.workdir>, and where it
-    leaves its machine-readable report (JSON or JUnit), read back with `Language.parse`."""
+    leaves its machine-readable report (JSON or JUnit; an absolute path in the sandbox, outside
+    /testbed), read back with `Language.parse`."""
 
     command: str
     report_path: str
@@ -121,6 +122,11 @@ class Language(Protocol):
         """The command that runs these test files (paths relative to the checkout) with a
         machine-readable report."""
 
+    def install_command(self, plan: Plan) -> str | None:
+        """A command run in every fresh container once the source is in /testbed (and the
+        patches applied), before any test: link the dependencies the image holds into the
+        checkout, build. None when the image is enough. Offline: the sandbox has no network."""
+
     def parse(self, report: str, output: str) -> dict[str, str]:
         """Per-test statuses (one of STATUSES) by test id, from the report the command wrote
         (and its console output, for runners whose report leaves out load errors)."""
@@ -135,3 +141,28 @@ class Language(Protocol):
 
     def toolchain_packages(self) -> tuple[str, ...]:
         """Debian packages a base image needs for this language (nodejs, npm; golang-go)."""
+
+
+def plan_from_dict(data: dict) -> Plan:
+    """A Plan back from its JSON form (lists where the record has tuples), as a job carries it."""
+    recipe = data["recipe"]
+    pairs = lambda items: tuple(tuple(item) for item in items)  # noqa: E731
+    return Plan(
+        language=data["language"],
+        recipe=EnvRecipe(
+            base_image=recipe["base_image"],
+            python=recipe.get("python", "python3"),
+            system_packages=tuple(recipe.get("system_packages", ())),
+            pre_install=tuple(recipe.get("pre_install", ())),
+            install=tuple(recipe.get("install", ())),
+            env=pairs(recipe.get("env", ())),
+            files=pairs(recipe.get("files", ())),
+        ),
+        runtime=tuple(data["runtime"]),  # type: ignore[arg-type]
+        manager=data["manager"],
+        runner=data["runner"],
+        as_of=data["as_of"],
+        workdir=data.get("workdir", ""),
+        test_env=pairs(data.get("test_env", ())),
+        reasons=pairs(data.get("reasons", ())),
+    )
