@@ -815,3 +815,40 @@ def test_vendored_module_tests_run_offline(tmp_path: Path) -> None:
     assert unvendored != command
     assert LANGUAGE.parse(_run_command(unvendored, repo.path, tmp_path / "r2.json", tmp_path), "") == {
         "example.com/vend/hello": ERROR}
+
+
+ODD_NAMES = r'''package odd
+
+import "testing"
+
+func TestOdd(t *testing.T) {
+	for _, name := range []string{} {
+		t.Run(name, func(t *testing.T) {})
+	}
+	t.Run("tab\there", func(t *testing.T) {})
+	t.Run("bell\a and \x01", func(t *testing.T) {})
+	t.Run("nbsp\u00a0em\u2003ideographic\u3000", func(t *testing.T) {})
+	t.Run("sep\x1c zero\u200bwidth soft\u00adhyphen", func(t *testing.T) {})
+	t.Run("caf\u00e9 日本 \U0001F600", func(t *testing.T) {})
+	t.Run("octal \101 bad \xff", func(t *testing.T) {})
+	t.Run(`raw\t "quoted"`, func(t *testing.T) {})
+	t.Run("a/b", func(t *testing.T) {})
+	t.Run("a/b", func(t *testing.T) {})
+	t.Run("a/b#01", func(t *testing.T) {})
+	t.Run("", func(t *testing.T) {})
+	t.Run("", func(t *testing.T) {})
+}
+'''
+
+
+def test_odd_subtest_names_are_rewritten_as_go_does(tmp_path: Path) -> None:
+    """Spaces of every kind, unprintable runes, escapes, bytes that are not UTF-8, repeats of a
+    name (and of a name that looks like a repeat), empty names: as real go test names them."""
+    module = tmp_path / "odd"
+    module.mkdir()
+    (module / "go.mod").write_text("module odd\n\ngo 1.18\n")
+    (module / "odd_test.go").write_text(ODD_NAMES)
+    ran = LANGUAGE.parse(_go_test(module, ".").stdout, "")
+    found = [c.test_id for c in LANGUAGE.at(*_commit_all(module)).tests_in("odd_test.go", ODD_NAMES.encode())]
+    assert len(ran) == 13 and set(found) == set(ran), (sorted(ran), found)
+    assert "odd::TestOdd/a/b#01#01" in ran  # the literal "a/b#01" after the repeat took that name

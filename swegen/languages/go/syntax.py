@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 from bisect import bisect_left
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
@@ -140,17 +139,26 @@ def _no_params(fn: Node) -> bool:
 # --- subtest names --------------------------------------------------------------------------------
 
 
+_GO_SPACES = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000")
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
+def _go_space(ch: str) -> bool:
+    """testing's isSpace (not Unicode's White_Space, nor Python's str.isspace)."""
+    return ch in _GO_SPACES or 0x2000 <= ord(ch) <= 0x200A
+
+
+def _go_quoted(ch: str) -> str:
+    """strconv.QuoteRune of an unprintable rune, without its quotes."""
+    if ch in _GO_ESCAPES:
+        return _GO_ESCAPES[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x80 else (f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+
+
 def rewrite(name: str) -> str:
-    """testing's rewrite: spaces to `_`, unprintable runes as Go quotes them (without the quotes)."""
-    out = []
-    for ch in name:
-        if ch.isspace():
-            out.append("_")
-        elif not ch.isprintable() and unicodedata.category(ch) != "Zs":
-            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x80 else f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """testing's rewrite: its spaces to `_`, unprintable runes as strconv quotes them."""
+    return "".join("_" if _go_space(ch) else (ch if ch.isprintable() else _go_quoted(ch)) for ch in name)
 
 
 class _Unique:
@@ -172,6 +180,39 @@ class _Unique:
             empty = False
 
 
+_SIMPLE_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, "'": 39, '"': 34}
+
+
+def _unescape(body: str) -> str:
+    """A Go interpreted string's value: \\x and octal escapes are bytes, \\u and \\U runes; invalid
+    UTF-8 reads as U+FFFD, as Go's range over a string does."""
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\" or i + 1 >= len(body):
+            out += ch.encode("utf-8", "surrogatepass")
+            i += 1
+            continue
+        kind = body[i + 1]
+        if kind in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[kind])
+            i += 2
+        elif kind == "x":
+            out.append(int(body[i + 2:i + 4], 16))
+            i += 4
+        elif kind in "01234567":
+            out.append(int(body[i + 1:i + 4], 8) & 0xFF)
+            i += 4
+        elif kind in "uU":
+            width = 4 if kind == "u" else 8
+            out += chr(int(body[i + 2:i + 2 + width], 16)).encode("utf-8", "surrogatepass")
+            i += 2 + width
+        else:
+            raise ValueError(f"unknown escape \\{kind}")
+    return out.decode("utf-8", "replace")
+
+
 def _go_string(node: Node) -> str | None:
     """The value of a Go string literal ("..." with escapes, or `raw`), else None."""
     raw = _text(node)
@@ -179,11 +220,10 @@ def _go_string(node: Node) -> str | None:
         return raw[1:-1].replace("\r", "")
     if node.type != "interpreted_string_literal":
         return None
-    body = raw[1:-1]
     try:
-        return body.encode("latin-1", "backslashreplace").decode("unicode_escape").encode("latin-1").decode("utf-8")
-    except (UnicodeDecodeError, UnicodeEncodeError):
-        return body
+        return _unescape(raw[1:-1])
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
