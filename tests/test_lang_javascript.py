@@ -779,7 +779,9 @@ def npm_lock(folder: Path, packages: list[str]) -> None:
                    cwd=folder, check=True, capture_output=True, timeout=300)
 
 
-def run_in_docker(folder: Path, head: str, files: list[str], tmp_path: Path):
+def run_in_docker(folder: Path, head: str, files: list[str], tmp_path: Path, canaries_in: str | None = None):
+    """(plan, result, statuses) of the plan's image running these files; with `canaries_in`,
+    statuses also of a second run after canaries were planted there: (..., planted statuses, canaries)."""
     from swegen.docker_sandbox import DockerSandbox
     from swegen.images import build_env_image, host_ca_bundle
     from swegen.sandbox import SandboxSpec
@@ -797,7 +799,14 @@ def run_in_docker(folder: Path, head: str, files: list[str], tmp_path: Path):
             report = box.get(command.report_path).decode()
         except Exception:
             report = ""
-    return plan, result, JS.parse(report, result.stdout + result.stderr)
+        if canaries_in is None:
+            return plan, result, JS.parse(report, result.stdout + result.stderr)
+        source = box.get("/testbed/" + canaries_in).decode()
+        planted, canaries = JS.plant_canaries(canaries_in, source, [], random.Random(5))
+        box.put("/testbed/" + canaries_in, planted.encode())
+        again = box.exec(command.command, timeout=300, workdir="/testbed/" + plan.workdir)
+        second = JS.parse(box.get(command.report_path).decode(), again.stdout + again.stderr)
+    return plan, result, JS.parse(report, result.stdout + result.stderr), second, canaries
 
 
 BROKEN_CJS = 'const missing = require("./does-not-exist");\nit("never runs", () => {});\n'
@@ -847,12 +856,16 @@ def stored(report: str, prefix: str) -> dict[str, str]:
 ])
 def test_jest_and_vitest_projects_run_in_docker(tmp_path, base_image, runner, data, packages, broken, date, lock, runtime):
     """jest with npm ci on Node 20 (the npm registry's), vitest with pnpm on the base image's Node
-    18: the statuses in the container are those of the stored real reports."""
+    18: the statuses in the container are those of the stored real reports, and canaries planted
+    there come out as they must."""
     folder, head = project(tmp_path, runner, f"{data}-math.test.js", packages, broken, date, lock)
-    plan, result, got = run_in_docker(folder, head, ["test/math.test.js", "test/broken.test.js"], tmp_path)
+    plan, result, got, planted, canaries = run_in_docker(folder, head, ["test/math.test.js", "test/broken.test.js"], tmp_path, "test/math.test.js")
     assert (plan.manager, plan.runner, plan.runtime) == (lock, runner, ("node", runtime))
     expected = stored(f"{data}.json", "__tests__/" if runner == "jest" else "test/")
     assert got == expected, result.stdout[-3000:] + result.stderr[-3000:]
+    # Canaries planted in the same container: must-pass ones pass, must-fail ones fail.
+    assert {c.test_id: planted.get(c.test_id) for c in canaries} == {c.test_id: PASSED if c.must_pass else FAILED for c in canaries}
+    assert {k: v for k, v in planted.items() if k not in {c.test_id for c in canaries}} == expected
 
 
 @pytest.mark.docker
