@@ -695,6 +695,20 @@ def test_a_change_outside_the_workspaces_runs_at_the_root(tmp_path):
     assert p.workdir == "" and p.runner == "mocha"
 
 
+def test_a_project_in_a_subfolder(tmp_path):
+    head = git_repo(tmp_path, {"server/main.go": "package main\n", "web/package.json": pkg(devDependencies={"vitest": "1"}),
+                               "web/package-lock.json": "{}", "web/.nvmrc": "20\n"},
+                    changed={"web/src/a.ts": "export const a = 1;\n", "web/src/a.test.ts": "test('a', () => {});\n"})
+    p = JS.plan(tmp_path, head, "2024-03-01")
+    assert (p.workdir, p.runner, p.runtime) == ("web", "vitest", ("node", "20"))
+    assert {f for f, _ in p.recipe.files} == {"web/package.json", "web/package-lock.json", "web/.nvmrc"}
+    assert any(c.startswith("if [") and "cd /opt/swegen/deps/web && npm ci" in c for c in p.recipe.install)
+    assert dict(p.test_env)[commands.WORKSPACES_VAR] == "web" and "web/" in reasons(p)["project"]
+    # A change elsewhere in that repository has no JS project.
+    other = git_repo(tmp_path / "b", {"server/main.go": "package main\n", "web/package.json": pkg()}, changed={"server/main.go": "package main\n\n"})
+    assert JS.plan(tmp_path / "b", other, "2024-03-01") is None
+
+
 def test_plan_is_json_able(tmp_path):
     from dataclasses import asdict
 
@@ -990,3 +1004,22 @@ def test_npm_workspaces_run_in_docker(tmp_path, base_image):
     plan, result, got = run_in_docker(folder, head, ["packages/app/test/label.test.js"], tmp_path)
     assert (plan.workdir, plan.runner, plan.manager) == ("packages/app", "node:test", "npm")
     assert got == {"packages/app/test/label.test.js > labels": PASSED}, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.mark.docker
+@pytest.mark.slow  # about a minute on a fresh machine (mocha from the npm registry into an image)
+def test_project_in_a_subfolder_runs_in_docker(tmp_path, base_image):
+    """package.json only in web/: dependencies installed under /opt/swegen/deps/web, linked into
+    /testbed/web, the tests run there with their web-relative paths given checkout-relative."""
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "package.json").write_text(pkg(scripts={"test": "mocha"}))
+    npm_lock(staging, ["mocha@10.8.2"])
+    files = {"web/package.json": (staging / "package.json").read_text(), "web/package-lock.json": (staging / "package-lock.json").read_text(),
+             "server/main.go": "package main\n"}
+    folder = tmp_path / "repo"
+    head = git_repo(folder, files, changed={"web/test/math.test.js": (DATA / "mocha-math.test.js").read_text()})
+    plan, result, got = run_in_docker(folder, head, ["web/test/math.test.js"], tmp_path)
+    assert (plan.workdir, plan.runner) == ("web", "mocha")
+    expected = {"web/" + k: v for k, v in JS.parse((DATA / "mocha.jsonl").read_text(), "").items()}
+    assert got == expected, result.stdout[-2000:] + result.stderr[-2000:]

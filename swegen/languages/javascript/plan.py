@@ -250,10 +250,11 @@ def pnpm_for_lock(lock: str | None) -> str:
 
 
 def install_commands(manager: Manager, as_of: str, berry: bool, yarn_path: str | None = None,
-                     node_major: int = SYSTEM_NODE, pnpm_lock: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+                     node_major: int = SYSTEM_NODE, pnpm_lock: str | None = None,
+                     deps: str = DEPS) -> tuple[tuple[str, ...], tuple[str, ...], str]:
     """(setup commands, install commands, reason). Scripts are held back at install and then run
     for the dependencies alone (`rebuild`): a root `prepare` (husky, a build) needs the checkout."""
-    cd = f"cd {DEPS}"
+    cd = f"cd {deps}"
     if manager.name == "npm":
         if manager.lock:
             return (), (f"{cd} && npm ci --ignore-scripts --no-audit --no-fund", f"{cd} && npm rebuild"), f"npm ci from {manager.lock}"
@@ -378,31 +379,47 @@ def changed_files(repo: Path, commit: str) -> list[str]:
     return [p for p in result.stdout.splitlines() if p]
 
 
-def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) -> Plan | None:
-    """The plan, or None when the commit has no package.json at its root."""
-    root_text = show(repo, commit, "package.json")
-    if root_text is None:
-        return None
-    root_package = _json(root_text)
-    files = tree(repo, commit)
-    file_set = set(files)
-    reasons: list[tuple[str, str]] = []
-    pnpm_ws = show(repo, commit, "pnpm-workspace.yaml") if "pnpm-workspace.yaml" in file_set else None
-    workspaces = workspace_dirs(files, workspace_globs(root_package, pnpm_ws))
-    workdir, why = choose_workdir(workspaces, changed if changed is not None else changed_files(repo, commit))
-    reasons.append(("workdir", why))
-    package = _json(show(repo, commit, f"{workdir}/package.json")) if workdir else root_package
+def project_root(files: list[str], changed: list[str]) -> str | None:
+    """The folder of the JS project: the root when it has a package.json, else the shallowest
+    folder with one that holds most of the changed files (a project in web/ or frontend/);
+    None when there is none."""
+    if "package.json" in files:
+        return ""
+    folders = [f[: -len("/package.json")] for f in files if f.endswith("/package.json") and "node_modules/" not in f]
+    counts = {d: sum(1 for c in changed if c.startswith(d + "/")) for d in folders}
+    best = min((d for d in counts if counts[d]), key=lambda d: (-counts[d], d.count("/"), d), default=None)
+    return best
 
-    yarn_lock = show(repo, commit, "yarn.lock") if "yarn.lock" in file_set else None
+
+def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) -> Plan | None:
+    """The plan, or None when the commit has no package.json at its root or above its change."""
+    all_files = tree(repo, commit)
+    all_changed = changed if changed is not None else changed_files(repo, commit)
+    project = project_root(all_files, all_changed)
+    if project is None:
+        return None
+    prefix = project + "/" if project else ""
+    files = [f[len(prefix):] for f in all_files if f.startswith(prefix)]
+    file_set = set(files)
+    get = lambda path: show(repo, commit, prefix + path)  # noqa: E731 - paths below the project
+    root_package = _json(get("package.json"))
+    reasons: list[tuple[str, str]] = [("project", f"package.json in {project}/ (none at the root)")] if project else []
+    pnpm_ws = get("pnpm-workspace.yaml") if "pnpm-workspace.yaml" in file_set else None
+    workspaces = workspace_dirs(files, workspace_globs(root_package, pnpm_ws))
+    workdir, why = choose_workdir(workspaces, [c[len(prefix):] for c in all_changed if c.startswith(prefix)])
+    reasons.append(("workdir", why))
+    package = _json(get(f"{workdir}/package.json")) if workdir else root_package
+
+    yarn_lock = get("yarn.lock") if "yarn.lock" in file_set else None
     manager = choose_manager(file_set, root_package, yarn_lock)
     reasons.append(("manager", f"{manager.name}: {manager.reason}"))
     berry = manager.name == "yarn" and _is_berry(manager, yarn_lock, file_set)
-    yarn_path = yarn_release(file_set, show(repo, commit, ".yarnrc.yml") if ".yarnrc.yml" in file_set else None) if berry else None
+    yarn_path = yarn_release(file_set, get(".yarnrc.yml") if ".yarnrc.yml" in file_set else None) if berry else None
 
     pins = []
     for name in ((f"{workdir}/.nvmrc", f"{workdir}/.node-version") if workdir else ()) + (".nvmrc", ".node-version"):
         if name in file_set:
-            pins.append((name, show(repo, commit, name) or ""))
+            pins.append((prefix + name, get(name) or ""))
     volta = root_package.get("volta") if isinstance(root_package.get("volta"), dict) else {}
     if isinstance(volta.get("node"), str):
         pins.append(("volta.node", volta["node"]))
@@ -411,8 +428,9 @@ def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) 
     major, why = choose_node(pins, engines, day)
     reasons.append(("node", why + ("" if major == SYSTEM_NODE else f"; installed from the npm registry's node@{major} package")))
 
-    pnpm_lock = show(repo, commit, "pnpm-lock.yaml") if manager.lock == "pnpm-lock.yaml" else None
-    setup, install, why = install_commands(manager, as_of, berry, yarn_path, major, pnpm_lock)
+    pnpm_lock = get("pnpm-lock.yaml") if manager.lock == "pnpm-lock.yaml" else None
+    deps = f"{DEPS}/{project}" if project else DEPS
+    setup, install, why = install_commands(manager, as_of, berry, yarn_path, major, pnpm_lock, deps)
     reasons.append(("install", why))
 
     runner, why = choose_runner(package, root_package)
@@ -424,7 +442,7 @@ def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) 
     dep_files += [f for f in ((manager.lock,) if manager.lock else ()) + EXTRA_FILES if f and f in file_set]
     if berry:
         dep_files += [f for f in files if f.startswith(".yarn/releases/") or f.startswith(".yarn/plugins/") or f.startswith(".yarn/patches/")]
-    contents = tuple((f, show(repo, commit, f) or "") for f in dict.fromkeys(dep_files))
+    contents = tuple((prefix + f, get(f) or "") for f in dict.fromkeys(dep_files))
     reasons.append(("files", f"{len(contents)} dependency files: " + ", ".join(f for f, _ in contents[:8]) + (" ..." if len(contents) > 8 else "")))
 
     recipe = EnvRecipe(
@@ -432,12 +450,14 @@ def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) 
         system_packages=("nodejs", "npm"),
         pre_install=tuple(with_ca(c) for c in node_setup(major) + setup),
         install=tuple(with_ca(c) for c in install),
-        env=(("PATH", f"{DEPS}/node_modules/.bin:/usr/local/bin:/opt/swegen/venv/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"),
+        env=(("PATH", f"{deps}/node_modules/.bin:/usr/local/bin:/opt/swegen/venv/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"),
              ("NODE_OPTIONS", "--max-old-space-size=4096")),
         files=contents,
     )
-    test_env = ((WORKSPACES_VAR, " ".join(workspaces)),) if workspaces else ()
+    # The link step links node_modules of the project folder and of each workspace package.
+    linked = ([project] if project else []) + [prefix + w for w in workspaces]
+    test_env = ((WORKSPACES_VAR, " ".join(linked)),) if linked else ()
     if options:
         test_env += ((OPTIONS_VAR, " ".join(shlex.quote(o) for o in options)),)
     return Plan(language="javascript", recipe=recipe, runtime=("node", str(major)), manager=manager.name, runner=runner,
-                as_of=as_of, workdir=workdir, test_env=test_env, reasons=tuple(reasons))
+                as_of=as_of, workdir=prefix + workdir if workdir else project, test_env=test_env, reasons=tuple(reasons))
