@@ -852,3 +852,61 @@ def test_odd_subtest_names_are_rewritten_as_go_does(tmp_path: Path) -> None:
     found = [c.test_id for c in LANGUAGE.at(*_commit_all(module)).tests_in("odd_test.go", ODD_NAMES.encode())]
     assert len(ran) == 13 and set(found) == set(ran), (sorted(ran), found)
     assert "odd::TestOdd/a/b#01#01" in ran  # the literal "a/b#01" after the repeat took that name
+
+
+MORE_TABLES = '''package more
+
+import "testing"
+
+type testCase struct {
+	name string
+	in   int
+}
+
+var byPosition = []testCase{
+	{"first", 1},
+	{"second", 2},
+}
+
+func TestNamedType(t *testing.T) {
+	for _, tc := range byPosition {
+		t.Run(tc.name, func(t *testing.T) { _ = tc.in })
+	}
+}
+
+func TestPointers(t *testing.T) {
+	cases := []*testCase{
+		{"p one", 1},
+		&testCase{name: "p two", in: 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {})
+	}
+}
+
+func TestNames(t *testing.T) {
+	for _, name := range []string{"", "x", "x", "x#01", ""} {
+		t.Run(name, func(t *testing.T) {})
+	}
+}
+
+func TestExplicitNumbers(t *testing.T) {
+	t.Run("a#01", func(t *testing.T) {})
+	t.Run("a", func(t *testing.T) {})
+	t.Run("a", func(t *testing.T) {})
+	t.Run("a#00", func(t *testing.T) {})
+	t.Run("#00", func(t *testing.T) {})
+	t.Run("", func(t *testing.T) {})
+}
+'''
+
+
+def test_more_table_shapes_and_explicit_numbers_as_go_runs_them(tmp_path: Path) -> None:
+    module = tmp_path / "more"
+    module.mkdir()
+    (module / "go.mod").write_text("module more\n\ngo 1.18\n")
+    (module / "more_test.go").write_text(MORE_TABLES)
+    ran = LANGUAGE.parse(_go_test(module, ".").stdout, "")
+    found = [c.test_id for c in LANGUAGE.at(*_commit_all(module)).tests_in("more_test.go", MORE_TABLES.encode())]
+    assert set(found) == set(ran) and len(found) == len(ran) == 19, (sorted(ran), sorted(found))
+    assert "more::TestExplicitNumbers/a#02" in ran  # "a#01" was taken by name, so the repeat skips it

@@ -162,22 +162,41 @@ def rewrite(name: str) -> str:
 
 
 class _Unique:
-    """testing's matcher.unique: the same full name twice gets `#01`, an empty one `#00`."""
+    """testing's matcher.unique (Go 1.19.8, testing/match.go): a repeated name gets `#01`, `#02`...,
+    an empty one `#00`, and a name written like a repeat ("a#01") never takes a number a repeat has
+    used or will use."""
 
     def __init__(self) -> None:
         self.seen: dict[str, int] = {}
 
     def name(self, parent: str, sub: str) -> str:
-        name = f"{parent}/{sub}"
-        empty = sub == ""
+        base = f"{parent}/{sub}"
         while True:
-            count = self.seen.get(name)
-            if not empty and count is None:
-                self.seen[name] = 1
-                return name
-            self.seen[name] = (count or 0) + 1
-            name = f"{name}#{(count or 0):02d}"
-            empty = False
+            n = self.seen.get(base, 0)
+            self.seen[base] = n + 1
+            if n == 0 and sub != "":
+                prefix, nn = _subtest_number(base)
+                if len(prefix) < len(base) and nn < self.seen.get(prefix, 0):
+                    continue
+                return base
+            name = f"{base}#{n:02d}"
+            if self.seen.get(name, 0) != 0:
+                continue
+            return name
+
+
+def _subtest_number(name: str) -> tuple[str, int]:
+    """testing's parseSubtestNumber: (prefix, NN) of a name ending in a "#%02d" suffix."""
+    i = name.rfind("#")
+    if i < 0:
+        return name, 0
+    prefix, suffix = name[:i], name[i + 1:]
+    if len(suffix) < 2 or (len(suffix) > 2 and suffix[0] == "0") or not suffix.isdigit() or not suffix.isascii():
+        return name, 0
+    if suffix == "00" and not prefix.endswith("/"):
+        return name, 0
+    number = int(suffix)
+    return (prefix, number) if number < 2**31 else (name, 0)
 
 
 _SIMPLE_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, "'": 39, '"': 34}
@@ -292,7 +311,14 @@ class _Scope:
 
     def __init__(self, root: Node) -> None:
         self.tables: dict[str, Node] = {}
+        #: struct types of the file by name, for rows of `[]testCase{...}` given by position.
+        self.structs: dict[str, Node] = {}
         for decl in root.named_children:
+            if decl.type == "type_declaration":
+                for spec in decl.named_children:
+                    kind = spec.child_by_field_name("type") if spec.type == "type_spec" else None
+                    if kind is not None and kind.type == "struct_type":
+                        self.structs[_text(spec.child_by_field_name("name"))] = kind
             if decl.type != "var_declaration":
                 continue
             for spec in _walk(decl):
@@ -328,8 +354,9 @@ class _Tables:
     """Package-level tables, and the test's own, looked up only when a subtest name is not a
     literal (walking every test body for tables costs more than the rest of the search)."""
 
-    def __init__(self, package: dict[str, Node], body: Node) -> None:
+    def __init__(self, package: dict[str, Node], body: Node, structs: dict[str, Node] | None = None) -> None:
         self.package, self.body, self.local = package, body, None
+        self.structs = structs or {}
 
     def get(self, name: str) -> Node | None:
         if self.local is None:
@@ -348,10 +375,15 @@ def _enclosing_range(call: Node) -> Node | None:
     return None
 
 
-def _struct_fields(literal: Node) -> list[str]:
-    """Field names, in order, of the element struct type of `[]struct{...}{...}` (for positional rows)."""
+def _struct_fields(literal: Node, structs: dict[str, Node]) -> list[str]:
+    """Field names, in order, of the element struct type of `[]struct{...}{...}`, `[]T{...}` or
+    `[]*T{...}` with T a struct of the file (for rows given by position)."""
     kind = literal.child_by_field_name("type")
     element = kind.child_by_field_name("element") if kind is not None else None
+    if element is not None and element.type == "pointer_type" and element.named_children:
+        element = element.named_children[0]
+    if element is not None and element.type == "type_identifier":
+        element = structs.get(_text(element))
     if element is None or element.type != "struct_type":
         return []
     names = []
@@ -370,6 +402,10 @@ def _row_field(element: Node, field: str, positional: list[str]) -> str | None:
     """The string a table row gives its `field` (keyed `name: "x"` or by position)."""
     value = element.named_children[-1] if element.type == "keyed_element" else element
     inner = value.named_children[0] if value.type == "literal_element" and value.named_children else value
+    if inner.type == "unary_expression" and inner.named_children:  # &T{...}
+        inner = inner.named_children[-1]
+    if inner.type == "composite_literal":  # T{...}
+        inner = inner.child_by_field_name("body") or inner
     if inner.type != "literal_value":
         return None
     items = [c for c in inner.named_children if c.type in ("keyed_element", "literal_element")]
@@ -411,11 +447,18 @@ def _table_rows(call: Node, name_arg: Node, tables: "_Tables") -> list[_Row] | N
                 return None
             rows.append(_Row(value, element))
         return sorted(rows, key=lambda r: r.name) if rows else None
+    if name_arg.type == "identifier" and len(loop_vars) == 2 and loop_vars[1] == _text(name_arg):
+        for element in _elements(literal):  # a list of names: `for _, name := range []string{...}`
+            value = _string_of(element) if element.type == "literal_element" else None
+            if value is None:
+                return None
+            rows.append(_Row(value, element))
+        return rows or None
     if name_arg.type == "selector_expression" and len(loop_vars) == 2:
         operand, field = name_arg.child_by_field_name("operand"), name_arg.child_by_field_name("field")
         if _text(operand) != loop_vars[1]:
             return None
-        positional = _struct_fields(literal)
+        positional = _struct_fields(literal, tables.structs)
         for element in _elements(literal):
             value = _row_field(element, _text(field), positional)
             if value is None:
@@ -555,7 +598,7 @@ def find_tests(source: bytes) -> tuple[Found, ...]:
         found.append(Found(test.name, start, end, test.name))
         body = test.node.child_by_field_name("body")
         if test.param and body is not None and test.name.startswith("Test"):
-            tables = _Tables(scope.tables, body)
+            tables = _Tables(scope.tables, body, scope.structs)
             unique = _Unique()
             found.extend(_subtests(test.name, body, test.param, tables, unique, test.name, calls))
             found.extend(_suites(root, test, body, tables, unique, calls))
