@@ -910,3 +910,12 @@ def test_more_table_shapes_and_explicit_numbers_as_go_runs_them(tmp_path: Path) 
     found = [c.test_id for c in LANGUAGE.at(*_commit_all(module)).tests_in("more_test.go", MORE_TABLES.encode())]
     assert set(found) == set(ran) and len(found) == len(ran) == 19, (sorted(ran), sorted(found))
     assert "more::TestExplicitNumbers/a#02" in ran  # "a#01" was taken by name, so the repeat skips it
+
+
+def test_canaries_take_the_package_of_their_file() -> None:
+    source = 'package a\n\nimport "testing"\n\nfunc TestA(t *testing.T) {}\n'
+    ids = ["example.com/m/a::TestA", "example.com/m/b::TestB"]
+    _, canaries = LANGUAGE.plant_canaries("a/a_test.go", source, ids, random.Random(3))
+    assert {c.test_id.split("::")[0] for c in canaries} == {"example.com/m/a"}
+    _, canaries = LANGUAGE.plant_canaries("a_test.go", source, ["example.com/m::TestA"], random.Random(3))
+    assert {c.test_id.split("::")[0] for c in canaries} == {"example.com/m"}

@@ -90,9 +90,19 @@ class GoLanguage:
         return package_errors(statuses, test_ids)
 
     def plant_canaries(self, path: str, source: str, test_ids: list[str], rng: random.Random) -> tuple[str, list[Canary]]:
-        prefixes = {t.split("::", 1)[0] for t in test_ids if "::" in t}
-        package = prefixes.pop() if len(prefixes) == 1 else self.package(path)
-        return canaries.plant(path, source, package, rng)
+        return canaries.plant(path, source, self._package_among(path, test_ids), rng)
+
+    def _package_among(self, path: str, test_ids: list[str]) -> str:
+        """The import path of `path`'s package: from the module map when bound, else the one of
+        the given ids' packages that ends with the file's folder (the ids carry the module path)."""
+        if self.modules:
+            return self.package(path)
+        folder = roles.package_dir(path)
+        prefixes = sorted({t.split("::", 1)[0] for t in test_ids if "::" in t})
+        fitting = [p for p in prefixes if folder and (p == folder or p.endswith("/" + folder))]
+        if not fitting and len(prefixes) == 1:
+            fitting = prefixes  # a file at the module root: its ids' package is the module itself
+        return fitting[0] if len(fitting) == 1 else self.package(path)
 
     def doctor(self) -> list[tuple[str, bool, str]]:
         return env.doctor()
