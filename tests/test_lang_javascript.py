@@ -634,9 +634,12 @@ def test_pnpm_version_from_the_lock_file(tmp_path, lock, expected):
 def test_no_lock_resolves_as_of_the_date(tmp_path):
     head = git_repo(tmp_path, {"package.json": pkg(devDependencies={"mocha": "^5"})}, date="2018-06-01T00:00:00+00:00")
     p = JS.plan(tmp_path, head, "2018-06-01T00:00:00+00:00")
-    assert any("npm install" in c and "--before=2018-06-01T00:00:00+00:00" in c for c in p.recipe.install)
+    install = p.recipe.install
+    assert "npm install --package-lock-only" in install[0] and "--before=2018-06-01T00:00:00+00:00" in install[0]
     assert p.runtime == ("node", "8")  # the LTS of June 2018
-    assert any("npm@6" in c for c in p.recipe.pre_install) and any("node@8" in c for c in p.recipe.pre_install)
+    # Resolved by the base image's npm, then Node 8 (with npm 6 to run on it), then npm ci.
+    assert "npm@6" in install[1] and "node@8" in install[2] and "npm ci" in install[3]
+    assert p.recipe.pre_install == ()
 
 
 @pytest.mark.parametrize("files,expected", [
@@ -660,7 +663,7 @@ def test_engines_node(tmp_path, engines, expected):
 def test_volta_pin(tmp_path):
     head = git_repo(tmp_path, {"package.json": pkg(volta={"node": "16.14.0"})})
     p = JS.plan(tmp_path, head, "2024-03-01")
-    assert p.runtime == ("node", "16") and any("node@16" in c for c in p.recipe.pre_install)
+    assert p.runtime == ("node", "16") and any("node@16" in c for c in p.recipe.install)  # after resolving (no lock)
 
 
 def test_system_node_needs_no_setup(tmp_path):
@@ -793,7 +796,8 @@ def npm_lock(folder: Path, packages: list[str]) -> None:
                    cwd=folder, check=True, capture_output=True, timeout=300)
 
 
-def run_in_docker(folder: Path, head: str, files: list[str], tmp_path: Path, canaries_in: str | None = None):
+def run_in_docker(folder: Path, head: str, files: list[str], tmp_path: Path, canaries_in: str | None = None,
+                  as_of: str = "2024-06-01T00:00:00+00:00"):
     """(plan, result, statuses) of the plan's image running these files; with `canaries_in`,
     statuses also of a second run after canaries were planted there: (..., planted statuses, canaries)."""
     from swegen.docker_sandbox import DockerSandbox
@@ -801,7 +805,7 @@ def run_in_docker(folder: Path, head: str, files: list[str], tmp_path: Path, can
     from swegen.sandbox import SandboxSpec
     from swegen.testbed import git_archive
 
-    plan = JS.plan(folder, head, "2024-06-01T00:00:00+00:00")
+    plan = JS.plan(folder, head, as_of)
     tag, _ = build_env_image(plan.recipe, ca_bundle=host_ca_bundle(), log_path=tmp_path / "build.log")
     command = JS.test_command(plan, files)
     with DockerSandbox(SandboxSpec(image=tag)) as box:
@@ -1023,3 +1027,19 @@ def test_project_in_a_subfolder_runs_in_docker(tmp_path, base_image):
     assert (plan.workdir, plan.runner) == ("web", "mocha")
     expected = {"web/" + k: v for k, v in JS.parse((DATA / "mocha.jsonl").read_text(), "").items()}
     assert got == expected, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+@pytest.mark.docker
+@pytest.mark.slow  # one to two minutes on a fresh machine: npm 6 and node@8 from the npm registry
+def test_a_2018_project_without_lock_runs_on_node_8_in_docker(tmp_path, base_image):
+    """No lock file, June 2018: Node 8 (that day's LTS, from the npm registry, with npm 6 to run
+    on it) and mocha ^5 resolved with npm install --before that day (behind this host's registry
+    mirror, whose publish dates are its copy dates, the fallback resolves as of now: mocha 5.2.0
+    either way); swegen's reporter works on that mocha too."""
+    folder = tmp_path / "repo"
+    files = {"package.json": pkg(scripts={"test": "mocha"}, devDependencies={"mocha": "^5.0.0"}),
+             "test/math.test.js": (DATA / "mocha-math.test.js").read_text()}
+    head = git_repo(folder, files, date="2018-06-01T00:00:00+00:00")
+    plan, result, got = run_in_docker(folder, head, ["test/math.test.js"], tmp_path, as_of="2018-06-01T00:00:00+00:00")
+    assert plan.runtime == ("node", "8") and plan.manager == "npm"
+    assert got == JS.parse((DATA / "mocha.jsonl").read_text(), ""), result.stdout[-2000:] + result.stderr[-2000:]

@@ -258,8 +258,17 @@ def install_commands(manager: Manager, as_of: str, berry: bool, yarn_path: str |
     if manager.name == "npm":
         if manager.lock:
             return (), (f"{cd} && npm ci --ignore-scripts --no-audit --no-fund", f"{cd} && npm rebuild"), f"npm ci from {manager.lock}"
-        return (), (f"{cd} && npm install --ignore-scripts --no-audit --no-fund --before={as_of}", f"{cd} && npm rebuild"), \
-            f"npm install --before={as_of}: the newest versions the ranges allowed on that date"
+        # The base image's npm resolves (old npm's --before finds nothing in today's registry
+        # answers), writing a lock old npm reads too (v2); then `npm ci` from it on the project's
+        # Node (plan() puts the Node switch between the two).
+        # A registry mirror may stamp every version with the day it copied it (the one this was
+        # built behind does): then nothing is older than as_of, and the ranges are resolved as of
+        # now instead, saying so in the build log.
+        lock_only = "npm install --package-lock-only --lockfile-version=2 --ignore-scripts --no-audit --no-fund"
+        resolve = (f"{cd} && ({lock_only} --before={as_of} || (echo 'swegen: npm found no versions before {as_of} "
+                   f"(a registry without publish dates?); resolving the ranges as of now' && {lock_only}))")
+        return (), (resolve, f"{cd} && npm ci --ignore-scripts --no-audit --no-fund", f"{cd} && npm rebuild"), \
+            f"npm install --before={as_of} (the newest versions the ranges allowed on that date), by the base image's npm, then npm ci"
     if manager.name == "yarn":
         if berry:
             env = f"YARN_NODE_LINKER=node-modules YARN_ENABLE_SCRIPTS=0 YARN_ENABLE_TELEMETRY=0 {COREPACK_ENV}"
@@ -368,9 +377,10 @@ CA_BUNDLE = "/etc/ssl/certs/swegen-ca-bundle.crt"
 
 def with_ca(command: str) -> str:
     """Node keeps its own CA list and reads no SSL_CERT_FILE: a TLS-intercepting proxy's CA has
-    to reach npm, yarn and corepack through NODE_EXTRA_CA_CERTS (and npm's own cafile)."""
+    to reach npm, yarn and corepack through NODE_EXTRA_CA_CERTS (and npm's own cafile). npm 6
+    (old Node's) runs scripts as `nobody` when root, which cannot write root's cache: unsafe-perm."""
     return (f"if [ -f {CA_BUNDLE} ]; then export NODE_EXTRA_CA_CERTS={CA_BUNDLE} npm_config_cafile={CA_BUNDLE}; fi; "
-            + command)
+            "export npm_config_unsafe_perm=true; " + command)
 
 
 def changed_files(repo: Path, commit: str) -> list[str]:
@@ -432,6 +442,7 @@ def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) 
     deps = f"{DEPS}/{project}" if project else DEPS
     setup, install, why = install_commands(manager, as_of, berry, yarn_path, major, pnpm_lock, deps)
     reasons.append(("install", why))
+    resolve_first = manager.name == "npm" and manager.lock is None  # resolved before the Node switch
 
     runner, why = choose_runner(package, root_package)
     script = str((package.get("scripts") or {}).get("test") or "")
@@ -448,8 +459,8 @@ def plan(repo: Path, commit: str, as_of: str, changed: list[str] | None = None) 
     recipe = EnvRecipe(
         base_image=BASE_IMAGE,
         system_packages=("nodejs", "npm"),
-        pre_install=tuple(with_ca(c) for c in node_setup(major) + setup),
-        install=tuple(with_ca(c) for c in install),
+        pre_install=tuple(with_ca(c) for c in (() if resolve_first else node_setup(major)) + setup),
+        install=tuple(with_ca(c) for c in (install[:1] + node_setup(major) + install[1:] if resolve_first else install)),
         env=(("PATH", f"{deps}/node_modules/.bin:/usr/local/bin:/opt/swegen/venv/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"),
              ("NODE_OPTIONS", "--max-old-space-size=4096")),
         files=contents,

@@ -6,6 +6,14 @@
 "use strict";
 const fs = require("fs");
 
+// Runnable#titlePath is mocha >= 4's; before, the same from the parent chain.
+function titlePath(test) {
+  if (typeof test.titlePath === "function") return test.titlePath();
+  const path = [];
+  for (let node = test; node && !node.root; node = node.parent) if (node.title) path.unshift(node.title);
+  return path;
+}
+
 function SwegenReporter(runner) {
   const results = [];
   const out = process.env.SWEGEN_REPORT || "swegen-mocha.json";
@@ -13,7 +21,7 @@ function SwegenReporter(runner) {
   const key = (file, path) => file + "\u0000" + path.join("\u0000");
   const record = (test, file, status) => {
     counts[status] += 1;
-    results.push({ file: file || test.file || (test.parent && test.parent.file) || "", path: test.titlePath(), status });
+    results.push({ file: file || test.file || (test.parent && test.parent.file) || "", path: titlePath(test), status });
   };
   runner.on("pass", (test) => record(test, null, "passed"));
   runner.on("pending", (test) => record(test, null, "pending"));
@@ -25,7 +33,7 @@ function SwegenReporter(runner) {
     const each = (suite) => {
       suite.tests.forEach((t) => {
         const file = t.file || suite.file || "";
-        if (!done.has(key(file, t.titlePath()))) record(t, file, "error");
+        if (!done.has(key(file, titlePath(t)))) record(t, file, "error");
       });
       suite.suites.forEach(each);
     };
