@@ -16,7 +16,9 @@ FEATURE_WORDS = re.compile(
 )
 REVERT = re.compile(r"^revert\b", re.IGNORECASE)
 CHORE_WORDS = re.compile(
-    r"^(?:refactor\w*|clean ?up\w*|tidy|style|format\w*|lint\w*|typos?|spelling|rename[sd]?|move[sd]?|bump\w*|"
+    # whole words: "formatDuration(0) says 0s" names a function, it announces no reformatting
+    r"^(?:(?:refactor(?:s|ed|ing)?|clean ?ups?|tidy|style|format(?:s|ted|ting)?|lint(?:s|ed|ing)?|typos?|spelling|"
+    r"rename[sd]?|move[sd]?|bump(?:s|ed)?)\b(?![(.])|"
     r"chore[:(]|docs?[:(]|test[s]?[:(]|ci[:(]|build[:(]|perf[:(]|update (?:dependencies|deps|requirements))",
     re.IGNORECASE,
 )
