@@ -919,3 +919,15 @@ def test_canaries_take_the_package_of_their_file() -> None:
     assert {c.test_id.split("::")[0] for c in canaries} == {"example.com/m/a"}
     _, canaries = LANGUAGE.plant_canaries("a_test.go", source, ["example.com/m::TestA"], random.Random(3))
     assert {c.test_id.split("::")[0] for c in canaries} == {"example.com/m"}
+
+
+def test_added_definitions_and_referenced_names() -> None:
+    old = b"package a\n\ntype Box struct{}\n\nfunc (b *Box) Size() int { return 0 }\n"
+    new = old + b"\nfunc (b *Box) Grow(n int) { _ = strings.Repeat(\"x\", n) }\n\ntype Lid int\n\nfunc helper() {}\n"
+    assert LANGUAGE.added_definitions("a/a.go", old, new) == ["Box.Grow", "Lid", "helper"]
+    assert LANGUAGE.added_definitions("a/a.go", new, old) == []
+    assert LANGUAGE.added_definitions("a/a.go", None, old) == ["Box", "Box.Size"]
+    assert LANGUAGE.referenced_names("a/a.go", new, {7}) == {"b", "Box", "Grow", "n", "int", "_", "strings", "Repeat"}
+    assert LANGUAGE.referenced_names("a/a.go", new, set()) == set()
+    assert {"Lid", "helper", "Size"} <= LANGUAGE.referenced_names("a/a.go", new)
+    assert LANGUAGE.referenced_names("a/a.md", new) == set()

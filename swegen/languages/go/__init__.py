@@ -68,6 +68,16 @@ class GoLanguage:
             return []
         return syntax.definitions_changed(old, new)
 
+    def added_definitions(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:
+        if not path.endswith(".go") or roles.is_excluded(path):
+            return []
+        return syntax.definitions_added(old, new)
+
+    def referenced_names(self, path: str, source: bytes, lines: set[int] | None = None) -> set[str]:
+        if not path.endswith(".go"):
+            return set()
+        return syntax.names_on(source, lines)
+
     def plan(self, repo: Path, commit: str, as_of: str, paths: list[str] | None = None) -> Plan | None:
         return env.plan(Path(repo), commit, as_of, paths=paths, goproxy=self.goproxy)
 

@@ -757,3 +757,26 @@ def touched_tests(package: str, old: bytes | None, new: bytes | None) -> list[st
     changed = {_bare(d.name) for d in changed_declarations(old, new) if d.name not in tests}
     ids = touched_in(old, old_side, package, changed) | touched_in(new, new_side, package, changed)
     return sorted(ids)
+
+
+def definitions_added(old: bytes | None, new: bytes | None) -> list[str]:
+    """Functions, methods (`Type.Method`) and types in `new` but not in `old` (new API), sorted."""
+    kinds = ("func", "method", "type")
+    before = {d.name for d in declarations(parse_tree(old)) if d.kind in kinds} if old is not None else set()
+    after = {d.name for d in declarations(parse_tree(new)) if d.kind in kinds} if new is not None else set()
+    return sorted(after - before)
+
+
+@lru_cache(maxsize=1)
+def _identifier_query() -> Query:
+    return Query(_language(), "[(identifier) (type_identifier) (field_identifier) (package_identifier)] @name")
+
+
+def names_on(source: bytes, lines: set[int] | None = None) -> set[str]:
+    """Identifiers used on these lines (1-based; all when None): `strings.Cut(x)` gives "strings",
+    "Cut" and "x"."""
+    if lines is not None and not lines:
+        return set()
+    cursor = QueryCursor(_identifier_query())
+    nodes = cursor.captures(parse_tree(source)).get("name", [])
+    return {_text(n) for n in nodes if lines is None or n.start_point[0] + 1 in lines}
