@@ -53,8 +53,9 @@ def test_registered_and_implements_the_protocol() -> None:
     ("pkg/a/a.go", True, False),
     ("a_test.go", True, True),
     ("pkg/a/a_test.go", True, True),
-    ("pkg/a/testdata/input.txt", True, True),
-    ("testdata/golden/out.json", True, True),
+    ("pkg/a/testdata/input.txt", False, True),  # a test file of a Go change, not Go's alone
+    ("testdata/golden/out.json", False, True),
+    ("pkg/a/testdata/fixture.go", True, True),
     ("vendor/github.com/x/y/y.go", False, False),
     ("sub/vendor/github.com/x/y/y_test.go", False, False),
     ("go.sum", False, False),

@@ -5,6 +5,13 @@ Test). The import path needs the module path from go.mod, which a file's own tex
 `LANGUAGE` (unbound) names packages by their folder, and `LANGUAGE.at(repo, commit)` gives a
 language bound to the repository's go.mod files at that commit, whose ids match the parser's.
 Stages that name tests (mining's touched tests, canaries) should ask the bound one.
+
+A package that does not build has no test events: the parser gives the package's own id
+(`<import path>`, no `::`) ERROR, and `package_errors(statuses, ids)` spreads it to the asked
+tests of that package. A Go id names a package, not a file: `test_files_for(ids, files)` says
+which test files hold a package's tests (where canaries go); `test_command` takes ids too.
+Modules: env (plan, command, doctor), syntax (tree-sitter), report (parser), roles, constraints
+(build tags), canaries, example (a small Go repository with known fixes).
 """
 
 from __future__ import annotations

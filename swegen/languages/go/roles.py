@@ -44,10 +44,10 @@ def is_test(path: str) -> bool:
 
 
 def owns(path: str) -> bool:
-    """A Go source or test file, or Go test data, that is not vendored."""
-    if is_excluded(path):
-        return False
-    return path.endswith(ROLES.source_extensions) or is_test(path)
+    """A Go source or test file that is not vendored. Test data (testdata/) is a test file when a
+    Go change holds it (`is_test`), but not Go's by itself: every language's projects have such
+    folders, and a JSON fixture must not make a Python or JavaScript change a Go one."""
+    return path.endswith(ROLES.source_extensions) and not is_excluded(path)
 
 
 def is_generated(source: bytes) -> bool:
