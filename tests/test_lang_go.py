@@ -932,3 +932,58 @@ def test_added_definitions_and_referenced_names() -> None:
     assert LANGUAGE.referenced_names("a/a.go", new, set()) == set()
     assert {"Lid", "helper", "Size"} <= LANGUAGE.referenced_names("a/a.go", new)
     assert LANGUAGE.referenced_names("a/a.md", new) == set()
+
+
+PARALLEL = '''package par
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParallel(t *testing.T) {
+	for _, name := range []string{"slow ok", "fast fail", "skips"} {
+		name := name
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			switch name {
+			case "slow ok":
+				time.Sleep(50 * time.Millisecond)
+			case "fast fail":
+				t.Error("no")
+			default:
+				t.Skip("later")
+			}
+		})
+	}
+}
+
+func TestAlsoParallel(t *testing.T) {
+	t.Parallel()
+	time.Sleep(20 * time.Millisecond)
+}
+'''
+
+
+def test_parallel_subtests_pause_and_continue(tmp_path: Path) -> None:
+    """t.Parallel's pause/cont events, interleaved ends: each test its own final status."""
+    module = tmp_path / "par"
+    module.mkdir()
+    (module / "go.mod").write_text("module par\n\ngo 1.18\n")
+    (module / "par_test.go").write_text(PARALLEL)
+    run = _go_test(module, ".")
+    assert '"Action":"pause"' in run.stdout and '"Action":"cont"' in run.stdout
+    assert LANGUAGE.parse(run.stdout, run.stderr) == {
+        "par::TestParallel": FAILED, "par::TestParallel/slow_ok": PASSED, "par::TestParallel/fast_fail": FAILED,
+        "par::TestParallel/skips": SKIPPED, "par::TestAlsoParallel": PASSED}
+    found = {c.test_id for c in LANGUAGE.at(*_commit_all(module)).tests_in("par_test.go", PARALLEL.encode())}
+    assert found == set(LANGUAGE.parse(run.stdout, ""))
+
+
+def test_binding_reads_each_commit_once(tmp_path: Path) -> None:
+    repo, first = _repo(tmp_path, {"go.mod": "module example.com/one\n"})
+    second = repo.commit("rename", {"go.mod": "module example.com/two\n"})
+    assert LANGUAGE.at(repo.path, first).package("a/a_test.go") == "example.com/one/a"
+    assert LANGUAGE.at(repo.path, "HEAD").package("a/a_test.go") == "example.com/two/a"
+    assert env.modules_at(repo.path, second) == env.modules_at(repo.path, "HEAD")
+    assert env._modules_at.cache_info().hits >= 1

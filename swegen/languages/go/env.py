@@ -17,6 +17,7 @@ import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 from swegen.errors import SwegenError
@@ -128,7 +129,14 @@ def parse_gomod(text: str, root: str = "", vendor_modules: str | None = None, go
 
 def modules_at(repo: Path, commit: str) -> list[GoMod]:
     """Every go.mod of the repository at `commit` (outside vendor/ and testdata/), root first."""
-    names = _git(repo, "ls-tree", "-r", "--name-only", commit).splitlines()
+    return list(_modules_at(str(Path(repo).resolve()), _git(Path(repo), "rev-parse", "--verify", f"{commit}^{{commit}}").strip()))
+
+
+@lru_cache(maxsize=256)
+def _modules_at(repo_path: str, sha: str) -> tuple[GoMod, ...]:
+    """Cached by commit id: what a commit holds never changes (mining binds once per commit)."""
+    repo = Path(repo_path)
+    names = _git(repo, "ls-tree", "-r", "--name-only", sha).splitlines()
     found = []
     for name in names:
         path = PurePosixPath(name)
@@ -136,10 +144,10 @@ def modules_at(repo: Path, commit: str) -> list[GoMod]:
             continue
         root = "" if str(path.parent) == "." else str(path.parent)
         prefix = f"{root}/" if root else ""
-        text = _show(repo, commit, name) or ""
-        vendor = _show(repo, commit, f"{prefix}vendor/modules.txt")
-        found.append(parse_gomod(text, root, vendor, _show(repo, commit, f"{prefix}go.sum") or ""))
-    return sorted(found, key=lambda m: (m.root.count("/") if m.root else -1, m.root))
+        text = _show(repo, sha, name) or ""
+        vendor = _show(repo, sha, f"{prefix}vendor/modules.txt")
+        found.append(parse_gomod(text, root, vendor, _show(repo, sha, f"{prefix}go.sum") or ""))
+    return tuple(sorted(found, key=lambda m: (m.root.count("/") if m.root else -1, m.root)))
 
 
 def module_for(modules: list[GoMod], path: str) -> GoMod | None:
