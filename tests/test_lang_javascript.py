@@ -984,29 +984,38 @@ def test_js_example_tasks_fail_before_and_pass_after(tmp_path):
 
 
 @pytest.mark.docker
-@pytest.mark.slow  # about a minute on a fresh machine (is-odd from the npm registry into an image)
-def test_npm_workspaces_run_in_docker(tmp_path, base_image):
-    """An npm monorepo: the change is in packages/app, whose test imports the workspace package
-    `core` (its source only in the checkout) and core's registry dependency; the plan runs there,
-    the install command links both ways, and node:test passes."""
+@pytest.mark.slow  # about a minute each on a fresh machine (is-odd from the npm registry into an image)
+@pytest.mark.parametrize("layout", ["npm", "pnpm"])
+def test_workspaces_run_in_docker(tmp_path, base_image, layout):
+    """A monorepo (npm workspaces; pnpm's, whose node_modules are links into .pnpm): the change
+    is in packages/app, whose test imports the workspace package `core` (its source only in the
+    checkout) and core's registry dependency; the plan runs there, the install command links
+    both ways, and node:test passes."""
     folder = tmp_path / "repo"
     files = {
-        "package.json": pkg(name="mono", private=True, workspaces=["packages/*"]),
+        "package.json": pkg(name="mono", private=True, **({"workspaces": ["packages/*"]} if layout == "npm" else {})),
         "packages/core/package.json": pkg(name="core", type="module", main="index.js", dependencies={"is-odd": "3.0.1"}),
         "packages/core/index.js": 'import isOdd from "is-odd";\nexport const odd = (n) => isOdd(n);\n',
-        "packages/app/package.json": pkg(name="app", type="module", scripts={"test": "node --test"}, dependencies={"core": "1.0.0"}),
+        "packages/app/package.json": pkg(name="app", type="module", scripts={"test": "node --test"},
+                                         dependencies={"core": "1.0.0" if layout == "npm" else "workspace:*"}),
         "packages/app/index.js": 'import { odd } from "core";\nexport const label = (n) => (odd(n) ? "odd" : "even");\n',
     }
+    if layout == "pnpm":
+        files["pnpm-workspace.yaml"] = "packages:\n  - 'packages/*'\n"
     for name, text in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
-    npm_lock(folder, [])
-    files["package-lock.json"] = (folder / "package-lock.json").read_text()
+    if layout == "npm":
+        npm_lock(folder, [])
+        files["package-lock.json"] = (folder / "package-lock.json").read_text()
+    else:
+        subprocess.run(LOCKERS["pnpm"], cwd=folder, check=True, capture_output=True, timeout=300)
+        files["pnpm-lock.yaml"] = (folder / "pnpm-lock.yaml").read_text()
     test = 'import { test } from "node:test";\nimport assert from "node:assert";\nimport { label } from "../index.js";\ntest("labels", () => {\n  assert.equal(label(3), "odd");\n});\n'
     shutil.rmtree(folder)
     head = git_repo(folder, files, changed={"packages/app/test/label.test.js": test, "packages/app/index.js": files["packages/app/index.js"] + "\n"})
     plan, result, got = run_in_docker(folder, head, ["packages/app/test/label.test.js"], tmp_path)
-    assert (plan.workdir, plan.runner, plan.manager) == ("packages/app", "node:test", "npm")
+    assert (plan.workdir, plan.runner, plan.manager) == ("packages/app", "node:test", layout)
     assert got == {"packages/app/test/label.test.js > labels": PASSED}, result.stdout[-3000:] + result.stderr[-3000:]
 
 
