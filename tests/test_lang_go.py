@@ -987,3 +987,28 @@ def test_binding_reads_each_commit_once(tmp_path: Path) -> None:
     assert LANGUAGE.at(repo.path, "HEAD").package("a/a_test.go") == "example.com/two/a"
     assert env.modules_at(repo.path, second) == env.modules_at(repo.path, "HEAD")
     assert env._modules_at.cache_info().hits >= 1
+
+
+WORKSPACE = {
+    "go.work": "go 1.19\n\nuse (\n\t./a\n\t./b\n)\n",
+    "a/go.mod": "module example.com/a\n\ngo 1.19\n\nrequire example.com/b v0.0.0\n",
+    "b/go.mod": "module example.com/b\n\ngo 1.19\n",
+    "b/b.go": "package b\n\nfunc B() int { return 2 }\n",
+    "a/a_test.go": 'package a\n\nimport (\n\t"testing"\n\n\t"example.com/b"\n)\n\nfunc TestA(t *testing.T) {\n\tif b.B() != 2 {\n\t\tt.Fatal()\n\t}\n}\n',
+}
+
+
+def test_workspace_modules_build_offline(tmp_path: Path) -> None:
+    """A go.work: go refuses -mod=mod in workspace mode (no test would run), and a requirement on
+    another module of the workspace needs no proxy: -mod=readonly, offline, and the test passes."""
+    repo, commit = _repo(tmp_path, WORKSPACE)
+    assert env.parse_gowork(WORKSPACE["go.work"]) == ["./a", "./b"] and env.parse_gowork("use ./x // one\n") == ["./x"]
+    plan = LANGUAGE.plan(repo.path, commit, "2023-01-01", paths=["a/a_test.go"])
+    test_env = dict(plan.test_env)
+    assert plan.workdir == "a" and test_env["GOFLAGS"] == "-mod=readonly" and test_env["GOPROXY"] == "off"
+    assert test_env[env.DEPS_ENV] == "workspace" and "go.work uses 2 module(s)" in _reasons(plan)
+    command = LANGUAGE.test_command(plan, ["a/a_test.go"]).command
+    assert LANGUAGE.parse(_run_command(command, repo.path / "a", tmp_path / "r.json", tmp_path), "") == {
+        "example.com/a::TestA": PASSED}
+    broken = command.replace("GOFLAGS=-mod=readonly", "GOFLAGS=-mod=mod")
+    assert LANGUAGE.parse(_run_command(broken, repo.path / "a", tmp_path / "r2.json", tmp_path), "") == {}

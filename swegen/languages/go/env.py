@@ -12,6 +12,7 @@ module can be tested (the others are `[setup failed]`, which the parser reads as
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shlex
 import shutil
@@ -210,9 +211,56 @@ def _needed(mod: GoMod, reasons: list[tuple[str, str]]) -> tuple[int, int]:
     return needed
 
 
-def _modes(mod: GoMod, goproxy: str | None, reasons: list[tuple[str, str]]) -> tuple[dict[str, str], bool]:
+def parse_gowork(text: str) -> list[str]:
+    """The folders a go.work `use`s (`use ./a` or a `use (...)` block), as written."""
+    folders, block = [], False
+    for raw in text.splitlines():
+        line = _strip_comment(raw)
+        if block:
+            if line == ")":
+                block = False
+            elif line:
+                folders.append(line.strip('"'))
+        elif line.startswith("use"):
+            rest = line[3:].strip()
+            if rest == "(":
+                block = True
+            elif rest:
+                folders.append(rest.strip('"'))
+    return folders
+
+
+def _workspace(repo: Path, commit: str, mod: GoMod, modules: list[GoMod], reasons: list) -> set[str] | None:
+    """The module paths of the go.work that covers the module (its folder or one above), or None.
+    In workspace mode go refuses -mod=mod, and the workspace's own modules need no download."""
+    parts = mod.root.split("/") if mod.root else []
+    for depth in range(len(parts), -1, -1):
+        folder = "/".join(parts[:depth])
+        text = _show(repo, commit, f"{folder}/go.work" if folder else "go.work")
+        if text is None:
+            continue
+        roots = {posixpath.normpath(posixpath.join(folder or ".", use)) for use in parse_gowork(text)}
+        roots = {"" if r == "." else r for r in roots}
+        used = {m.module for m in modules if m.root in roots}
+        reasons.append(("workspace", f"{folder or '.'}/go.work uses {len(used)} module(s) of the repository: "
+                        f"workspace mode (GOFLAGS=-mod=readonly; go refuses -mod=mod there)"))
+        return used
+    return None
+
+
+def _modes(mod: GoMod, goproxy: str | None, reasons: list[tuple[str, str]], workspace: set[str] | None = None) -> tuple[dict[str, str], bool]:
     """(the go environment for test runs, whether the module builds with no network)."""
     env = {"GOTOOLCHAIN": "local", "GOCACHE": GOCACHE, "GOMODCACHE": GOMODCACHE, "GOSUMDB": "off", MODULE_ENV: mod.module}
+    if workspace is not None:
+        outside = [r for r in mod.requires if r not in workspace]
+        mod = GoMod(mod.root, mod.module, mod.go, mod.toolchain, tuple(outside), mod.vendored, mod.vendor_go, mod.go_sum, mod.text)
+        env_modes = _modes(mod, goproxy, reasons)
+        env.update(env_modes[0])
+        if env["GOFLAGS"] == "-mod=mod":
+            env["GOFLAGS"] = "-mod=readonly"
+        if env[DEPS_ENV] == "none":
+            env[DEPS_ENV] = "workspace"
+        return env, env_modes[1]
     if mod.vendored:
         env.update(GOFLAGS="-mod=vendor", GOPROXY="off", **{DEPS_ENV: "vendor"})
         reasons.append(("modules", f"vendor/modules.txt is present: every requirement is vendored, "
@@ -246,7 +294,7 @@ def plan(repo: Path, commit: str, as_of: str, paths: list[str] | None = None, go
     needed = _needed(mod, reasons)
     python, suite, version, why = choose_go(needed, as_of)
     reasons.append(("go version", why))
-    env, offline = _modes(mod, goproxy, reasons)
+    env, offline = _modes(mod, goproxy, reasons, _workspace(repo, commit, mod, modules, reasons))
     files, install = _install(mod, env, offline, reasons)
     recipe = EnvRecipe(
         base_image=base_tag(python),
@@ -295,8 +343,12 @@ def _install(mod: GoMod, env: dict[str, str], offline: bool, reasons: list) -> t
         reasons.append(("install", "no download: warm-up compiles the standard library into GOCACHE"))
         return (), (warm,)
     files = (("go.mod", mod.text), ("go.sum", mod.go_sum))
+    download = f"cd /opt/swegen/deps && env {exports} GOFLAGS= GOWORK=off go mod download"
+    if any(part == "workspace" for part, _ in reasons):
+        # alone in /opt/swegen/deps, the go.mod's requirements on workspace modules cannot be found
+        download += " || true"
     reasons.append(("install", "go mod download from go.mod and go.sum, then the standard library warm-up"))
-    return files, (f"cd /opt/swegen/deps && env {exports} go mod download", warm)
+    return files, (download, warm)
 
 
 def test_command(plan_: Plan, test_files: list[str]) -> TestCommand:
