@@ -382,12 +382,28 @@ def test_plan_without_requirements_builds_offline(tmp_path: Path) -> None:
     assert plan.runtime == ("go", "1.19") and plan.recipe.base_image == "swegen-base:py3.11"
     assert plan.recipe.system_packages == ("golang-go",) and plan.workdir == ""
     test_env = dict(plan.test_env)
-    assert test_env["GOFLAGS"] == "-mod=mod" and test_env["GOPROXY"] == "off" and test_env["GOTOOLCHAIN"] == "local"
+    assert test_env["GOFLAGS"] == "-mod=readonly" and test_env["GOPROXY"] == "off" and test_env["GOTOOLCHAIN"] == "local"
     assert test_env["GOCACHE"].startswith("/tmp/") and test_env[env.DEPS_ENV] == "none"
     assert dict(plan.recipe.env) == test_env and plan.recipe.files == ()
     assert any("go build std" in c for c in plan.recipe.install)
     text = _reasons(plan)
     assert "example.com/plain" in text and "go 1.18" in text and "bookworm" in text and "builds offline" in text
+
+
+def test_plan_commands_leave_the_checkout_as_it_was(tmp_path: Path) -> None:
+    """-mod=mod would add the missing go line to go.mod during the run: a changed checkout (and a
+    model's patch that holds a change it never made); the plan's -mod=readonly leaves it."""
+    repo, commit = _repo(tmp_path, {"go.mod": "module example.com/nogo\n", "x_test.go": GO_TEST.format(pkg="nogo")})
+    plan = LANGUAGE.plan(repo.path, commit, "2022-01-01")
+    for command in (LANGUAGE.install_command(plan), LANGUAGE.test_command(plan, ["x_test.go"]).command):
+        subprocess.run(["bash", "-c", command.replace(env.REPORT_PATH, str(tmp_path / "r.json")).replace(env.GOCACHE, "/tmp/swegen-go-test-cache")],
+                       cwd=repo.path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, check=True, capture_output=True)
+    assert LANGUAGE.parse((tmp_path / "r.json").read_text(), "") == {"example.com/nogo::TestOne": PASSED}
+    assert repo.git("status", "--porcelain") == ""
+    rewritten = LANGUAGE.test_command(plan, ["x_test.go"]).command.replace("-mod=readonly", "-mod=mod")
+    subprocess.run(["bash", "-c", rewritten.replace(env.REPORT_PATH, str(tmp_path / "r.json")).replace(env.GOCACHE, "/tmp/swegen-go-test-cache")],
+                   cwd=repo.path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, capture_output=True)
+    assert "go.mod" in repo.git("status", "--porcelain")
 
 
 def test_plan_vendored_requirements(tmp_path: Path) -> None:

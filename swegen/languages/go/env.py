@@ -257,7 +257,7 @@ def _modes(mod: GoMod, goproxy: str | None, reasons: list[tuple[str, str]], work
         env_modes = _modes(mod, goproxy, reasons)
         env.update(env_modes[0])
         if env["GOFLAGS"] == "-mod=mod":
-            env["GOFLAGS"] = "-mod=readonly"
+            env["GOFLAGS"] = "-mod=readonly"  # go refuses -mod=mod in workspace mode
         if env[DEPS_ENV] == "none":
             env[DEPS_ENV] = "workspace"
         return env, env_modes[1]
@@ -267,15 +267,17 @@ def _modes(mod: GoMod, goproxy: str | None, reasons: list[tuple[str, str]], work
                         f"GOFLAGS=-mod=vendor, GOPROXY=off (builds offline)"))
         return env, True
     if not mod.requires:
-        env.update(GOFLAGS="-mod=mod", GOPROXY="off", **{DEPS_ENV: "none"})
-        reasons.append(("modules", "go.mod requires no module: GOFLAGS=-mod=mod with GOPROXY=off (builds offline)"))
+        env.update(GOFLAGS="-mod=readonly", GOPROXY="off", **{DEPS_ENV: "none"})
+        reasons.append(("modules", "go.mod requires no module: GOPROXY=off (builds offline); GOFLAGS=-mod=readonly, "
+                        "since -mod=mod rewrites go.mod (adds a missing go line) in the checkout"))
         return env, True
     if goproxy:
         env.update(GOFLAGS="-mod=mod", GOPROXY=goproxy, **{DEPS_ENV: "proxy"})
         reasons.append(("modules", f"{len(mod.requires)} requirement(s), not vendored: fetched from the "
-                        f"configured GOPROXY {goproxy} while the image is built (go mod download)"))
+                        f"configured GOPROXY {goproxy} while the image is built (go mod download); "
+                        f"GOFLAGS=-mod=mod, so that go.sum entries the commit lacks are added, not fatal"))
         return env, False
-    env.update(GOFLAGS="-mod=mod", GOPROXY="off", **{DEPS_ENV: "missing"})
+    env.update(GOFLAGS="-mod=readonly", GOPROXY="off", **{DEPS_ENV: "missing"})
     reasons.append(("modules", f"{len(mod.requires)} requirement(s) ({', '.join(mod.requires[:3])}"
                     f"{'...' if len(mod.requires) > 3 else ''}) and no vendor/: a Go module proxy is needed "
                     f"(set {PROXY_ENV}); without one, packages importing them are [setup failed] (ERROR)"))
