@@ -179,7 +179,7 @@ STEPS = (
                 ("test/truncate.test.js", 'test("long text is cut", () => {\n  assert.equal(truncate("abcdef", 4).startsWith("abc"), true);\n});\n',
                  'test("long text is cut", () => {\n  assert.equal(truncate("abcdef", 4).startsWith("abc"), true);\n});\n\n'
                  'test("the ellipsis counts in the width", () => {\n  assert.equal(truncate("abcdef", 4), "abc\\u2026");\n  assert.equal(truncate("abcdef", 4).length, 4);\n});\n'))),
-    Step("fix-format-duration-zero", "formatDuration(0) says 0s instead of nothing", ANA,
+    Step("fix-format-duration-zero", "Fix formatDuration(0) returning an empty string instead of 0s", ANA,
          edits=(("src/duration.js", '  return out.join(" ");', '  return out.length ? out.join(" ") : "0s";'),
                 ("test/duration.test.js", '    assert.equal(formatDuration(3725000), "1h 2m 5s");\n  });\n',
                  '    assert.equal(formatDuration(3725000), "1h 2m 5s");\n  });\n\n  it("writes zero as 0s", () => {\n    assert.equal(formatDuration(0), "0s");\n  });\n'))),
