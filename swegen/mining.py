@@ -1106,7 +1106,11 @@ def _code_facts(split: Split, fixed: dict[str, list[bytes | None]], base: Callab
     for item, new in zip(split.source, fixed["source"]):
         other = _other_language(item.path)
         if other is not None:
-            changed += other.changed_definitions(item.path, base(item), new)
+            old = base(item)
+            new_here = other.added_definitions(item.path, old, new)
+            # as Python's: a definition the change adds is new API, not existing code it changed
+            changed += [name for name in other.changed_definitions(item.path, old, new) if name not in new_here]
+            added += new_here
             continue
         facts = codeindex.change_facts(
             item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text, test_file=False
@@ -1117,6 +1121,8 @@ def _code_facts(split: Split, fixed: dict[str, list[bytes | None]], base: Callab
         other = _other_language(item.path)
         if other is not None:
             touched += other.touched_tests(item.path, base(item), new)
+            if new is not None and item.added_lines:
+                referenced |= other.referenced_names(item.path, new, set(item.added_lines))
             continue
         facts = codeindex.change_facts(item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text)
         touched += facts.touched_tests

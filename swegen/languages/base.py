@@ -114,6 +114,13 @@ class Language(Protocol):
     def changed_definitions(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:
         """Qualified names of the functions, methods and classes a change of this file touched."""
 
+    def added_definitions(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:
+        """Qualified names of the definitions the change adds (a new API: with tests that use it,
+        the change is more likely a feature than a fix)."""
+
+    def referenced_names(self, path: str, source: bytes, lines: set[int] | None = None) -> set[str]:
+        """Identifiers used on these lines (1-based; all lines when None) of a file."""
+
     def plan(self, repo: Path, commit: str, as_of: str) -> Plan | None:
         """The environment at `commit` (dependencies as of `as_of`), or None when the repository
         holds no project of this language there."""
