@@ -728,6 +728,9 @@ def test_plan_is_a_json_record(tmp_path: Path) -> None:
     ("a/a_linux_arm64_test.go", "", False),
     ("a/a_amd64_test.go", "", True),
     ("a/export_test.go", "", True),  # not a GOOS
+    ("a/testdata/src/x_test.go", "", False),  # test data, never compiled
+    ("a/_old/x_test.go", "", False),
+    ("a/.hidden_test.go", "", False),
     ("a/a_test.go", "//go:build integration\n\n", False),
     ("a/a_test.go", "//go:build !integration\n\n", True),
     ("a/a_test.go", "//go:build linux && (amd64 || arm64)\n\n", True),

@@ -102,6 +102,9 @@ class _Expr:
 def builds_here(path: str, source: bytes) -> bool:
     """Is this file part of its package's test binary on linux/amd64? An unreadable //go:build
     line counts as yes (go would refuse the package, and the parser reports that)."""
+    parts = PurePosixPath(path).parts
+    if any(part == "testdata" or part.startswith(("_", ".")) for part in parts):
+        return False  # the go tool ignores testdata/ and names that start with _ or .
     if not _by_name(path):
         return False
     header = _header(source)
