@@ -638,8 +638,13 @@ def test_go_example_history_behaves_as_its_manifest_says(tmp_path: Path) -> None
     repo = tmp_path / "shelf"
     manifest = create_go_example(repo)
     assert create_go_example(tmp_path / "again")["changes"] == manifest["changes"]  # same SHAs every time
-    log = subprocess.run(["git", "-C", str(repo), "log", "--format=%H", "--reverse"], capture_output=True, text=True).stdout.split()
+    log = subprocess.run(["git", "-C", str(repo), "log", "--first-parent", "--format=%H", "--reverse"],
+                         capture_output=True, text=True).stdout.split()
     assert log == [c["commit"] for c in manifest["changes"]] and manifest["commit_count"] == len(log)
+    for change in manifest["changes"][1:]:  # the files each first-parent commit changes, as listed
+        changed = subprocess.run(["git", "-C", str(repo), "diff", "--name-only", f"{change['commit']}^1", change["commit"]],
+                                 capture_output=True, text=True).stdout.split()
+        assert sorted(changed) == sorted(change["source_files"] + change["test_files"] + change["other_files"]), change["id"]
     language = LANGUAGE.at(repo, log[-1])
     checked = 0
     for change in manifest["changes"]:
@@ -665,6 +670,9 @@ def test_go_example_history_behaves_as_its_manifest_says(tmp_path: Path) -> None
         assert set(fail_to_pass) <= found and set(fail_to_pass) <= touched, change["id"]
         checked += 1
     assert checked == 4
+    merge = next(c for c in manifest["changes"] if c["arrives_as"] == "merge")
+    parents = subprocess.run(["git", "-C", str(repo), "rev-list", "--parents", "-n1", merge["commit"]], capture_output=True, text=True).stdout.split()
+    assert len(parents) == 3 and merge["subject"].startswith("Merge pull request") and merge["expected"] == "task"
     assert all(t.startswith(MODULE + "/") for c in manifest["changes"] for t in c.get("fail_to_pass", []))
     subprocess.run(["git", "-C", str(repo), "checkout", "-q", "-f", "main"], check=True)
     assert _go_test(repo, "./...").returncode == 0  # the head builds and passes offline

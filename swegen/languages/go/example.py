@@ -3,7 +3,8 @@ that must not become tasks (a feature, docs, a refactor, a fix without tests, a 
 passed, a chore). Go's standard library only, so it builds and tests with no module proxy.
 
 `create_go_example(dest)` writes it with fixed authors and dates (the same SHAs everywhere) and
-returns the manifest: every first-parent commit, oldest first, with what swegen should make of
+returns the manifest: every first-parent commit of main, oldest first (one fix arrives as a
+pull request's merge), with what swegen should make of
 it and, for a fix, the tests that fail before it and pass after (ids as `go test -json` gives).
 """
 
@@ -37,6 +38,9 @@ class Change:
     expected: str = "task"
     fail_to_pass: tuple[str, ...] = ()
     note: str = ""
+    #: Arrives as a pull request: committed on this branch, then merged (--no-ff) with this subject.
+    branch: str = ""
+    merge_subject: str = ""
 
 
 ANA = ("Ana Ruiz", "ana@example.com")
@@ -202,7 +206,8 @@ CHANGES: tuple[Change, ...] = (
                 "\t\t{\"two words\", \"12x green pear\", 12, \"green pear\"},\n\t\t{\"upper X\", \"2X plum\", 2, \"plum\"},\n"),
            ),
            fail_to_pass=(f"{MODULE}/qty::TestParse", f"{MODULE}/qty::TestParse/upper_X"),
-           note="A table-driven test's new row: the subtest (space rewritten to _) and its parent fail before."),
+           note="A table-driven test's new row: the subtest (space rewritten to _) and its parent fail before.",
+           branch="ana/upper-x", merge_subject="Merge pull request #2 from ana/upper-x"),
     Change("fix-without-tests", "fix-without-tests", "stock: String counts only kinds still held", KOFI,
            edits=(("stock/stock.go", "\treturn fmt.Sprintf(\"%d kinds\", len(s.items))\n",
                    "\tkinds := 0\n\tfor _, n := range s.items {\n\t\tif n > 0 {\n\t\t\tkinds++\n\t\t}\n\t}\n"
@@ -271,16 +276,40 @@ def _entry(change: Change, files: list[str], sha: str) -> dict[str, Any]:
     tests = [f for f in files if f.endswith("_test.go") or "/testdata/" in f]
     source = [f for f in files if f.endswith(".go") and f not in tests]
     entry: dict[str, Any] = {
-        "id": change.id, "kind": change.kind, "subject": change.subject, "commit": sha,
+        "id": change.id, "kind": change.kind, "arrives_as": "merge" if change.branch else "plain",
+        "subject": change.merge_subject or change.subject, "commit": sha,
         "source_files": source, "test_files": tests,
         "other_files": [f for f in files if f not in tests and f not in source],
         "expected": change.expected,
     }
+    if change.branch:
+        entry["branch_subjects"] = [change.subject]
     if change.fail_to_pass:
         entry["fail_to_pass"] = list(change.fail_to_pass)
     if change.note:
         entry["note"] = change.note
     return entry
+
+
+def _identity(author: tuple[str, str], date: str) -> dict[str, str]:
+    name, email = author
+    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date,
+            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email, "GIT_COMMITTER_DATE": date}
+
+
+def _record(dest: Path, change: Change, index: int) -> tuple[str, list[str]]:
+    """Commit one change on main, or on its branch and then merged into main; main's new head."""
+    date = f"2023-03-{index + 1:02d}T10:00:00+00:00"
+    if change.branch:
+        _git(dest, "checkout", "-q", "-b", change.branch)
+    files = _apply(dest, change)
+    _git(dest, "add", "-A")
+    _git(dest, "commit", "-q", "-m", change.subject, env=_identity(change.author, date))
+    if change.branch:
+        _git(dest, "checkout", "-q", BRANCH)
+        merged = f"2023-03-{index + 1:02d}T16:00:00+00:00"
+        _git(dest, "merge", "-q", "--no-ff", "-m", change.merge_subject, change.branch, env=_identity(ANA, merged))
+    return _git(dest, "rev-parse", "HEAD"), files
 
 
 def create_go_example(dest: Path) -> dict[str, Any]:
@@ -293,14 +322,8 @@ def create_go_example(dest: Path) -> dict[str, Any]:
     _git(dest, "symbolic-ref", "HEAD", f"refs/heads/{BRANCH}")
     changes = []
     for index, change in enumerate(CHANGES):
-        files = _apply(dest, change)
-        date = f"2023-03-{index + 1:02d}T10:00:00+00:00"
-        name, email = change.author
-        identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_AUTHOR_DATE": date,
-                    "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email, "GIT_COMMITTER_DATE": date}
-        _git(dest, "add", "-A")
-        _git(dest, "commit", "-q", "-m", change.subject, env=identity)
-        changes.append(_entry(change, files, _git(dest, "rev-parse", "HEAD")))
+        sha, files = _record(dest, change, index)
+        changes.append(_entry(change, files, sha))
     return {
         "repo": REPO_NAME, "default_branch": BRANCH, "commit_count": len(CHANGES), "module": MODULE,
         "project": {"language": "go", "go": "1.18", "test_command": "go test -json ./...", "requires": []},
