@@ -145,10 +145,12 @@ def test_broken_code_still_gives_its_tests():
 
 
 @pytest.mark.parametrize("runner", ["jest", "vitest"])
-def test_each_names_match_the_runner_exactly(runner):
-    """Every name the real runner gave the rows of `.each` tables is the one tests_in gives."""
-    source = (DATA / f"{runner}-each.test.js").read_bytes()
-    report = json.loads((DATA / f"{runner}-each.json").read_text())
+@pytest.mark.parametrize("kind", ["each", "tagged"])
+def test_each_names_match_the_runner_exactly(runner, kind):
+    """Every name the real runner gave the rows of `.each` tables (arrays of rows; tagged
+    templates; `describe(Class.name)`) is the one tests_in gives."""
+    source = (DATA / f"{runner}-{kind}.test.js").read_bytes()
+    report = json.loads((DATA / f"{runner}-{kind}.json").read_text())
     reported = [" > ".join(["x"] + [t for t in a["ancestorTitles"] if t] + [a["title"]])
                 for r in report["testResults"] for a in r["assertionResults"]]
     assert sorted(t.test_id for t in JS.tests_in("x", source)) == sorted(reported)

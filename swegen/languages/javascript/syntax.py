@@ -134,6 +134,10 @@ def literal_name(node: Node) -> str:
         return _unescape(_text(node)[1:-1])
     if node.type == "template_string":
         return _unescape(_text(node)[1:-1])
+    if node.type == "member_expression":  # describe(Parser.name): a class's or function's own name
+        obj, prop = node.child_by_field_name("object"), node.child_by_field_name("property")
+        if obj is not None and prop is not None and obj.type == "identifier" and _text(prop) == "name":
+            return _text(obj)
     if node.type == "binary_expression" and _text(node.child_by_field_name("operator") or node) == "+":
         left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
         if left is not None and right is not None:
@@ -415,9 +419,25 @@ def _interpolate(name: str, row: dict, index: int, dialect: str) -> str:
     return re.sub(r"\$(#|[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)", one, name)
 
 
+def _expand_tagged(name: str, table: Node, dialect: str) -> list[str]:
+    """Rows of a tagged-template table (a header line of `|`-separated names, then one `${value}`
+    per cell), named with `$field`s; the name as written when a cell is not a literal."""
+    text = _text(table)[1:-1]
+    header = next((line for line in text.split("${", 1)[0].splitlines() if line.strip()), "")
+    fields = [f.strip() for f in header.split("|") if f.strip()]
+    cells = [c for c in table.named_children if c.type == "template_substitution"]
+    values = [_literal_value(c.named_children[0]) if c.named_child_count else (False, None) for c in cells]
+    if not fields or not cells or len(cells) % len(fields) or not all(ok for ok, _ in values):
+        return [name]
+    rows = [dict(zip(fields, [v for _, v in values[i:i + len(fields)]])) for i in range(0, len(values), len(fields))]
+    return [_interpolate(name, row, index, dialect) for index, row in enumerate(rows)]
+
+
 def expand_each(name: str, table: Node, dialect: str = "jest") -> list[str]:
     """The names jest/vitest give the rows of `.each(table)`; the name as written when the table
     is not a literal array (a variable, a tagged template): best effort, one entry."""
+    if table.type == "template_string":
+        return _expand_tagged(name, table, dialect)
     if table.type != "array":
         return [name]
     rows = [c for c in table.named_children if c.type != "comment"]
