@@ -95,4 +95,16 @@ def run_checks(python: str, base_image: str | None, output: Path) -> list[Check]
     if checks[-1].ok:
         checks += [check_base_image(python, base_image), check_docker_disk()]
     checks += [check_disk(output), check_debootstrap()]
-    return checks
+    return checks + language_checks()
+
+
+def language_checks() -> list[Check]:
+    """What each language of swegen.languages needs (a warning, not a failure: its tests run in
+    the environment image, which installs its toolchain; the host's is for trying it out)."""
+    from swegen import languages
+
+    return [
+        Check(f"{language.name}: {what}", ok, "ok" if ok else "missing", "" if ok else fix, required=False)
+        for language in languages.available()
+        for what, ok, fix in language.doctor()
+    ]
