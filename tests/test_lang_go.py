@@ -1039,3 +1039,9 @@ def test_workspace_modules_build_offline(tmp_path: Path) -> None:
         "example.com/a::TestA": PASSED}
     broken = command.replace("GOFLAGS=-mod=readonly", "GOFLAGS=-mod=mod")
     assert LANGUAGE.parse(_run_command(broken, repo.path / "a", tmp_path / "r2.json", tmp_path), "") == {}
+
+
+def test_no_canaries_in_a_file_go_test_does_not_compile_here() -> None:
+    source = '//go:build windows\n\npackage a\n\nimport "testing"\n\nfunc TestA(t *testing.T) {}\n'
+    assert LANGUAGE.plant_canaries("a/a_test.go", source, ["m/a::TestA"], random.Random(1)) == (source, [])
+    assert LANGUAGE.plant_canaries("a/a_windows_test.go", source[20:], ["m/a::TestA"], random.Random(1)) == (source[20:], [])
