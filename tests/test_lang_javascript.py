@@ -133,6 +133,41 @@ def test_node_test_subtests_and_describe():
     assert ids("t.test.mjs", src) == ["t.test.mjs > top", "t.test.mjs > top > sub", "t.test.mjs > d > i"]
 
 
+def test_tests_made_in_loops_over_known_tables_for_real(tmp_path):
+    """for-of, forEach and map over literal tables, Object.keys/entries of literal objects (keys
+    known though a value is not), names built with templates and +: tests_in names them as node
+    itself does when it runs them."""
+    if shutil.which("node") is None:
+        pytest.skip("no node on this host")
+    src = (DATA / "node-loops.test.mjs").read_text()
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "loops.test.mjs").write_text(src)
+    command = JS.test_command(a_plan("node:test"), ["test/loops.test.mjs"]).command
+    command = command.replace("/testbed", str(tmp_path)).replace(commands.REPORT_DIR, str(tmp_path / "r"))
+    subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, timeout=120)
+    got = reports.parse((tmp_path / "r" / "report").read_text(), "", root=str(tmp_path))
+    assert len(got) == 12 and set(got.values()) == {PASSED}
+    assert sorted(t.test_id for t in JS.tests_in("test/loops.test.mjs", src.encode())) == sorted(got)
+
+
+LOOPS = 'const cases = [[1, 2], [3, 4]];\ndescribe("d", () => {\n  cases.forEach(([a, b]) => {\n    it(`adds ${a}`, () => {\n      check(a, b);\n    });\n  });\n  it("other", () => {});\n});\n'
+
+
+@pytest.mark.parametrize("old,new,expected", [
+    ("[3, 4]]", "[3, 5]]", ["a.test.js > d > adds 1", "a.test.js > d > adds 3"]),  # the table
+    ("check(a, b);", "check(b, a);", ["a.test.js > d > adds 1", "a.test.js > d > adds 3"]),  # the loop's test body
+    ('it("other", () => {});', 'it("other", () => { x(); });', ["a.test.js > d > other"]),
+])
+def test_touched_tests_made_in_loops(old, new, expected):
+    a, b = edit(LOOPS, old, new)
+    assert JS.touched_tests("a.test.js", a, b) == expected
+
+
+def test_a_loop_over_an_unknown_table_gives_no_guessed_names():
+    src = 'describe("d", () => {\n  load().forEach((c) => {\n    it(`case ${c.name}`, () => {});\n  });\n  it("plain", () => {});\n});\n'
+    assert ids("a.test.js", src) == ["a.test.js > d > plain"]
+
+
 def test_calls_that_are_not_tests_are_left_out():
     src = 'const test = (x) => x;\nfoo.test("x", () => {});\nexpect(it).toBe(1);\ndescribe(name);\nit("real", () => { helper.it("no", () => {}); });\n'
     assert ids("a.test.js", src) == ["a.test.js > real"]

@@ -90,6 +90,8 @@ class Block:
     end_line: int
     body: Node | None = None  # the callback's statement block (where a suite's own statements are)
     children: list[Block] = field(default_factory=list)
+    #: The outermost loop that made this block from a table (its table is what the block uses).
+    loop: Node | None = None
 
 
 def _callee_chain(callee: Node) -> tuple[str | None, list[str], Node | None]:
@@ -127,13 +129,26 @@ def _unescape(text: str) -> str:
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), text, flags=re.S)
 
 
-def literal_name(node: Node) -> str:
-    """The name a test is given: a string's value; a template literal's text with `${...}` kept
-    as written (best effort: the runner's name has the value); anything else as written."""
+def literal_name(node: Node, env: dict[str, object] | None = None) -> str:
+    """The name a test is given: a string's value; a template literal with its `${...}` filled
+    in when they are values known here (a loop's variable over a literal table, a constant),
+    else kept as written (best effort); a known variable's value; anything else as written."""
+    env = env or {}
     if node.type == "string":
         return _unescape(_text(node)[1:-1])
     if node.type == "template_string":
-        return _unescape(_text(node)[1:-1])
+        out = []
+        for child in node.children:
+            if child.type == "template_substitution":
+                known, value = _evaluate(child.named_children[0], env) if child.named_child_count else (False, None)
+                out.append(_plain(value) if known else _text(child))
+            elif child.type not in ("`",):
+                out.append(_unescape(_text(child)))
+        return "".join(out)
+    if node.type in ("identifier", "subscript_expression") or (node.type == "member_expression" and _text(node.child_by_field_name("property") or node) != "name"):
+        known, value = _evaluate(node, env)
+        if known:
+            return _plain(value)
     if node.type == "member_expression":  # describe(Parser.name): a class's or function's own name
         obj, prop = node.child_by_field_name("object"), node.child_by_field_name("property")
         if obj is not None and prop is not None and obj.type == "identifier" and _text(prop) == "name":
@@ -141,8 +156,145 @@ def literal_name(node: Node) -> str:
     if node.type == "binary_expression" and _text(node.child_by_field_name("operator") or node) == "+":
         left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
         if left is not None and right is not None:
-            return literal_name(left) + literal_name(right)
+            return literal_name(left, env) + literal_name(right, env)
     return _text(node)
+
+
+class _Unknown:
+    """A value not known here (`new Date()`), in an object literal whose keys are still known."""
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN = _Unknown()
+
+
+def _evaluate(node: Node, env: dict[str, object]) -> tuple[bool, object]:
+    """(known, value) of a literal, a known variable, or a known value's member or index."""
+    known, value = _evaluate_any(node, env)
+    return (False, None) if value is UNKNOWN else (known, value)
+
+
+def _evaluate_any(node: Node, env: dict[str, object]) -> tuple[bool, object]:
+    if node.type == "identifier":
+        return (True, env[_text(node)]) if _text(node) in env else (False, None)
+    if node.type in ("member_expression", "subscript_expression"):
+        obj = node.child_by_field_name("object")
+        key_node = node.child_by_field_name("property") if node.type == "member_expression" else node.child_by_field_name("index")
+        if obj is None or key_node is None:
+            return False, None
+        known, value = _evaluate_any(obj, env)
+        if not known:
+            return False, None
+        key_known, key = (True, _text(key_node)) if node.type == "member_expression" else _evaluate(key_node, env)
+        if key_known and isinstance(value, dict) and key in value:
+            return True, value[key]
+        if key_known and isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
+            return True, value[key]
+        if key_known and key == "length" and isinstance(value, (list, str)):
+            return True, len(value)
+        return False, None
+    return _literal_value(node)
+
+
+def _iterable(node: Node, env: dict[str, object]) -> list[object] | None:
+    """The items a loop goes over, when known: a literal array or a known one, or
+    Object.keys/values/entries of a known object."""
+    if node.type == "call_expression":
+        callee, args = node.child_by_field_name("function"), node.child_by_field_name("arguments")
+        name = _text(callee) if callee is not None else ""
+        if name in ("Object.keys", "Object.values", "Object.entries") and args is not None and args.named_child_count == 1:
+            known, value = _evaluate_any(args.named_children[0], env)
+            if known and isinstance(value, dict):
+                return list(value) if name == "Object.keys" else list(value.values()) if name == "Object.values" else [[k, v] for k, v in value.items()]
+        return None
+    known, value = _evaluate(node, env)
+    return value if known and isinstance(value, list) else None
+
+
+def _bind(pattern: Node | None, value: object, env: dict[str, object]) -> dict[str, object]:
+    """`env` plus what a loop variable's pattern binds from one item (`x`, `[a, b]`, `{ a }`)."""
+    out = dict(env)
+    if pattern is None:
+        return out
+    if pattern.type == "identifier":
+        out[_text(pattern)] = value
+    elif pattern.type == "array_pattern" and isinstance(value, list):
+        for target, item in zip(pattern.named_children, value):
+            out = _bind(target, item, out)
+    elif pattern.type == "object_pattern" and isinstance(value, dict):
+        for target in pattern.named_children:
+            if target.type == "shorthand_property_identifier_pattern" and _text(target) in value:
+                out[_text(target)] = value[_text(target)]
+            elif target.type == "pair_pattern":
+                key, inner = target.child_by_field_name("key"), target.child_by_field_name("value")
+                if key is not None and _text(key) in value:
+                    out = _bind(inner, value[_text(key)], out)
+    return out
+
+
+def _constants(container: Node, env: dict[str, object]) -> dict[str, object]:
+    """`env` plus the literal constants a block declares (`const cases = [...]`): the tables
+    loops make tests from."""
+    out = dict(env)
+    for stmt in container.named_children:
+        decl = stmt.child_by_field_name("declaration") if stmt.type == "export_statement" else stmt
+        if decl is None or decl.type not in ("lexical_declaration", "variable_declaration"):
+            continue
+        for declarator in decl.named_children:
+            name, value = declarator.child_by_field_name("name"), declarator.child_by_field_name("value")
+            if declarator.type == "variable_declarator" and name is not None and value is not None and name.type == "identifier":
+                known, literal = _literal_value(value)
+                if known:
+                    out[_text(name)] = literal
+                elif value.type == "object":
+                    out[_text(name)] = _object_shape(value)
+    return out
+
+
+def _object_shape(node: Node) -> dict[str, object]:
+    """An object literal's keys, with the values that are literals (the rest UNKNOWN)."""
+    shape: dict[str, object] = {}
+    for pair in node.named_children:
+        if pair.type == "pair":
+            key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
+            if key is None:
+                continue
+            known, literal = _literal_value(value) if value is not None else (False, None)
+            shape[literal_name(key) if key.type == "string" else _text(key)] = literal if known else UNKNOWN
+        elif pair.type == "shorthand_property_identifier":
+            shape[_text(pair)] = UNKNOWN
+    return shape
+
+
+def _loop(stmt: Node, env: dict[str, object]) -> tuple[Node, Node | None, list[object]] | None:
+    """(body, loop variable pattern, items) of a loop over known items that may make tests:
+    `for (const x of items) {...}` or `items.forEach((x) => {...})`."""
+    if stmt.type == "for_in_statement" and _text(stmt.child_by_field_name("operator") or stmt) == "of":
+        right, body = stmt.child_by_field_name("right"), stmt.child_by_field_name("body")
+        items = _iterable(right, env) if right is not None else None
+        if items is not None and body is not None:
+            return body, stmt.child_by_field_name("left"), items
+        return None
+    call = stmt.named_children[0] if stmt.type == "expression_statement" and stmt.named_child_count else None
+    if call is None or call.type != "call_expression":
+        return None
+    callee, args = call.child_by_field_name("function"), call.child_by_field_name("arguments")
+    if callee is None or callee.type != "member_expression" or args is None or args.type != "arguments":
+        return None
+    if _text(callee.child_by_field_name("property") or callee) not in ("forEach", "map"):
+        return None
+    items = _iterable(callee.child_by_field_name("object"), env)
+    fn = args.named_children[0] if args.named_child_count else None
+    if items is None or fn is None or fn.type not in _FUNCTION_VALUES:
+        return None
+    body = fn.child_by_field_name("body")
+    params = fn.child_by_field_name("parameters") or fn.child_by_field_name("parameter")
+    first = params if params is not None and params.type == "identifier" else (params.named_children[0] if params is not None and params.named_child_count else None)
+    if body is None:
+        return None
+    return body, first, items
 
 
 def _callback_body(args: Node) -> Node | None:
@@ -230,9 +382,28 @@ def find_blocks(root: Node) -> list[Block]:
     return _blocks_in(root, (), in_test=None, dialect=dialect_of(root.text or b""))
 
 
-def _blocks_in(container: Node, prefix: tuple[str, ...], in_test: str | None, dialect: str = "jest") -> list[Block]:
+def _blocks_in(container: Node, prefix: tuple[str, ...], in_test: str | None, dialect: str = "jest",
+               env: dict[str, object] | None = None, in_loop: Node | None = None) -> list[Block]:
+    env = _constants(container, env or {})
     found = []
-    for call in _calls_in(container):
+    for stmt in container.named_children:
+        loop = _loop(stmt, env)
+        if loop is not None:  # tests made in a loop over a known table: one block per item
+            body, pattern, items = loop
+            outer = in_loop or stmt
+            for item in items:
+                inner = _bind(pattern, item, env)
+                found += (_blocks_in(body, prefix, in_test, dialect, inner, outer) if body.type == "statement_block"
+                          else _blocks_of(body, prefix, in_test, dialect, inner, outer))
+            continue
+        found += _blocks_of(stmt, prefix, in_test, dialect, env, in_loop)
+    return found
+
+
+def _blocks_of(stmt: Node, prefix: tuple[str, ...], in_test: str | None, dialect: str, env: dict[str, object],
+               in_loop: Node | None = None) -> list[Block]:
+    found = []
+    for call in _calls_of(stmt):
         kind_members = _classify(call, in_test)
         if kind_members is None:
             continue
@@ -243,16 +414,17 @@ def _blocks_in(container: Node, prefix: tuple[str, ...], in_test: str | None, di
         start, end = _span(call)
         body = _callback_body(args)
         if kind == "hook":
-            found.append(Block("hook", prefix, call, start, end, body))
+            found.append(Block("hook", prefix, call, start, end, body, loop=in_loop))
             continue
         if not args.named_children:
             continue
-        names = expand_each(literal_name(args.named_children[0]), table, dialect) if "each" in members and table is not None else [literal_name(args.named_children[0])]
+        first = literal_name(args.named_children[0], env)
+        names = expand_each(first, table, dialect) if "each" in members and table is not None else [first]
         for name in names:
-            block = Block(kind, prefix + (name,), call, start, end, body)
+            block = Block(kind, prefix + (name,), call, start, end, body, loop=in_loop)
             if body is not None:
                 context = _context_param(args) if kind == "test" else in_test
-                block.children = _blocks_in(body, block.parts, in_test=context, dialect=dialect)
+                block.children = _blocks_in(body, block.parts, in_test=context, dialect=dialect, env=env, in_loop=in_loop)
             found.append(block)
     return found
 
@@ -589,8 +761,11 @@ def _affected(path: str, source: bytes, lines: frozenset[int]) -> set[str]:
     changed_names: list[tuple[tuple[str, ...], set[str]]] = []
     helpers: list[tuple[tuple[str, ...], Node, set[str]]] = []  # (scope, statement, names it binds)
     whole_scopes: set[tuple[str, ...]] = set()
+    loops = {b.loop.id for b in every if b.loop is not None}  # their tests answer for them (below)
     for scope in _scopes(root, blocks):
         for stmt, block in _own_statements(scope, by_node):
+            if stmt.id in loops:
+                continue
             start, end = _span(stmt)
             if block is not None:
                 if block.kind == "hook":
@@ -631,8 +806,10 @@ def _affected(path: str, source: bytes, lines: frozenset[int]) -> set[str]:
             continue
         if any(_under(t.parts, s) for s in whole_scopes):
             hit.add(tid)
-        elif any(_under(t.parts, s) and _uses(t.node, c) for s, c in changed_names):
+        elif any(_under(t.parts, s) and (_uses(t.node, c) or (t.loop is not None and _uses(t.loop, c))) for s, c in changed_names):
             hit.add(tid)
+        elif t.loop is not None and touches(*_span(t.loop)):
+            hit.add(tid)  # the loop that makes it changed (its header, its table)
     return hit
 
 
