@@ -1045,3 +1045,22 @@ def test_no_canaries_in_a_file_go_test_does_not_compile_here() -> None:
     source = '//go:build windows\n\npackage a\n\nimport "testing"\n\nfunc TestA(t *testing.T) {}\n'
     assert LANGUAGE.plant_canaries("a/a_test.go", source, ["m/a::TestA"], random.Random(1)) == (source, [])
     assert LANGUAGE.plant_canaries("a/a_windows_test.go", source[20:], ["m/a::TestA"], random.Random(1)) == (source[20:], [])
+
+
+def test_requirements_replaced_by_local_folders_need_no_proxy(tmp_path: Path) -> None:
+    repo, commit = _repo(tmp_path, {
+        "lib/go.mod": "module example.com/lib\n\ngo 1.18\n",
+        "lib/lib.go": "package lib\n\nfunc V() int { return 3 }\n",
+        "app/go.mod": "module example.com/app\n\ngo 1.18\n\nrequire (\n\texample.com/lib v0.0.0\n\tgithub.com/far/away v1.0.0\n)\n\n"
+                      "replace example.com/lib => ../lib\n\nreplace (\n\tgithub.com/far/away v1.0.0 => github.com/fork/away v1.0.1\n)\n",
+        "app/app_test.go": 'package app\n\nimport (\n\t"testing"\n\n\t"example.com/lib"\n)\n\nfunc TestV(t *testing.T) {\n\tif lib.V() != 3 {\n\t\tt.Fatal()\n\t}\n}\n',
+    })
+    app = next(m for m in env.modules_at(repo.path, commit) if m.root == "app")
+    assert app.requires == ("github.com/far/away",)  # the fork is still another module: a proxy's
+    text = (repo.path / "app" / "go.mod").read_text().replace("\tgithub.com/far/away v1.0.0\n", "")
+    repo.commit("drop the far module", {"app/go.mod": text.split("replace (")[0]})
+    plan = LANGUAGE.plan(repo.path, "HEAD", "2023-01-01", paths=["app/app_test.go"])
+    assert dict(plan.test_env)[env.DEPS_ENV] == "none" and plan.workdir == "app"
+    command = LANGUAGE.test_command(plan, ["app/app_test.go"]).command
+    assert LANGUAGE.parse(_run_command(command, repo.path / "app", tmp_path / "r.json", tmp_path), "") == {
+        "example.com/app::TestV": PASSED}

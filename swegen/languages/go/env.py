@@ -64,6 +64,7 @@ class GoMod:
     module: str
     go: tuple[int, int] | None
     toolchain: str | None
+    #: Required module paths that no local `replace` (=> ./dir, ../dir) provides: what a proxy must give.
     requires: tuple[str, ...]
     vendored: bool
     #: The highest `go` line among vendored modules (vendor/modules.txt `## explicit; go 1.N`).
@@ -96,7 +97,7 @@ def _strip_comment(line: str) -> str:
 def parse_gomod(text: str, root: str = "", vendor_modules: str | None = None, go_sum: str = "") -> GoMod:
     """The module path, go and toolchain lines, and requirements of a go.mod (its own grammar is
     line based: `require x v1` or a `require (...)` block; `// indirect` ones count too)."""
-    module, go, toolchain, requires = "", None, None, []
+    module, go, toolchain, requires, local = "", None, None, [], set()
     block = None
     for raw in text.splitlines():
         line = _strip_comment(raw)
@@ -107,6 +108,8 @@ def parse_gomod(text: str, root: str = "", vendor_modules: str | None = None, go
                 block = None
             elif block == "require":
                 requires.append(line.split()[0])
+            elif block == "replace":
+                local |= _local_replace(line)
             continue
         words = line.split()
         verb = words[0]
@@ -121,11 +124,24 @@ def parse_gomod(text: str, root: str = "", vendor_modules: str | None = None, go
             toolchain = words[1]
         elif verb == "require" and len(words) >= 2:
             requires.append(words[1])
+        elif verb == "replace":
+            local |= _local_replace(line[len("replace"):])
+    requires = [r for r in requires if r not in local]
     vendor_go = None
     if vendor_modules:
         versions = [_version(v) for v in re.findall(r"^## .*\bgo (\d+\.\d+)", vendor_modules, re.MULTILINE)]
         vendor_go = max((v for v in versions if v), default=None)
     return GoMod(root, module, go, toolchain, tuple(requires), vendor_modules is not None, vendor_go, go_sum, text)
+
+
+def _local_replace(spec: str) -> set[str]:
+    """The module a `old [version] => ./dir` replace points at a folder (none for another module)."""
+    if "=>" not in spec:
+        return set()
+    old, new = (part.split() for part in spec.split("=>", 1))
+    target = new[0] if new else ""
+    local = target.startswith(("./", "../", "/")) or target in (".", "..")
+    return {old[0].strip('"')} if old and local else set()
 
 
 def modules_at(repo: Path, commit: str) -> list[GoMod]:
