@@ -17,7 +17,7 @@ import re
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -269,8 +269,7 @@ def _modes(mod: GoMod, goproxy: str | None, reasons: list[tuple[str, str]], work
     env = {"GOTOOLCHAIN": "local", "GOCACHE": GOCACHE, "GOMODCACHE": GOMODCACHE, "GOSUMDB": "off", MODULE_ENV: mod.module}
     if workspace is not None:
         outside = [r for r in mod.requires if r not in workspace]
-        mod = GoMod(mod.root, mod.module, mod.go, mod.toolchain, tuple(outside), mod.vendored, mod.vendor_go, mod.go_sum, mod.text)
-        env_modes = _modes(mod, goproxy, reasons)
+        env_modes = _modes(replace(mod, requires=tuple(outside)), goproxy, reasons)
         env.update(env_modes[0])
         if env["GOFLAGS"] == "-mod=mod":
             env["GOFLAGS"] = "-mod=readonly"  # go refuses -mod=mod in workspace mode
