@@ -138,7 +138,7 @@ def verdict(canaries: list[Canary], statuses: dict[str, str], collection_errors:
         found = [s for t, s in statuses.items() if t == canary.test_id or t.startswith(canary.test_id + "[")]
         path = canary.test_id.split("::")[0]
         if not found:
-            if _file_failed(path, collection_errors):
+            if _file_failed(path, collection_errors) or _container_failed(canary.test_id, statuses):
                 continue
             return f"canary test {canary.test_id} is missing from the report"
         if not canary.must_pass and any(passed(s) for s in found):
@@ -146,6 +146,16 @@ def verdict(canaries: list[Canary], statuses: dict[str, str], collection_errors:
         if canary.must_pass and resolved and not all(passed(s) for s in found):
             return f"canary test {canary.test_id} must pass, and the report says {found[0]}"
     return None
+
+
+def _container_failed(test_id: str, statuses: dict[str, str]) -> bool:
+    """Another language's runner reports a file or package that did not load (a Go package that
+    does not build, a JS file that does not import) as an ERROR of its own id: no canary of it
+    can run. Only when none of its tests passed, which a forged report would need."""
+    container = test_id.split("::")[0].split(" > ")[0]
+    if container == test_id or statuses.get(container) != "ERROR":
+        return False
+    return not any(passed(s) for t, s in statuses.items() if t.startswith((container + "::", container + " > ")))
 
 
 def _file_failed(path: str, collection_errors: dict[str, str]) -> bool:

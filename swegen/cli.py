@@ -612,23 +612,30 @@ def example() -> None:
     """The bundled example repository (a small library with real, tested bug fixes)."""
 
 
+language_option = option("--language", env="LANGUAGE", default="python", show_default=True,
+                         help="The example's language: python, javascript (js) or go.")
+
+
 @example.command("create")
 @click.argument("dest", type=click.Path(path_type=Path))
-def example_create(dest: Path) -> None:
+@language_option
+def example_create(dest: Path, language: str) -> None:
     """Write the example repository, with its deterministic history, to DEST."""
-    from swegen.example import create_example, load_manifest
+    from swegen.example import create_for, language_name, manifest_for
 
-    repo = create_example(dest)
-    manifest = load_manifest()
-    out.print(f"example repository {manifest['repo']} written to {repo} ({manifest['commit_count']} commits)")
+    name = language_name(language)
+    repo, repo_name = create_for(name, dest)
+    manifest = manifest_for(name)
+    out.print(f"example repository {repo_name} written to {repo} ({manifest['commit_count']} commits)", markup=False)
 
 
 @example.command("manifest")
-def example_manifest() -> None:
+@language_option
+def example_manifest(language: str) -> None:
     """Print the manifest: what each change in the example's history is."""
-    from swegen.example import load_manifest
+    from swegen.example import language_name, manifest_for
 
-    click.echo(json.dumps(load_manifest(), indent=2))
+    click.echo(json.dumps(manifest_for(language_name(language)), indent=2))
 
 
 # -- images ------------------------------------------------------------------------------------
@@ -706,7 +713,9 @@ def clean(everything: bool, images: bool, dry_run: bool) -> None:
 @base_image_option
 @ca_bundle_option
 @option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Candidates validated in parallel.")
-def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: str, workers: int) -> None:
+@option("--language", env="LANGUAGE", default="python", show_default=True,
+        help="The example's language: python, javascript (js) or go (another language's demo evaluates gold and empty only).")
+def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: str, workers: int, language: str) -> None:
     """Run every stage that exists on the bundled example repository."""
     import time
 
@@ -716,7 +725,9 @@ def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: st
     output = output or Path("swegen-out") / time.strftime("demo-%Y%m%d-%H%M%S")
     check_docker()
 
-    config = DemoConfig(output.resolve(), python, base_image, resolve_ca_bundle(ca_bundle), workers)
+    from swegen.example import language_name
+
+    config = DemoConfig(output.resolve(), python, base_image, resolve_ca_bundle(ca_bundle), workers, language_name(language))
     with _progress() as progress:
         result = run_demo(config, step=lambda message: err.print(f"- {message}"), progress=progress)
     print_funnel(result.funnel, result.output)

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from swegen import __version__
 from swegen.errors import BadInput
-from swegen.example import EXAMPLE_REPO_NAME, create_example
+from swegen.example import EXAMPLE_REPO_NAME, create_example, create_for
 from swegen.images import require_base_image
 from swegen.mining import MineConfig, mine
 from swegen.records import write_json
@@ -53,6 +53,8 @@ class DemoConfig:
     ca_bundle: Path | None = None
     #: Candidates validated in parallel.
     workers: int = 1
+    #: The example's language (swegen.example.LANGUAGES).
+    language: str = "python"
 
 
 @dataclass
@@ -80,6 +82,8 @@ def run_demo(
     _fresh(out)
     if config.base_image is None:
         require_base_image(config.python)  # fail before any work when the sandbox cannot run
+    if config.language != "python":
+        return _other_language_demo(config, step, progress)
     step("creating the example repository")
     repo = create_example(out / "repo")
     result = DemoResult(out, repo)
@@ -113,5 +117,26 @@ def run_demo(
         progress,
     )
     step("reporting: private against public scores")
+    result.report = make_report(ReportConfig(out))
+    return result
+
+
+def _other_language_demo(config: DemoConfig, step: Callable[[str], None], progress: Progress) -> DemoResult:
+    """The demo on another language's example: mined, validated, and evaluated with the gold and
+    empty patches (the scripted agent knows the Python example's bugs only), then reported."""
+    out = config.output
+    step(f"creating the {config.language} example repository")
+    repo, repo_name = create_for(config.language, out / "repo")
+    result = DemoResult(out, repo)
+    write_json(out / "demo.json", {"swegen_version": __version__, "command": "demo", "language": config.language,
+                                   "repo": str(repo)})
+    step("mining its history")
+    result.funnel = mine(MineConfig(repo=repo, output=out, repo_name=repo_name), progress)
+    step("validating the candidates in Docker (before and after each fix, with reruns and controls)")
+    result.validation = validate(ValidateConfig(run_dir=out, repo=repo, workers=config.workers, ca_bundle=config.ca_bundle), progress)
+    step("evaluating the gold and empty baselines in the sandbox")
+    result.evaluation = evaluate(EvaluateConfig(run_dir=out, predictions=("gold", "empty"), repo=repo, workers=config.workers,
+                                                ca_bundle=config.ca_bundle), progress)
+    step("reporting")
     result.report = make_report(ReportConfig(out))
     return result

@@ -1098,11 +1098,22 @@ class _CodeFacts:
     tests_use_existing: bool
 
 
-def _code_facts(split: Split, fixed: dict[str, list[bytes | None]], base: Callable[[FileDiff], bytes | None] = lambda item: None) -> _CodeFacts:
+def _code_facts(split: Split, fixed: dict[str, list[bytes | None]], base: Callable[[FileDiff], bytes | None] = lambda item: None,
+                at: Callable[[Language], Language] = lambda language: language) -> _CodeFacts:
     """tree-sitter over the fixed version of every touched Python file (one parse per file); a
-    file of another language is asked of that language (swegen.languages), with its version
-    before the change (`base`)."""
+    file of another language is asked of that language (swegen.languages), bound to the
+    repository at the fix (`at`), with its version before the change (`base`)."""
     changed, added, touched, referenced = [], [], [], set()
+    bound: dict[str, Language] = {}
+
+    def _other_language(path: str) -> Language | None:
+        language = _language_of(path)
+        if language is None:
+            return None
+        if language.name not in bound:
+            bound[language.name] = at(language)
+        return bound[language.name]
+
     for item, new in zip(split.source, fixed["source"]):
         other = _other_language(item.path)
         if other is not None:
@@ -1189,7 +1200,7 @@ def _base_version(commit: Commit, item: FileDiff, blobs: BlobReader) -> bytes | 
     return blobs.read(commit.base, item.old_path or item.path)
 
 
-def _other_language(path: str) -> Language | None:
+def _language_of(path: str) -> Language | None:
     """The language of `path` when it is one of swegen.languages' (not Python, which codeindex
     indexes here), else None."""
     if codeindex.language_for(path) is not None:
@@ -1244,7 +1255,8 @@ def _analyse(commit: Commit, raw: bytes, readers: _Readers, ctx: _Context) -> tu
     branch = readers.branch_commits(commit)
     messages = [commit.message] + [message for _, message in branch]
     fixed = _fixed_versions(commit, split, readers.blobs)
-    facts = _code_facts(split, fixed, lambda item: _base_version(commit, item, readers.blobs))
+    facts = _code_facts(split, fixed, lambda item: _base_version(commit, item, readers.blobs),
+                        lambda language: language.at(ctx.config.repo, commit.sha))
     shared = _tests_using_shared_code(commit, split, fixed["tests"], {t.split("::")[0] for t in facts.touched_tests}, readers, ctx)
     if shared:
         facts = replace(facts, touched_tests=sorted(set(facts.touched_tests) | set(shared)))

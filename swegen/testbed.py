@@ -27,7 +27,7 @@ from swegen.docker_sandbox import DockerSandbox
 from swegen.envs import EnvPlan, available_pythons, plan_environment
 from swegen.errors import DockerUnavailable, InfrastructureDown, PackageIndexDown, SwegenError
 from swegen.images import INDEX_RETRY_WAITS, base_image_id, build_env_image, env_fingerprint, env_tag
-from swegen.languages.base import plan_from_dict
+from swegen.languages.base import Language, plan_from_dict
 from swegen.records import to_dict, write_atomic
 from swegen.runner import TestRun, run_language_tests, run_pytest
 from swegen.resources import sandbox_file
@@ -58,6 +58,8 @@ class Testbed:
     language: str = "python"
     #: The plan of a language of swegen.languages, as a plain record ({} for Python).
     plan: dict = field(default_factory=dict)
+    #: The task's test files (where another language finds the files of its test ids).
+    test_files: list[str] = field(default_factory=list)
 
     def spec(self, stage: str, network: bool = False) -> SandboxSpec:
         limits = dataclasses.replace(Limits(**self.limits), network=network)  # type: ignore[arg-type]
@@ -136,11 +138,11 @@ class Environments:
 
     def _other_testbed(self, task: dict, language: str, limits: Limits) -> tuple[Testbed | None, object, str | None]:
         """The testbed of a task in a language of swegen.languages: its plan, its image."""
-        lang = languages.by_name(language)
         commit = task["base_commit"]
+        lang = languages.by_name(language).at(self.repo, commit)
         as_of = subprocess.run(["git", "-C", str(self.repo), "show", "-s", "--format=%cI", commit],
                                capture_output=True, text=True).stdout.strip()
-        plan = lang.plan(self.repo, commit, as_of)
+        plan = lang.plan(self.repo, commit, as_of, paths=[*task.get("source_files", []), *task.get("test_files", [])])
         if plan is None:
             return None, None, f"env-build-failed: no {language} project at {commit[:12]}"
         image, error = self.image(plan)  # type: ignore[arg-type]
@@ -149,7 +151,7 @@ class Environments:
         bed = Testbed(
             instance_id=task["instance_id"], repo=str(self.repo), base_commit=commit, image=image, package=None,
             pretend_version="", test_env=dict(plan.test_env), pytest_args=[], limits=dataclasses.asdict(limits),
-            language=language, plan=to_dict(plan),
+            language=language, plan=to_dict(plan), test_files=list(task.get("test_files", [])),
         )
         return bed, plan, None
 
@@ -351,6 +353,7 @@ class Container:
         """`image` starts it from a snapshot (swegen.snapshot) that holds the source already: then
         `archive` is None."""
         self.bed = bed
+        self._language: Language | None = None
         spec = bed.spec(stage, network)
         self.box: Sandbox = DockerSandbox(dataclasses.replace(spec, image=image) if image else spec)
         try:
@@ -406,7 +409,8 @@ class Container:
         rng = random.Random(seed)
         planted: list[Canary] = []
         bed_language = self.bed.language
-        for path in test_files(fail_to_pass, bed_language):
+        paths = test_files(fail_to_pass) if bed_language == "python" else self.language().test_files_for(fail_to_pass, self.bed.test_files)
+        for path in paths:
             try:
                 source = self.box.get(f"/testbed/{path}").decode("utf-8")
             except (SwegenError, UnicodeDecodeError):
@@ -414,7 +418,7 @@ class Container:
             if bed_language == "python":
                 text, canaries = plant(path, source, fail_to_pass, rng)
             else:
-                text, other = languages.by_name(bed_language).plant_canaries(path, source, fail_to_pass, rng)
+                text, other = self.language().plant_canaries(path, source, fail_to_pass, rng)
                 canaries = [Canary(c.test_id, c.must_pass) for c in other]
             if canaries:
                 self.box.put(f"/testbed/{path}", text.encode("utf-8"))
@@ -428,9 +432,16 @@ class Container:
         bed = self.bed
         if bed.language == "python":
             return run_pytest(self.box, targets, timeout, env=bed.test_env, extra_args=bed.pytest_args, stream=stream)
-        language = languages.by_name(bed.language)
-        files = list(dict.fromkeys(t.split(" > ")[0].split("::")[0] for t in targets))
-        return run_language_tests(self.box, language, plan_from_dict(bed.plan), [f for f in files if language.owns(f)], timeout)
+        language = self.language()
+        files = [t for t in targets if language.owns(t)]
+        files += language.test_files_for([t for t in targets if t not in files], bed.test_files)
+        return run_language_tests(self.box, language, plan_from_dict(bed.plan), list(dict.fromkeys(files)), timeout)
+
+    def language(self) -> Language:
+        """The task's language of swegen.languages, bound to its repository at the base commit."""
+        if self._language is None:
+            self._language = languages.by_name(self.bed.language).at(Path(self.bed.repo), self.bed.base_commit)
+        return self._language
 
     def install(self, log: Path | None = None) -> tuple[str, str | None]:
         """Install the project offline; (how it was installed, why the package is unusable or None)."""
@@ -449,7 +460,7 @@ class Container:
         """A language of swegen.languages: its dependencies are in the image; its own command
         (linking them in, building) runs here, and its failure is why the project is unusable."""
         plan = plan_from_dict(self.bed.plan)
-        command = languages.by_name(self.bed.language).install_command(plan)
+        command = self.language().install_command(plan)
         if not command:
             return "image", None
         workdir = f"/testbed/{plan.workdir}".rstrip("/") if plan.workdir else "/testbed"
@@ -532,12 +543,10 @@ def test_targets(files: list[str], language: str = "python") -> list[str]:
 
 
 def test_files(tests: list[str], language: str = "python") -> list[str]:
-    """The files of test ids, in order, once each (what a run needs to collect them): a pytest
-    node id's file is before its "::", a JavaScript id's before its " > ". (A Go id names a
-    package, not a file: none.)"""
-    if language == "go":
-        return []
+    """What a run of these tests is pointed at, in order, once each: a pytest node id's file
+    (before its "::"); another language's ids as they are (its Container.run_tests finds their
+    files through the language)."""
     if language != "python":
-        return list(dict.fromkeys(test.split(" > ")[0] for test in tests))
+        return list(dict.fromkeys(tests))
     return list(dict.fromkeys(test.split("::")[0] for test in tests))
 

@@ -104,6 +104,10 @@ class Language(Protocol):
     def owns(self, path: str) -> bool:
         """Is this path this language's source or test code?"""
 
+    def at(self, repo: Path, commit: str) -> "Language":
+        """This language as it reads `repo` at `commit` (Go's test ids need go.mod's module
+        path); itself when it needs nothing of the repository. Stages ask the bound one."""
+
     def tests_in(self, path: str, source: bytes) -> list[TestCase]:
         """Every test that tree-sitter finds in one test file, with the runner's id for it."""
 
@@ -121,9 +125,14 @@ class Language(Protocol):
     def referenced_names(self, path: str, source: bytes, lines: set[int] | None = None) -> set[str]:
         """Identifiers used on these lines (1-based; all lines when None) of a file."""
 
-    def plan(self, repo: Path, commit: str, as_of: str) -> Plan | None:
-        """The environment at `commit` (dependencies as of `as_of`), or None when the repository
-        holds no project of this language there."""
+    def plan(self, repo: Path, commit: str, as_of: str, paths: list[str] | None = None) -> Plan | None:
+        """The environment at `commit` (dependencies as of `as_of`) for the project that holds
+        `paths` (a task's files: in a monorepo, the workspace package or module they are in), or
+        None when the repository holds no project of this language there."""
+
+    def test_files_for(self, test_ids: list[str], files: list[str]) -> list[str]:
+        """The test files among `files` (a task's test files) that hold the tests of these ids:
+        what a run of those tests is pointed at, and where their canaries go."""
 
     def test_command(self, plan: Plan, test_files: list[str]) -> TestCommand:
         """The command that runs these test files (paths relative to the checkout) with a

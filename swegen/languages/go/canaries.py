@@ -71,8 +71,16 @@ def _body(name: str, testing: str, must_pass: bool, rng: random.Random) -> str:
     return f"func {name}(t *{testing}.T) {{\n{check}}}\n"
 
 
+def _is_comment_line(data: bytes, start: int, limit: int) -> bool:
+    """Does the line before `start` (up to `limit`) hold only a // comment?"""
+    if start == 0:
+        return False
+    line_start = data.rfind(b"\n", 0, start - 1) + 1
+    return data[line_start:start].strip().startswith(b"//")
+
+
 def plant(path: str, source: str, package: str, rng: random.Random) -> tuple[str, list[Canary]]:
-    """(the file with canaries appended, the canaries), or the file unchanged and [] when it does
+    """(the file with canaries before its first function, the canaries), or the file unchanged and [] when it does
     not parse or does not import "testing" under a usable name."""
     root = parse_tree(source.encode())
     if root.has_error:
@@ -89,5 +97,18 @@ def plant(path: str, source: str, package: str, rng: random.Random) -> tuple[str
     names = [_fresh(vocabulary, taken, rng) for _ in kinds]
     newline = "\r\n" if "\r\n" in source else "\n"
     bodies = [_body(name, testing, must_pass, rng).replace("\n", newline) for name, must_pass in zip(names, kinds)]
-    text = source.rstrip("\r\n") + newline * 2 + newline.join(bodies)
+    # before the file's first function: go test runs a package's tests in source order, and a
+    # test that panics ends the package's run, so canaries after it would be missing from an
+    # honest report
+    first = next((n for n in root.named_children if n.type in ("function_declaration", "method_declaration")), None)
+    if first is None:
+        text = source.rstrip("\r\n") + newline * 2 + newline.join(bodies)
+    else:
+        data = source.encode()
+        at = data.rfind(b"\n", 0, first.start_byte) + 1
+        while _is_comment_line(data, at, first.start_byte):  # the function's doc comment stays with it
+            at = data.rfind(b"\n", 0, max(at - 1, 0)) + 1 if at else 0
+            if at == 0:
+                break
+        text = (data[:at].decode() + newline.join(bodies) + newline + data[at:].decode())
     return text, [Canary(f"{package}::{name}", must_pass) for name, must_pass in zip(names, kinds)]

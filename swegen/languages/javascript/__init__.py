@@ -25,6 +25,9 @@ class JavaScript:
     def owns(self, path: str) -> bool:
         return roles.owns(path)
 
+    def at(self, repo: Path, commit: str) -> "JavaScript":
+        return self  # ids are file paths and names: nothing of the repository is needed
+
     def tests_in(self, path: str, source: bytes) -> list[TestCase]:
         return syntax.tests_in(path, source)
 
@@ -42,8 +45,14 @@ class JavaScript:
     def referenced_names(self, path: str, source: bytes, lines: set[int] | None = None) -> set[str]:
         return syntax.referenced_names(path, source, lines)
 
-    def plan(self, repo: Path, commit: str, as_of: str) -> Plan | None:
-        return plan.plan(repo, commit, as_of)
+    def plan(self, repo: Path, commit: str, as_of: str, paths: list[str] | None = None) -> Plan | None:
+        return plan.plan(repo, commit, as_of, changed=paths)
+
+    def test_files_for(self, test_ids: list[str], files: list[str]) -> list[str]:
+        """The file of each id (before its first " > "), when it is among `files`, or any file
+        this language owns that an id names."""
+        named = dict.fromkeys(t.split(" > ", 1)[0] for t in test_ids)
+        return [f for f in named if f in files or roles.owns(f)]
 
     def test_command(self, plan: Plan, test_files: list[str]) -> TestCommand:
         return commands.test_command(plan, test_files)
