@@ -40,6 +40,10 @@ log "installing swegen into .venv"
 # Debian's docker-registry (the reference registry): tests/test_ray.py pushes and pulls through it.
 command -v docker-registry >/dev/null || { log "installing docker-registry (the Ray tests push images to it)"; apt_install docker-registry; }
 # Debian's chromium: the tests open the HTML report in it, headless.
+# Debian's Go and Node: tests/test_lang_go.py and tests/test_lang_javascript.py run real go test
+# and node on the host (the environment images install their own).
+command -v go >/dev/null || { log "installing golang-go (the Go language tests run real go test)"; apt_install golang-go; }
+command -v node >/dev/null && command -v npm >/dev/null || { log "installing nodejs and npm (the JavaScript language tests)"; apt_install nodejs npm; }
 command -v chromium >/dev/null || { log "installing chromium (the tests open the HTML report in it)"; apt_install chromium; }
 
 # 2. A Docker engine that answers.
