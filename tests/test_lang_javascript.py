@@ -30,6 +30,12 @@ def ids(path: str, source: str) -> list[str]:
 # File roles
 
 
+def test_bound_language_and_the_files_of_test_ids(tmp_path):
+    assert JS.at(tmp_path, "HEAD") is JS
+    got = JS.test_files_for(["test/a.test.js > d > x", "test/a.test.js > y", "src/b.spec.ts > z", "README.md > q"], ["test/a.test.js"])
+    assert got == ["test/a.test.js", "src/b.spec.ts"]
+
+
 def test_registered_and_implements_the_protocol():
     assert by_name("javascript") is JS
     assert isinstance(JS, Language)
