@@ -282,6 +282,10 @@ def _pytest_output(box: Sandbox) -> str:
         return ""
 
 
+#: How much of another language's report goes into a run's log.
+REPORT_IN_LOG = 500_000
+
+
 def run_language_tests(box: Sandbox, language: "Language", plan: "Plan", test_files: list[str], timeout: float) -> TestRun:
     """Run the tests of a language of swegen.languages (JavaScript, Go) with its own runner and
     read the statuses from the report it writes. There is no second channel as for pytest: the
@@ -304,4 +308,6 @@ def run_language_tests(box: Sandbox, language: "Language", plan: "Plan", test_fi
         statuses = language.parse(report, output)
     except (ValueError, ElementTree.ParseError) as exc:
         return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"unreadable {plan.runner} report: {exc}")
-    return TestRun(result.exit_code, statuses, {}, output, result.duration)
+    # the log keeps the report too: `go test -json` puts its build errors there, not on the console
+    shown = report if len(report) <= REPORT_IN_LOG else report[:REPORT_IN_LOG] + "\n[... report cut ...]\n"
+    return TestRun(result.exit_code, statuses, {}, f"{output}\n--- {plan.runner} report ({command.report_path}) ---\n{shown}", result.duration)

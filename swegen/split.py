@@ -101,8 +101,9 @@ class SplitRules:
         # A file of one of swegen.languages' (JavaScript, Go) is sorted by that language's own
         # roles first: its vendored and generated files are left out, its test files are tests.
         language = languages.for_path(path)
-        if language is not None and matches(path, language.roles.exclude_globs):
-            return "other"
+        if any(path.endswith(other.roles.source_extensions) and matches(path, other.roles.exclude_globs)
+               for other in languages.available()):
+            return "other"  # vendored Go, minified or built JS: even where the language disowns the file
         if matches(path, self.test_globs) or (language is not None and matches(path, language.roles.test_globs)):
             return "test"
         if matches(path, self.exclude_globs):

@@ -230,7 +230,11 @@ def _validate(job: Job) -> Validation:
             reason, step, infra = problem
             return Validation(**base, kept=False, reason=reason, step=step, infra_error=infra)
         f2p, p2p, flaky = classify([r.statuses for r in before.runs], [r.statuses for r in after.runs])
-        import_errors = sorted(t for t in f2p if t.split("::")[0] in before.runs[0].collection_errors)
+        # tests that could not run before the fix: their file did not import (pytest), or their
+        # file or package did not load or build (another language's runner: an ERROR of its own id)
+        first = before.runs[0]
+        import_errors = sorted(t for t in f2p if t.split("::")[0] in first.collection_errors
+                               or first.statuses.get(t.split("::")[0].split(" > ")[0]) == "ERROR")
         result = dict(base, FAIL_TO_PASS=f2p, PASS_TO_PASS=p2p, flaky=flaky, fail_to_pass_import_errors=import_errors)
         if not f2p:
             why = "only flaky tests changed outcome" if flaky else "no test fails before the fix and passes after it"
