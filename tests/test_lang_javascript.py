@@ -454,7 +454,7 @@ def a_plan(runner: str, workdir: str = "", workspaces: str = "") -> Plan:
 @pytest.mark.parametrize("runner,flags", [
     ("jest", ["jest --ci --json --outputFile=/tmp/swegen-js/report", "--watchAll=false", "--coverage=false", "--runTestsByPath"]),
     ("vitest", ["vitest run --reporter=json", "--outputFile=/tmp/swegen-js/report", "--coverage.enabled=false", "--watch=false"]),
-    ("mocha", ["SWEGEN_REPORT=/tmp/swegen-js/report mocha --reporter /tmp/swegen-js/mocha.cjs", "--no-colors"]),
+    ("mocha", ["SWEGEN_REPORT=/tmp/swegen-js/report mocha $swegen_exit --reporter /tmp/swegen-js/mocha.cjs", "--no-colors", "--exit"]),
     ("node:test", ["node --test --test-reporter=/tmp/swegen-js/node-test.mjs", "--test-reporter-destination=/tmp/swegen-js/report"]),
     ("ava", ["ava --tap", "# swegen-file: ava $f"]),
     ("tape", ["node \"$f\"", "# swegen-exit: $code"]),
@@ -508,7 +508,7 @@ def test_runner_options_reach_the_command(tmp_path):
     head = git_repo(tmp_path, {"package.json": pkg(scripts={"test": "mocha -u tdd --reporter dot"}, devDependencies={"mocha": "10"})})
     p = JS.plan(tmp_path, head, "2024-03-01")
     assert dict(p.test_env)[commands.OPTIONS_VAR] == "-u tdd" and "-u tdd" in reasons(p)["runner"]
-    assert "mocha -u tdd --reporter /tmp/swegen-js/mocha.cjs" in JS.test_command(p, ["test/a.js"]).command
+    assert "mocha -u tdd $swegen_exit --reporter /tmp/swegen-js/mocha.cjs" in JS.test_command(p, ["test/a.js"]).command
 
 
 @pytest.fixture(scope="module")
@@ -544,6 +544,19 @@ def test_mocha_command_runs_for_real(tmp_path, mocha_bin):
     assert bdd == {**expected, "test/broken.test.js": ERROR}
     tdd_plan = Plan("javascript", a_plan("mocha").recipe, ("node", "20"), "npm", "mocha", "2024", "", ((commands.OPTIONS_VAR, "-u tdd"),))
     assert run(tdd_plan, ["test/tdd.js"]) == {"test/tdd.js > s > t": PASSED} == {t.test_id: PASSED for t in JS.tests_in("test/tdd.js", (tmp_path / "test" / "tdd.js").read_bytes())}
+
+
+def test_a_test_that_leaves_a_timer_running_does_not_hang_mocha(tmp_path, mocha_bin):
+    """mocha 4+ waits for the event loop after the tests (express's suite leaves servers open):
+    the command passes --exit, so the run ends with its report instead of at the stage's timeout."""
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "open.test.js").write_text('it("leaves a timer", function () { setInterval(function () {}, 1000); });\n')
+    shutil.rmtree(tmp_path / "r", ignore_errors=True)
+    command = JS.test_command(a_plan("mocha"), ["test/open.test.js"]).command.replace("/testbed", str(tmp_path)).replace(commands.REPORT_DIR, str(tmp_path / "r"))
+    command = command.replace('export PATH="', f'export PATH="{mocha_bin}:')
+    result = subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    report = (tmp_path / "r" / "report").read_text()
+    assert reports.parse(report, result.stdout + result.stderr, root=str(tmp_path)) == {"test/open.test.js > leaves a timer": PASSED}
 
 
 def test_canaries_run_for_real_under_mocha(tmp_path, mocha_bin):

@@ -71,11 +71,14 @@ def runner_command(runner: str, files: list[str], options: str = "") -> str:
         return f"vitest run {o}--reporter=json --reporter=default --outputFile={REPORT} --coverage.enabled=false --watch=false --color=false {args}"
     if runner == "mocha":
         reporter = f"{REPORT_DIR}/mocha.cjs"
-        once = f"SWEGEN_REPORT={REPORT} mocha {o}--reporter {reporter} --no-colors"
+        # mocha 4+ waits for the event loop to empty after the tests (a server a test left open
+        # hangs it until the stage's timeout); --exit ends it, on the versions that have it
+        once = f"SWEGEN_REPORT={REPORT} mocha {o}$swegen_exit --reporter {reporter} --no-colors"
+        exit_flag = "swegen_exit=$(mocha --help 2>/dev/null | grep -q -- '--exit' && echo --exit); "
         # A file that fails to load stops mocha before any report: then each file alone, so the
         # others still report and the broken one shows in the output.
         per_file = f"for f in {args}; do {once} \"$f\"; done"
-        return f"{once} {args}; status=$?; if [ ! -s {REPORT} ]; then {per_file}; fi; exit $status"
+        return f"{exit_flag}{once} {args}; status=$?; if [ ! -s {REPORT} ]; then {per_file}; fi; exit $status"
     if runner == "node:test":
         reporter = f"{REPORT_DIR}/node-test.mjs"
         return (f"node {o}--test --test-reporter={reporter} --test-reporter-destination={REPORT} "
