@@ -1066,3 +1066,28 @@ def test_requirements_replaced_by_local_folders_need_no_proxy(tmp_path: Path) ->
     command = LANGUAGE.test_command(plan, ["app/app_test.go"]).command
     assert LANGUAGE.parse(_run_command(command, repo.path / "app", tmp_path / "r.json", tmp_path), "") == {
         "example.com/app::TestV": PASSED}
+
+
+def test_gopath_era_code_without_go_mod_gets_a_module_made_in_the_sandbox(tmp_path: Path) -> None:
+    """Go before modules (2012-2018 histories) has no go.mod: the module path comes from the
+    code (an import comment here, or the repository's imports of itself), the install writes the
+    go.mod into the checkout, and real go test then reports ids under that path, as tree-sitter
+    names them."""
+    repo = GitRepo(tmp_path / "old")
+    commit = repo.commit("pre-modules", {
+        "shelf.go": 'package shelf // import "example.com/oldshelf"\n\nfunc Double(n int) int { return 2 * n }\n',
+        "inner/inner.go": "package inner\n\nfunc One() int { return 1 }\n",
+        "shelf_test.go": 'package shelf\n\nimport (\n\t"testing"\n\n\t"example.com/oldshelf/inner"\n)\n\n'
+                         'func TestDouble(t *testing.T) {\n\tif Double(inner.One()) != 2 {\n\t\tt.Fatal("no")\n\t}\n}\n',
+    })
+    bound = LANGUAGE.at(repo.path, commit)
+    plan = bound.plan(repo.path, commit, "2016-01-01T00:00:00Z", paths=["shelf.go", "shelf_test.go"])
+    assert plan is not None and plan.runtime == ("go", "1.19") and "GOPATH-era" in dict(plan.reasons)["go.mod"]
+    ids = [t.test_id for t in bound.tests_in("shelf_test.go", (repo.path / "shelf_test.go").read_bytes())]
+    assert ids == ["example.com/oldshelf::TestDouble"]
+    install = bound.install_command(plan).replace(env.GOCACHE, "/tmp/swegen-go-test-cache")
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GOPATH": str(tmp_path / "gopath")}
+    subprocess.run(["bash", "-c", install], cwd=repo.path, env=environment, check=True, capture_output=True, timeout=300)
+    assert (repo.path / "go.mod").read_text().startswith("module example.com/oldshelf\n")
+    command = bound.test_command(plan, ["shelf_test.go"]).command
+    assert bound.parse(_run_command(command, repo.path, tmp_path / "r.json", tmp_path), "") == {"example.com/oldshelf::TestDouble": PASSED}

@@ -71,6 +71,9 @@ class GoMod:
     vendor_go: tuple[int, int] | None = None
     go_sum: str = ""
     text: str = ""
+    #: No go.mod at the commit (GOPATH-era code): this one is made in the sandbox, its module
+    #: path read from the code (an import comment, the repository's imports of itself).
+    synthesized: bool = False
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -164,7 +167,46 @@ def _modules_at(repo_path: str, sha: str) -> tuple[GoMod, ...]:
         text = _show(repo, sha, name) or ""
         vendor = _show(repo, sha, f"{prefix}vendor/modules.txt")
         found.append(parse_gomod(text, root, vendor, _show(repo, sha, f"{prefix}go.sum") or ""))
+    if not found and any(n.endswith(".go") and not is_excluded(n) for n in names):
+        found.append(_gopath_module(repo, sha, names))
     return tuple(sorted(found, key=lambda m: (m.root.count("/") if m.root else -1, m.root)))
+
+
+#: `package uuid // import "github.com/google/uuid"`: Go 1.4's canonical import comment.
+_IMPORT_COMMENT = re.compile(r'^package\s+\w+\s*//\s*import\s+"([^"]+)"', re.MULTILINE)
+_IMPORTS = re.compile(r'"((?:[\w.-]+\.[a-z]{2,}|[\w-]+)/[\w./-]+)"')
+#: How many .go files are read to find the module path of GOPATH-era code.
+_GOPATH_SCAN = 200
+
+
+def _gopath_module(repo: Path, sha: str, names: list[str]) -> GoMod:
+    """The module of GOPATH-era code (no go.mod): its path from a root package's import comment,
+    else the longest prefix of the repository's own imports that ends at its root (tests in an
+    external `_test` package import it), else `local/<folder name>`; no requirements known."""
+    files = [n for n in names if n.endswith(".go") and not is_excluded(n) and "testdata" not in n.split("/")][:_GOPATH_SCAN]
+    root_files = [n for n in files if "/" not in n]
+    texts = {n: _show(repo, sha, n) or "" for n in files}
+    module = ""
+    for name in root_files:
+        found = _IMPORT_COMMENT.search(texts[name])
+        if found:
+            module = found.group(1)
+            break
+    if not module:
+        folders = {str(PurePosixPath(n).parent) for n in files if "/" in n}
+        votes: dict[str, int] = {}
+        for text in texts.values():
+            for imported in _IMPORTS.findall(text):
+                for folder in folders:
+                    if imported.endswith("/" + folder):
+                        votes[imported[: -len(folder) - 1]] = votes.get(imported[: -len(folder) - 1], 0) + 1
+                if root_files:
+                    package = re.search(r"^package\s+(\w+)", texts[root_files[0]], re.MULTILINE)
+                    if package and imported.rsplit("/", 1)[-1] == package.group(1) and "." in imported.split("/")[0]:
+                        votes[imported] = votes.get(imported, 0) + 1
+        module = max(votes, key=lambda m: (votes[m], -len(m)), default="")
+    module = module or f"local/{repo.name}"
+    return GoMod("", module, None, None, (), False, text=f"module {module}\n\ngo {DEFAULT_GO[0]}.{DEFAULT_GO[1]}\n", synthesized=True)
 
 
 def module_for(modules: list[GoMod], path: str) -> GoMod | None:
@@ -218,6 +260,11 @@ def choose_go(needed: tuple[int, int], as_of: str) -> tuple[str, str, tuple[int,
 
 def _needed(mod: GoMod, reasons: list[tuple[str, str]]) -> tuple[int, int]:
     needed = mod.go or DEFAULT_GO
+    if mod.synthesized:
+        reasons.append(("go.mod", f"none at the commit (GOPATH-era code): module {mod.module} (from the code), go "
+                        f"{needed[0]}.{needed[1]}, written into the checkout in the sandbox; the imports of other "
+                        f"repositories are unknown (no go.mod names them), so packages that use any do not build"))
+        return needed
     reasons.append(("go.mod", f"module {mod.module or '(none)'} at {mod.root or '.'}/go.mod, "
                     + (f"go {needed[0]}.{needed[1]}" if mod.go else "no go line (read as go 1.16)")
                     + (f", toolchain {mod.toolchain} (not fetched: GOTOOLCHAIN=local)" if mod.toolchain else "")))
@@ -280,6 +327,10 @@ def _modes(mod: GoMod, goproxy: str | None, reasons: list[tuple[str, str]], work
         env.update(GOFLAGS="-mod=vendor", GOPROXY="off", **{DEPS_ENV: "vendor"})
         reasons.append(("modules", f"vendor/modules.txt is present: every requirement is vendored, "
                         f"GOFLAGS=-mod=vendor, GOPROXY=off (builds offline)"))
+        return env, True
+    if mod.synthesized:
+        env.update(GOFLAGS="-mod=mod", GOPROXY="off", GO111MODULE="on", **{DEPS_ENV: "gopath"})
+        reasons.append(("modules", "GOPATH-era code: module mode on the go.mod made in the sandbox, GOPROXY=off"))
         return env, True
     if not mod.requires:
         env.update(GOFLAGS="-mod=readonly", GOPROXY="off", **{DEPS_ENV: "none"})
@@ -425,6 +476,11 @@ def install_command(plan_: Plan) -> str:
     env = dict(plan_.test_env)
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
     build = f"mkdir -p {GOCACHE} && env {exports} go build ./..."
+    if env.get(DEPS_ENV) == "gopath":
+        # GOPATH-era code: the go.mod it never had, then a build whose failure proves nothing
+        # (its imports of other repositories are unknown)
+        made = f"printf 'module %s\\n\\ngo {DEFAULT_GO[0]}.{DEFAULT_GO[1]}\\n' {shlex.quote(env.get(MODULE_ENV, ''))} > go.mod"
+        return f"{{ [ -f go.mod ] || {made}; }} && {{ {build} || true; }}"
     return f"{build} || true" if env.get(DEPS_ENV) == "missing" else build
 
 
