@@ -1108,3 +1108,25 @@ def test_a_2018_project_without_lock_runs_on_node_8_in_docker(tmp_path, base_ima
     plan, result, got = run_in_docker(folder, head, ["test/math.test.js"], tmp_path, as_of="2018-06-01T00:00:00+00:00")
     assert plan.runtime == ("node", "8") and plan.manager == "npm"
     assert got == JS.parse((DATA / "mocha.jsonl").read_text(), ""), result.stdout[-2000:] + result.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runner", ["ava@6.4.1", "tape@5.10.2"])
+def test_canaries_under_ava_and_tape_come_out_as_planted(tmp_path, runner):
+    """ava fails a test that asserts nothing, and tape waits for t.end(): canaries in those files
+    use the runner's own `t`, so a must-pass canary passes (a plain throw-style one failed under
+    ava: every ky task was wrongly `tampered`). Real runners from the npm registry (slow)."""
+    name = runner.split("@")[0]
+    (tmp_path / "package.json").write_text('{"type": "module"}')
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", runner], cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    source = (f'import test from "{name}";\n\ntest("adds numbers", (t) => {{\n  t.is(1 + 1, 2);\n  ' + ("t.end();\n" if name == "tape" else "") + "});\n")
+    source = source.replace("t.is(", "t.equal(") if name == "tape" else source
+    text, canaries = JS.plant_canaries("test/a.test.js", source, ["test/a.test.js > adds numbers"], random.Random(5))
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "a.test.js").write_text(text)
+    plan = Plan("javascript", a_plan(name).recipe, ("node", "20"), "npm", name, "2024", "", ())
+    command = JS.test_command(plan, ["test/a.test.js"]).command.replace("/testbed", str(tmp_path)).replace(commands.REPORT_DIR, str(tmp_path / "r"))
+    command = command.replace('export PATH="', f'export PATH="{tmp_path / "node_modules" / ".bin"}:')
+    result = subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    statuses = reports.parse((tmp_path / "r" / "report").read_text(), result.stdout + result.stderr, root=str(tmp_path))
+    assert {c.test_id: statuses.get(c.test_id) for c in canaries} == {c.test_id: PASSED if c.must_pass else FAILED for c in canaries}, statuses

@@ -95,7 +95,8 @@ def plant(path: str, source: str, test_ids: list[str], rng: random.Random) -> tu
         if first is not None:
             indent = data[line_start:first.start_byte].decode("utf-8", "replace")
             indent = indent if indent.strip() == "" else "  "
-    bodies = [_test(fn, name, must_pass, arrow, indent if target is not None else "", rng) for name, must_pass in zip(names, kinds)]
+    style = _assertion_style(source)
+    bodies = [_test(fn, name, must_pass, arrow, indent if target is not None else "", rng, style) for name, must_pass in zip(names, kinds)]
     text = newline.join(bodies).replace("\n", newline)
     if target is None:
         planted = source.rstrip("\r\n") + newline * 2 + text + newline
@@ -112,10 +113,29 @@ def plant(path: str, source: str, test_ids: list[str], rng: random.Random) -> tu
     return planted, [Canary(test_id(path, prefix + (name,)), must_pass) for name, must_pass in zip(names, kinds)]
 
 
-def _test(fn: str, name: str, must_pass: bool, arrow: bool, indent: str, rng: random.Random) -> str:
+_AVA = re.compile(r"""(?:from\s+|require\(\s*)["']ava["']""")
+_TAPE = re.compile(r"""(?:from\s+|require\(\s*)["'](?:tape|tap)["']""")
+
+
+def _assertion_style(source: str) -> str:
+    """"ava" and "tape" tests get the runner's own `t`: ava fails a test that makes no assertion,
+    and tape waits for `t.end()`; any other runner's tests pass unless they throw."""
+    if _AVA.search(source):
+        return "ava"
+    if _TAPE.search(source):
+        return "tape"
+    return "throw"
+
+
+def _test(fn: str, name: str, must_pass: bool, arrow: bool, indent: str, rng: random.Random, style: str = "throw") -> str:
     a, b = rng.randrange(2, 50), rng.randrange(2, 50)
     check = f"if ({a} + {b} !== {a + b}) throw new Error({_js_string(name)});" if must_pass else f"throw new Error({_js_string('canary ' + name)});"
     callback = "() =>" if arrow else "function ()"
+    if style in ("ava", "tape"):
+        check = f"t.is({a} + {b}, {a + b});" if must_pass else f"t.fail({_js_string('canary ' + name)});"
+        if style == "tape":
+            check = (f"t.equal({a} + {b}, {a + b});" if must_pass else f"t.fail({_js_string('canary ' + name)});") + " t.end();"
+        callback = "(t) =>" if arrow else "function (t)"
     return f"{indent}{fn}({_js_string(name)}, {callback} {{{chr(10)}{indent}  {check}{chr(10)}{indent}}});"
 
 
