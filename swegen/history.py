@@ -164,6 +164,12 @@ def walk(
         proc.stdout.close()
         stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         if proc.wait() != 0 and not stderr.startswith("fatal: your current branch"):
+            missing = re.search(r"unable to read ([0-9a-f]{7,40})|bad object ([0-9a-f]{7,40})|missing (?:blob|tree|commit) ([0-9a-f]{7,40})", stderr)
+            if missing:
+                sha = next(g for g in missing.groups() if g)
+                raise GitError(f"git log failed: the repository lacks object {sha[:12]} (a partial or damaged clone)",
+                               hint="run `git fsck` there, fetch the missing objects (`git fetch --refetch`), or mine a full clone",
+                               detail=stderr)
             raise GitError("git log failed", hint="check --ref, --since and --until", detail=stderr)
 
 

@@ -372,3 +372,20 @@ def test_mine_onto_a_full_disk_is_one_line_and_leaves_no_torn_file(world: World,
         finally:
             subprocess.run(["umount", "-l", str(mount)], check=False)
     assert done, "no disk size made mining fail: the test did not test anything"
+
+
+def test_a_repository_missing_objects_is_named_as_such(tmp_path):
+    """A partial or damaged clone (a blob gone from .git/objects): one line that says so and
+    what to do, exit 2, not "check --ref, --since and --until"."""
+    from gitrepo import GitRepo
+
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("one", {"a.py": "x = 1\n"})
+    repo.commit("two", {"a.py": "x = 2\n"})
+    blob = subprocess.run(["git", "-C", str(repo.path), "rev-parse", "HEAD~1:a.py"], capture_output=True, text=True, check=True).stdout.strip()
+    (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    result = run_cli("mine", str(repo.path), "-o", str(tmp_path / "run"), "--no-validate")
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "lacks object" in result.stderr and "git fsck" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) <= 3, result.stderr
