@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from typing import Callable, Iterable
+from functools import cached_property
+from typing import Callable
 
 import unidiff
 
 from swegen import languages
+from swegen.globs import glob_regex, matches  # noqa: F401 - split's own names, used by callers
 
 #: Where tests and their data live, by default. `**/` matches any folder depth, including none.
 DEFAULT_TEST_GLOBS = (
@@ -48,33 +49,6 @@ CODE_EXTENSIONS = frozenset(
     ".py .pyi .pyx .pxd .c .h .cc .cpp .hpp .go .rs .java .kt .js .jsx .mjs .cjs .ts .tsx".split()
 )
 LFS_POINTER = "version https://git-lfs.github.com/spec/v1"
-
-
-@lru_cache(maxsize=256)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A regex for a path glob where `**/` is any folder depth, `*` and `?` stay within a folder."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-def matches(path: str, globs: Iterable[str]) -> bool:
-    return any(glob_regex(g).match(path) for g in globs)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ Generated files are recognised by content (the comment `go generate` tools write
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatch
 from pathlib import PurePosixPath
 
+from swegen.globs import matches
 from swegen.languages.base import FileRoles
 
 ROLES = FileRoles(
@@ -25,22 +25,14 @@ ROLES = FileRoles(
 GENERATED = re.compile(rb"^// Code generated .* DO NOT EDIT\.\r?$", re.MULTILINE)
 
 
-def matches(path: str, pattern: str) -> bool:
-    """fnmatch with `**/` also matching no folder at all (so `**/*_test.go` takes `a_test.go`)."""
-    path = PurePosixPath(path).as_posix()
-    if fnmatch(path, pattern):
-        return True
-    return pattern.startswith("**/") and fnmatch(path, pattern[3:])
-
-
 def is_excluded(path: str) -> bool:
     """Vendored code and lock files: never part of a gold or test patch."""
-    return any(matches(path, pattern) for pattern in ROLES.exclude_globs)
+    return matches(path, ROLES.exclude_globs)
 
 
 def is_test(path: str) -> bool:
     """A `_test.go` file or anything under a `testdata/` folder (outside vendor/)."""
-    return not is_excluded(path) and any(matches(path, pattern) for pattern in ROLES.test_globs)
+    return not is_excluded(path) and matches(path, ROLES.test_globs)
 
 
 def owns(path: str) -> bool:

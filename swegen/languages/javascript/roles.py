@@ -6,9 +6,8 @@ Globs use the boundary's convention (`**/` matches any depth, none included) and
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 
+from swegen.globs import matches  # noqa: F401 - this module's `matches`, as its callers use it
 from swegen.languages.base import FileRoles
 
 SOURCE_EXTENSIONS = (".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts")
@@ -54,35 +53,6 @@ EXCLUDE_GLOBS = (
 )
 
 ROLES = FileRoles(source_extensions=SOURCE_EXTENSIONS, test_globs=TEST_GLOBS, exclude_globs=EXCLUDE_GLOBS)
-
-
-@lru_cache(maxsize=None)
-def _glob_regex(glob: str) -> re.Pattern[str]:
-    """A glob as a regex: `**/` is any number of folders (none included), `**` anything,
-    `*` anything but a slash, `?` one character but a slash."""
-    out, i = [], 0
-    while i < len(glob):
-        if glob.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif glob[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif glob[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(glob[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-def matches(path: str, globs: tuple[str, ...]) -> bool:
-    """Does this repository-relative POSIX path match any of the globs?"""
-    return any(_glob_regex(g).match(path) for g in globs)
 
 
 def is_excluded(path: str) -> bool:
