@@ -241,18 +241,16 @@ def _validate(job: Job) -> Validation:
             why = "only flaky tests changed outcome" if flaky else "no test fails before the fix and passes after it"
             step = "patches apply"
             return Validation(**result, kept=False, reason=f"no-fail-to-pass: {why}", step=step)
-        controls_ran: dict[str, _Phase] = {}
-        controls, unstable = _controls(job, source, test_patch, gold_patch, f2p, p2p, ran=controls_ran)
+        controls, unstable = _controls(job, source, test_patch, gold_patch, f2p, p2p)
         if unstable:
             # a test that failed in every run without the fix but passes in the empty control is
-            # flaky (it failed by chance): it is dropped, and the controls graded without it
+            # flaky (it failed by chance): it is dropped (the controls were graded without it)
             f2p = [t for t in f2p if t not in unstable]
             flaky = sorted(set(flaky) | set(unstable))
             import_errors = [t for t in import_errors if t not in unstable]
             result = dict(result, FAIL_TO_PASS=f2p, flaky=flaky, fail_to_pass_import_errors=import_errors)
             if not f2p:
                 return Validation(**result, kept=False, reason="no-fail-to-pass: only flaky tests changed outcome", step="patches apply")
-            controls, _ = _controls(job, source, test_patch, gold_patch, f2p, p2p, ran=controls_ran)
     if controls:
         return Validation(**result, kept=False, reason=controls, step="stable")
     return Validation(**result, kept=True, reason=None, step="kept")
@@ -396,34 +394,32 @@ def classify(before: list[dict[str, str]], after: list[dict[str, str]]) -> tuple
     return f2p, p2p, flaky
 
 
-def _controls(job: Job, source: _Source, test_patch: str, gold_patch: str, f2p: list[str], p2p: list[str],
-              ran: dict[str, _Phase] | None = None) -> tuple[str | None, list[str]]:
+def _controls(job: Job, source: _Source, test_patch: str, gold_patch: str, f2p: list[str],
+              p2p: list[str]) -> tuple[str | None, list[str]]:
     """Run the task as evaluation will, with the gold patch and with the empty patch (on the
     snapshot: only the repository's own install ran in it, no model's code): the reason it fails
     (None when it passes), and the FAIL_TO_PASS tests that pass in the empty control (flaky: the
-    caller drops them and grades again on the same runs, `ran`, which this fills)."""
-    ran = {} if ran is None else ran
+    empty control is graded without them; gold, resolved with all of them, is with fewer)."""
     targets = job.targets and test_files(f2p + p2p, job.bed.language)
+    unstable: list[str] = []
     for name, patch, should_resolve in (("gold", gold_patch, True), ("empty", "", False)):
-        if name not in ran:
-            ran[name] = _phase(job, source, [(f"{name}.patch", patch), ("test.patch", test_patch)], 1, f"control-{name}", targets, f2p)
-        phase = ran[name]
+        phase = _phase(job, source, [(f"{name}.patch", patch), ("test.patch", test_patch)], 1, f"control-{name}", targets, f2p)
         if phase.apply_error or phase.import_error:
             return f"control-{name}-failed: {phase.apply_error or phase.import_error}", []
         run = phase.runs[0]
-        verdict = grade(run.statuses, f2p, p2p, run.infra_error)
+        if name == "empty" and not run.infra_error:
+            unstable = sorted(t for t in f2p if passed(run.statuses.get(t)))
+            if len(unstable) == len(f2p):
+                return None, unstable
+        verdict = grade(run.statuses, [t for t in f2p if t not in unstable], p2p, run.infra_error)
         if verdict.infra_error:
             return f"control-{name}-failed: {verdict.infra_error}", []
         tampered = run.tampered or canaries.verdict(phase.planted, run.statuses, run.collection_errors, verdict.resolved)
         if tampered:
             return f"control-{name}-tampered: {tampered}", []
-        if name == "empty":
-            unstable = sorted(t for t in f2p if passed(run.statuses.get(t)))
-            if unstable:
-                return None, unstable
         if verdict.resolved != should_resolve:
             return f"control-{name}-{'unresolved' if should_resolve else 'resolved'}: graded as evaluation grades", []
-    return None, []
+    return None, unstable
 
 
 # -- outputs -----------------------------------------------------------------------------------
