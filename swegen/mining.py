@@ -1220,20 +1220,23 @@ def _identifiers(text: bytes) -> set[str]:
     return {word.decode() for word in words if word}
 
 
-def _base_identifiers(commit: Commit, split: Split, fixed: list[bytes | None]) -> set[str]:
-    """Identifiers already in the base versions of the touched source files (for leakage).
+def _base_identifiers(commit: Commit, split: Split, fixed: list[bytes | None]) -> tuple[set[str], set[str]]:
+    """Identifiers already in the base versions of the touched source files (for leakage): of
+    all of them, and of those whose content changed (a file only renamed or whose mode changed
+    has no lines in the patch, and restating, which reads the patch, does not see it).
 
     A base version is its fixed version's lines that the diff did not add, plus the lines the
     diff removed: no need to read it. (Identifiers never span lines, so the order of the lines
     does not matter.)"""
     names: set[str] = set()
+    unchanged: set[str] = set()
     for item, new in zip(split.source, fixed):
         if item.status == "added" or not commit.base:
             continue
         kept = _without_lines(new.split(b"\n"), item.added_lines) if new is not None else b""
-        names |= _identifiers(kept)
-        names |= set(IDENTIFIER.findall("\n".join(item.removed_text)))
-    return names
+        found = _identifiers(kept) | set(IDENTIFIER.findall("\n".join(item.removed_text)))
+        (names if item.added_lines or item.removed_text else unchanged).update(found)
+    return names | unchanged, names
 
 
 def _without_lines(lines: list[bytes], numbers: frozenset[int]) -> bytes:
@@ -1304,9 +1307,10 @@ def _analyse(commit: Commit, raw: bytes, readers: _Readers, ctx: _Context) -> tu
     )
     if reasons:
         return candidate, None
-    statement = _statement(commit, split, _base_identifiers(commit, split, fixed["source"]), messages, ctx)
+    base_identifiers, of_changed_files = _base_identifiers(commit, split, fixed["source"])
+    statement = _statement(commit, split, base_identifiers, messages, ctx)
     task = _task(commit, split, facts, statement, verdict.score, list(verdict.reasons), branch, ctx)
-    return candidate, _restated(task, readers)
+    return candidate, _restated(task, of_changed_files)
 
 
 @dataclass(frozen=True)
@@ -1321,11 +1325,12 @@ class _NewTask:
     restated: dict
 
 
-def _restated(task: Task, readers: _Readers) -> _NewTask:
+def _restated(task: Task, base_identifiers: set[str]) -> _NewTask:
     # The text restate_task would read back from problem_statement.md (universal newlines).
     original = task.problem_statement.replace("\r\n", "\n").replace("\r", "\n")
-    # A mined task has no FAIL_TO_PASS yet, so no failing output either.
-    _, fields = restated_fields(to_dict(task), original, readers, "", [])  # type: ignore[arg-type]
+    # A mined task has no FAIL_TO_PASS yet, so no failing output either; the base identifiers
+    # are those restating would read from the base versions (the same files, the same lines).
+    _, fields = restated_fields(to_dict(task), original, None, "", [], base_identifiers)
     return _NewTask(task, original, fields)
 
 
@@ -1386,14 +1391,18 @@ def _task(commit, split, facts, statement, score, score_reasons, branch, ctx: _C
 def _write_task(out: Path, new: _NewTask, version: str) -> None:
     task = replace(new.task, version=version)
     folder = out / task.instance_id
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True)
+        fresh = True
+    except FileExistsError:  # a resumed run's: it may hold a killed writer's debris
+        fresh = False
     # The plain files first; task.json last and atomically, so a folder with task.json is whole.
     # (each whole or absent: a full disk leaves no empty or half patch behind)
-    write_atomic(folder / "gold.patch", task.patch)
-    write_atomic(folder / "test.patch", task.test_patch)
-    write_atomic(folder / ORIGINAL, new.original)
-    write_atomic(folder / STATEMENT, new.restated["problem_statement"])
-    write_json(folder / "task.json", {**to_dict(task), **new.restated})
+    write_atomic(folder / "gold.patch", task.patch, fresh)
+    write_atomic(folder / "test.patch", task.test_patch, fresh)
+    write_atomic(folder / ORIGINAL, new.original, fresh)
+    write_atomic(folder / STATEMENT, new.restated["problem_statement"], fresh)
+    write_json(folder / "task.json", {**to_dict(task), **new.restated}, fresh)
 
 
 def read_candidates(run_dir: Path) -> Iterable[dict]:

@@ -11,7 +11,7 @@ import functools
 import json
 import math
 import os
-import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterator, TypeVar
 
@@ -61,21 +61,33 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, fresh: bool = False) -> None:
     """Write a whole file so that a reader sees either the old file or the new one, never half.
 
-    The temporary file is named after this process, so that the next writer of the same path can
-    remove what a killed writer left behind (a run folder gathers no debris from crashes).
+    The temporary file is named after this process (and thread), so that the next writer of the
+    same path can remove what a killed writer left behind (a run folder gathers no debris from
+    crashes). `fresh`: the caller has just made the folder, so there is none to make and no
+    debris to look for (mining writes thousands of files into new folders).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    if not fresh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path)
+    tmp = os.path.join(path.parent, f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    data = memoryview(text.encode("utf-8"))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        # 0o600, as tempfile.mkstemp made them; O_TRUNC: a same-named file is a dead writer's
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
 
 
@@ -103,8 +115,8 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+def write_json(path: Path, data: Any, fresh: bool = False) -> None:
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", fresh)
 
 
 def repair_tail(path: Path) -> None:

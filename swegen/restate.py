@@ -95,11 +95,15 @@ def restate_task(folder: Path, task: dict, repo: "Path | _Blobs | None", f2p: li
 
 
 def restated_fields(
-    task: dict, original: str, repo: "Path | _Blobs | None", before_log: str, f2p: list[str]
+    task: dict, original: str, repo: "Path | _Blobs | None", before_log: str, f2p: list[str],
+    base_identifiers: "set[str] | None" = None,
 ) -> tuple[Restated, dict]:
     """What restate_task writes, without touching the folder (mining's workers restate each task
-    as they make it): the restated statement, and the fields it sets in task.json."""
-    ctx = fix_context(task, repo)
+    as they make it): the restated statement, and the fields it sets in task.json.
+
+    `base_identifiers`, when the caller knows them (mining does), are those fix_context would
+    read from the touched source files at the base commit."""
+    ctx = fix_context(task, repo, base_identifiers)
     output = failing_output(before_log, f2p, ctx, task.get("test_files") or [])
     restated = restate(original, task.get("statement_source", "commit_message"), ctx, output)
     # leakage_score and leaked stay as mining scored the original statement; this is what is left.
@@ -144,17 +148,21 @@ def _with_output(ctx: FixContext, output: str) -> FixContext:
 # -- what the fix is ----------------------------------------------------------------------------
 
 
-def fix_context(task: dict, repo: "Path | _Blobs | None") -> FixContext:
+def fix_context(task: dict, repo: "Path | _Blobs | None", base_identifiers: "set[str] | None" = None) -> FixContext:
     """The FixContext of a task folder's task.json: its patches' lines and the base identifiers
-    (those of the touched source files at the base commit, read from `repo` when given)."""
-    if isinstance(repo, Path):
+    (those of the touched source files at the base commit: `base_identifiers` when given, else
+    read from `repo` when given)."""
+    if isinstance(repo, Path) and base_identifiers is None:
         with _Blobs(repo) as blobs:
             return fix_context(task, blobs)
     added, removed, files = _patch_lines(task.get("patch", ""))
     test_added, _, _ = _patch_lines(task.get("test_patch", ""))
     base = set(_IDENT.findall("\n".join(removed)))
-    for path in files if repo is not None else []:
-        base |= _identifier_set(repo.show(task.get("base_commit", ""), path))  # type: ignore[union-attr]
+    if base_identifiers is not None:
+        base |= base_identifiers
+    else:
+        for path in files if repo is not None else []:
+            base |= _identifier_set(repo.show(task.get("base_commit", ""), path))  # type: ignore[union-attr]
     return FixContext(
         repo=task.get("repo", ""),
         fix_commit=task.get("fix_commit", ""),
