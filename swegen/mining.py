@@ -748,6 +748,10 @@ class _Versions:
 MIN_CHUNK, MAX_CHUNK = 3, 24
 #: Chunks per worker, and their length, handed over while the walk still runs.
 EARLY_CHUNKS, EARLY_CHUNK = 6, 12
+#: Candidates in flight per worker (submitted, their results not yet taken): results are taken
+#: in order, so the window holds the early chunks and two long ones more, or a worker would wait
+#: for the first of them to be taken; bounded, so a huge history never holds all its results.
+WINDOW = EARLY_CHUNKS * EARLY_CHUNK + 2 * MAX_CHUNK
 
 _worker: dict[str, object] = {}
 
@@ -847,8 +851,10 @@ class _Analysis:
         """Submit chunks until the window ahead of `done` is full."""
         if self._pool is None:
             return
-        fresh, window = self._fresh, 2 * self._workers * MAX_CHUNK  # candidates in flight
-        while self._ahead < len(fresh) and self._ahead - done < window:
+        fresh, window = self._fresh, WINDOW * self._workers  # candidates in flight
+        # In flight: submitted and not yet taken, the early ones too (they are taken first).
+        # fresh[done] must be submitted whatever the window, or results() would wait forever.
+        while self._ahead < len(fresh) and (self._ahead <= done or len(self._futures) < window):
             size = max(MIN_CHUNK, min(MAX_CHUNK, (len(fresh) - self._ahead) // (2 * self._workers)))
             chunk = []
             while self._ahead < len(fresh) and len(chunk) < size:
