@@ -784,11 +784,6 @@ class _Readers:
     def branch_commits(self, merge: Commit) -> list[tuple[str, str]]:
         return branch_commits(self.ctx.config.repo, merge, self.ctx.graph, self.blobs)
 
-    def show(self, commit: str, path: str) -> str:
-        """A file's text at `commit` ("" when absent), as restate reads the base versions."""
-        data = self.blobs.read(commit, path) if commit else None
-        return data.decode("utf-8", "replace") if data is not None else ""
-
     def close(self) -> None:
         self.blobs.close()
         self.diffs.close()
