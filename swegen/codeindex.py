@@ -383,6 +383,13 @@ def _edited(previous: tuple[bytes, Tree], new: bytes) -> Tree:
 #: Changed stretches are found by looking up blocks of about this many bytes of the old text in
 #: the new text: a few fast `bytes.find` calls, where a line diff would cost as much as a parse.
 _BLOCK = 1024
+#: A block that is not found is looked up again in pieces of about this many bytes, near where
+#: the last match ended: changes a few hundred bytes apart (a reformatted file, a renamed
+#: parameter) would otherwise leave no block whole, and the whole file would count as changed.
+_PIECE = 128
+#: How far ahead of the last match a piece may be found. A short piece can recur elsewhere in the
+#: file; a false match far ahead would count everything before it as changed.
+_PIECE_WINDOW = 4096
 
 
 def _changed_spans(old: bytes, new: bytes) -> list[tuple[int, int, int, int]]:
@@ -395,14 +402,20 @@ def _changed_spans(old: bytes, new: bytes) -> list[tuple[int, int, int, int]]:
     spans = []
     i = j = prefix  # the next byte to match in old / new
     unmatched = i  # where the old text stopped matching
+    piece = False  # whether the last block was not found: look up the next one in pieces
     while i < old_stop:
-        cut = old.find(b"\n", min(i + _BLOCK, old_stop - 1), old_stop) + 1 or old_stop
-        found = new.find(old[i:cut], j, new_stop) if cut - i >= 64 or cut == old_stop else -1
+        size, end = (_PIECE, min(new_stop, j + _PIECE_WINDOW)) if piece else (_BLOCK, new_stop)
+        cut = old.find(b"\n", min(i + size, old_stop - 1), old_stop) + 1 or old_stop
+        found = new.find(old[i:cut], j, end) if cut - i >= 64 or cut == old_stop else -1
         if found >= 0:
             if unmatched < i or j < found:
                 spans.append(_trimmed(old, new, unmatched, i, j, found))
             j = found + cut - i
             unmatched = cut
+            piece = False
+        elif not piece:
+            piece = True
+            continue  # the same place again, in pieces
         i = cut
     if unmatched < old_stop or j < new_stop:
         spans.append(_trimmed(old, new, unmatched, old_stop, j, new_stop))

@@ -395,3 +395,53 @@ def test_shared_change_reaches_a_test_through_a_fixture_of_its_own_file():
     assert change.names == {"base"} and not change.every_test
     tests = b"import pytest\n\n@pytest.fixture\ndef derived(base):\n    return base + 1\n\ndef test_d(derived):\n    pass\n\ndef test_e():\n    pass\n"
     assert codeindex.tests_using("tests/test_x.py", tests, change) == ["tests/test_x.py::test_d"]
+
+
+def _edits_of(source: bytes, rng) -> bytes:
+    """A new version of `source`: lines changed, inserted, deleted and moved at random spots,
+    some close together (a few hundred bytes apart), some far apart."""
+    lines = source.splitlines(keepends=True)
+    for _ in range(rng.randrange(1, 40)):
+        at = rng.randrange(len(lines))
+        action = rng.randrange(4)
+        if action == 0:
+            lines[at] = lines[at].replace(b"x", b"renamed_x").replace(b"1", b"(2 + 3)")
+        elif action == 1:
+            lines.insert(at, b"    value = compute(%d)\n" % at)
+        elif action == 2 and len(lines) > 10:
+            del lines[at : at + rng.randrange(1, 6)]
+        else:
+            block = lines[at : at + 8]
+            del lines[at : at + 8]
+            lines.insert(rng.randrange(len(lines) + 1), b"".join(block))
+    return b"".join(lines)
+
+
+def test_incremental_reparse_gives_the_tree_of_a_full_parse():
+    """Mining reparses each file from the last version it parsed, with one tree edit per changed
+    stretch. However the stretches are found, the tree must be the one a fresh parse gives."""
+    import random
+
+    from tree_sitter import Parser
+
+    rng = random.Random(7)
+    body = "".join(
+        f"def test_case_{i}(x):\n    assert x + {i} == {i} + x\n    return [x for x in range({i})]\n\n"
+        f"class Thing{i}:\n    def method(self, x=1):\n        return x * {i}\n\n"
+        for i in range(120)
+    ).encode()
+    spec = codeindex.language_for("t.py")
+    parser = Parser(codeindex._language(spec))
+    versions = [body]
+    for _ in range(60):
+        versions.append(_edits_of(rng.choice(versions), rng))
+    for old, new in zip(versions, versions[1:]):
+        codeindex._parse(spec, old, "tests/test_incremental.py")
+        incremental = codeindex._parse(spec, new, "tests/test_incremental.py")
+        assert str(incremental) == str(parser.parse(new).root_node)
+        spans = codeindex._changed_spans(old, new)
+        rebuilt, last = b"", 0
+        for old_start, old_end, new_start, new_end in spans:
+            rebuilt += old[last:old_start] + new[new_start:new_end]
+            last = old_end
+        assert rebuilt + old[last:] == new
