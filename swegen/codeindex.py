@@ -329,10 +329,16 @@ def language_for(path: str) -> LanguageSpec | None:
     return next((s for s in LANGUAGES.values() if name.endswith(s.extensions)), None)
 
 
-#: The last tree parsed for each path. Mining parses many versions of the same files, each a
-#: few commits from the last; tree-sitter's incremental parsing then only redoes what changed.
-_LAST_TREES: "collections.OrderedDict[str, tuple[bytes, Tree]]" = collections.OrderedDict()
+#: The last trees parsed for each path, newest first. Mining parses many versions of the same
+#: files, each a few commits from the last; tree-sitter's incremental parsing then only redoes
+#: what changed. A history with long-lived branches interleaves their versions (a file on main,
+#: on a maintenance branch, on main again), so a few trees are kept and the closest is reused.
+_LAST_TREES: "collections.OrderedDict[str, list[tuple[bytes, Tree]]]" = collections.OrderedDict()
 _LAST_TREES_MAX = 64
+_TREES_PER_PATH = 4
+#: A kept tree whose text differs from the new one by at most this many bytes is reused without
+#: comparing the older ones.
+_CLOSE_ENOUGH = 8192
 
 
 @functools.lru_cache(maxsize=None)
@@ -345,28 +351,48 @@ def _parse(spec: LanguageSpec, source: bytes, path: str = "") -> Node:
         parser = _PARSERS.get(spec.name)
         if parser is None:
             parser = _PARSERS[spec.name] = Parser(_language(spec))
-        previous = _LAST_TREES.get(path) if path else None
-        tree = parser.parse(source, _edited(previous, source)) if previous else parser.parse(source)
+        kept = _LAST_TREES.get(path, []) if path else []
+        same = next((tree for text, tree in kept if text == source), None)
+        if same is not None:
+            tree = same  # trees are never edited in place (see _edited): this one can be shared
+        elif kept:
+            tree = parser.parse(source, _edited(*_closest(kept, source), source))
+        else:
+            tree = parser.parse(source)
         if path:
-            _LAST_TREES[path] = (source, tree)
+            _LAST_TREES[path] = [(source, tree), *((t, k) for t, k in kept if t != source)][:_TREES_PER_PATH]
             _LAST_TREES.move_to_end(path)
             while len(_LAST_TREES) > _LAST_TREES_MAX:
                 _LAST_TREES.popitem(last=False)
         return tree.root_node
 
 
-def _edited(previous: tuple[bytes, Tree], new: bytes) -> Tree:
-    """A copy of the previous tree with the edits that turn its source into `new`. (A copy: the
-    previous tree may still back a cached index.)
+def _closest(kept: list[tuple[bytes, Tree]], new: bytes) -> tuple[Tree, bytes, list[tuple[int, int, int, int]]]:
+    """The kept tree whose text is closest to `new` (fewest bytes in changed stretches), its text
+    and those stretches; newest first, stopping at one close enough."""
+    best: tuple[int, Tree, bytes, list[tuple[int, int, int, int]]] | None = None
+    for old, tree in kept:
+        spans = _changed_spans(old, new)
+        size = sum(max(b - a, d - c) for a, b, c, d in spans)
+        if best is None or size < best[0]:
+            best = (size, tree, old, spans)
+        if size <= _CLOSE_ENOUGH:
+            break
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
+def _edited(tree: Tree, old: bytes, spans: list[tuple[int, int, int, int]], new: bytes) -> Tree:
+    """A copy of `tree` (parsed from `old`) with the edits that turn `old` into `new`, given as
+    its changed stretches. (A copy: the tree may still back a cached index.)
 
     One edit per changed stretch rather than one from the first change to the last: a change to
     the imports and a test added at the end would otherwise mark the whole file as changed, and
     tree-sitter would reparse all of it.
     """
-    old, tree = previous
     edited = tree.copy()
     points = _Points(new)
-    for old_start, old_end, new_start, new_end in _changed_spans(old, new):
+    for old_start, old_end, new_start, new_end in spans:
         # Edits apply in order, so the text before each one is already the new text.
         start = points.at(new_start)
         edited.edit(

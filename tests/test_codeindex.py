@@ -397,11 +397,11 @@ def test_shared_change_reaches_a_test_through_a_fixture_of_its_own_file():
     assert codeindex.tests_using("tests/test_x.py", tests, change) == ["tests/test_x.py::test_d"]
 
 
-def _edits_of(source: bytes, rng) -> bytes:
+def _edits_of(source: bytes, rng, changes: int | None = None) -> bytes:
     """A new version of `source`: lines changed, inserted, deleted and moved at random spots,
     some close together (a few hundred bytes apart), some far apart."""
     lines = source.splitlines(keepends=True)
-    for _ in range(rng.randrange(1, 40)):
+    for _ in range(changes or rng.randrange(1, 40)):
         at = rng.randrange(len(lines))
         action = rng.randrange(4)
         if action == 0:
@@ -415,6 +415,11 @@ def _edits_of(source: bytes, rng) -> bytes:
             del lines[at : at + 8]
             lines.insert(rng.randrange(len(lines) + 1), b"".join(block))
     return b"".join(lines)
+
+
+def _shape(root) -> list[tuple[str, int, int]]:
+    """Every node's type and byte span, in order: two trees of one text are the same tree."""
+    return [(n.type, n.start_byte, n.end_byte) for n in codeindex._walk(root)]
 
 
 def test_incremental_reparse_gives_the_tree_of_a_full_parse():
@@ -438,10 +443,40 @@ def test_incremental_reparse_gives_the_tree_of_a_full_parse():
     for old, new in zip(versions, versions[1:]):
         codeindex._parse(spec, old, "tests/test_incremental.py")
         incremental = codeindex._parse(spec, new, "tests/test_incremental.py")
-        assert str(incremental) == str(parser.parse(new).root_node)
+        assert _shape(incremental) == _shape(parser.parse(new).root_node)
         spans = codeindex._changed_spans(old, new)
         rebuilt, last = b"", 0
         for old_start, old_end, new_start, new_end in spans:
             rebuilt += old[last:old_start] + new[new_start:new_end]
             last = old_end
         assert rebuilt + old[last:] == new
+
+
+def test_reparse_of_interleaved_branches_reuses_the_closest_tree_and_gives_a_full_parse():
+    """Versions of one file from several branches arrive interleaved (main, a maintenance
+    branch, main again). Each is reparsed from the closest of the trees kept for the path, or
+    reused when its text was seen; the tree is still the one a fresh parse gives."""
+    import random
+
+    from tree_sitter import Parser
+
+    rng = random.Random(11)
+    body = "".join(f"def test_{i}(x):\n    assert x + {i} == {i} + x\n\n" for i in range(300)).encode()
+    spec = codeindex.language_for("t.py")
+    parser = Parser(codeindex._language(spec))
+    branches = [[body] for _ in range(3)]
+    for _ in range(15):
+        for line in branches:
+            line.append(_edits_of(line[-1], rng))
+    path = "tests/test_interleaved.py"
+    codeindex._LAST_TREES.pop(path, None)
+    order = [version for step in zip(*branches) for version in step]
+    order += rng.sample(order, 20)  # and some seen before, in any order
+    for version in order:
+        assert _shape(codeindex._parse(spec, version, path)) == _shape(parser.parse(version).root_node)
+    kept = codeindex._LAST_TREES[path]
+    assert len(kept) == codeindex._TREES_PER_PATH and len({text for text, _ in kept}) == len(kept)
+    # the closest kept tree is taken: the next version of the branch parsed four versions ago
+    older = kept[-1][0]
+    tree, text, _ = codeindex._closest(kept, _edits_of(older, rng, 1))
+    assert text == older
