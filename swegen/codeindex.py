@@ -497,17 +497,22 @@ def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
     return lo
 
 
-def _collect_defs(spec: LanguageSpec, root: Node, source: bytes) -> list[DefNode]:
-    """Every function and class, in source order, each linked to its enclosing definition."""
+def _collect_defs(spec: LanguageSpec, root: Node, source: bytes, rows: Sequence[int] | None = None) -> list[DefNode]:
+    """Every function and class, in source order, each linked to its enclosing definition.
+
+    With `rows` (0-based, sorted), at least those whose lines meet one of the rows, with their
+    enclosing definitions: every definition that holds or starts on one of those lines, so the
+    innermost definition of each is the one the full list gives."""
     if spec.scope_types is None or root.has_error:
         return _defs_by_query(spec, root)
-    return _defs_by_scopes(spec, root, source)
+    return _defs_by_scopes(spec, root, source, rows)
 
 
-def _defs_by_scopes(spec: LanguageSpec, root: Node, source: bytes) -> list[DefNode]:
+def _defs_by_scopes(spec: LanguageSpec, root: Node, source: bytes, rows: Sequence[int] | None = None) -> list[DefNode]:
     """Walk only the nodes that can hold definitions (`scope_types`): a few thousand statements
     rather than every node, several times faster than a query. Only for trees without syntax
-    errors, where the grammar puts definitions nowhere else."""
+    errors, where the grammar puts definitions nowhere else. With `rows`, nodes whose lines
+    meet none of them are left out, and so is everything inside them."""
     kinds = _kind_ids(spec, spec.function_types | spec.class_types)
     wrappers = _kind_ids(spec, spec.wrapper_types)
     scopes = _kind_ids(spec, spec.scope_types or frozenset())
@@ -518,6 +523,11 @@ def _defs_by_scopes(spec: LanguageSpec, root: Node, source: bytes) -> list[DefNo
         node, parent, wrapper = stack.pop()
         for child in node.named_children:
             kind = child.kind_id
+            # (inside a wrapper that met them: its definition's span is the wrapper's)
+            if rows is not None and wrapper is None and (kind in kinds or kind in wrappers or kind in scopes):
+                at = bisect.bisect_left(rows, child.start_point.row)
+                if at == len(rows) or rows[at] > child.end_point.row:
+                    continue
             if kind in kinds:
                 d = _def_node(spec, child, wrapper or child, parent)
                 if d is not None:
@@ -775,6 +785,17 @@ def _index(path: str, source: bytes | None) -> _Index | None:
     return _Index(spec, path, source, root, tuple(_collect_defs(spec, root, source)))
 
 
+def _index_near(path: str, source: bytes | None, lines: set[int]) -> _Index | None:
+    """An index of `source` whose definitions are only those that hold or start on `lines`
+    (1-based) and their enclosing ones: enough for `innermost` and for what starts on a line,
+    not for anything that needs every definition. Never cached with the full ones."""
+    spec = language_for(path)
+    if spec is None or source is None:
+        return None
+    root = _parse(spec, source, path)
+    return _Index(spec, path, source, root, tuple(_collect_defs(spec, root, source, sorted(line - 1 for line in lines))))
+
+
 def _last_by_qualname(defs: Iterable[DefNode]) -> dict[tuple[str, ...], DefNode]:
     """Later definitions shadow earlier ones of the same name, as at runtime."""
     return {d.parts: d for d in defs}
@@ -1017,8 +1038,11 @@ def change_facts(
 
     `removed_at` holds, in new-file numbering, the lines next to which lines were removed.
     """
-    ix = _index(path, new)
     removed_defs = {m[1] for m in map(_DEF_HEADER.match, removed_text) if m}
+    if test_file or removed_defs:
+        ix = _index(path, new)
+    else:  # only the definitions at the changed lines are asked about
+        ix = _index_near(path, new, added_lines | removed_at)
     if ix is None:
         return ChangeFacts((), tuple(sorted(removed_defs)), (), frozenset())
     lines = {line for line in added_lines | removed_at if not ix.is_blank(line)}

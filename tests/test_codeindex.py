@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from swegen import codeindex
 from swegen.codeindex import (
@@ -480,3 +481,32 @@ def test_reparse_of_interleaved_branches_reuses_the_closest_tree_and_gives_a_ful
     older = kept[-1][0]
     tree, text, _ = codeindex._closest(kept, _edits_of(older, rng, 1))
     assert text == older
+
+
+def test_a_source_files_facts_from_the_definitions_at_its_changed_lines_equal_those_from_all():
+    """For a source file, mining indexes only the definitions that hold or start on the changed
+    lines (and their enclosing ones). Changed and added definitions must be what the index of
+    every definition gives, for any lines: decorators, nested classes and functions, blanks."""
+    import random
+
+    rng = random.Random(5)
+    decorated = (
+        "import functools\n\n\nclass App:\n    @property\n    def name(self):\n        return 1\n\n"
+        "    @functools.lru_cache(maxsize=2)\n    @staticmethod\n    def cached(x):\n        def inner():\n"
+        "            class Local:\n                pass\n            return Local\n        return inner\n\n"
+        "    class Nested:\n        @classmethod\n        def make(cls):\n            return cls()\n\n\n"
+        "@functools.wraps(print)\ndef top(*args):\n    return args\n"
+    )
+    root = Path(codeindex.__file__).parent
+    sources = [decorated.encode()] + [path.read_bytes() for path in sorted(root.glob("*.py"))[:6]]
+    for source in sources:
+        count = source.count(b"\n") + 1
+        decorators = [i + 1 for i, line in enumerate(source.split(b"\n")) if line.strip().startswith(b"@")]
+        for _ in range(40):
+            picked = rng.sample(range(1, count + 1), rng.randrange(1, min(count, 12)))
+            picked += rng.sample(decorators, min(len(decorators), rng.randrange(0, 3)))
+            added = set(picked[::2])
+            removed_at = set(picked[1::2])
+            near = codeindex.change_facts("pkg/mod.py", source, added, removed_at, (), test_file=False)
+            full = codeindex.change_facts("pkg/mod.py", source, added, removed_at, (), test_file=True)
+            assert (near.changed, near.added) == (full.changed, full.added), sorted(picked)
