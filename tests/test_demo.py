@@ -79,6 +79,7 @@ def test_logs_of_every_run_are_kept(demo_run):
     assert any((out / "envs").glob("*.log"))
 
 
+@pytest.mark.slow  # test_crash kills validation at random moments, and mine's validation too
 def test_a_killed_validation_resumes_to_the_same_tasks(demo_run, tmp_path):
     out, _ = demo_run
     copy = tmp_path / "run"

@@ -212,6 +212,7 @@ def test_inside_an_agents_sandbox_there_is_one_commit_and_no_gold_patch(demo_run
     assert report["gold"] == "0" and report["test"] == "0", report  # nowhere in the whole file system
 
 
+@pytest.mark.slow  # test_crash kills evaluate at random moments over four models
 def test_evaluate_killed_and_resumed_gives_the_same_results(demo_run, tmp_path):
     out, _ = demo_run
     predictions = out / "predictions" / "scripted-agent.jsonl"
@@ -243,6 +244,30 @@ def test_evaluate_killed_and_resumed_gives_the_same_results(demo_run, tmp_path):
     write_predictions(tmp_path / "changed.jsonl", "resumed", {first: ""})
     assert run_cli("evaluate", str(out), "-p", str(tmp_path / "changed.jsonl"), timeout=600).returncode == 0
     assert len(lines(target)) == 8 and lines(target)[-1]["status"] == "empty_patch"
+
+
+def test_unchanged_predictions_are_not_graded_again_and_a_changed_one_is(demo_run, tmp_path):
+    """Evaluating the same predictions again takes every verdict from results.jsonl (keyed by
+    task and patch); a prediction whose patch changed is graded again, and only it."""
+    import shutil
+
+    source, _ = demo_run
+    out = tmp_path / "run"
+    shutil.copytree(source, out, ignore=shutil.ignore_patterns("report"))
+    predictions = out / "predictions" / "scripted-agent.jsonl"
+    target = out / "evaluations" / "scripted-agent" / "results.jsonl"
+    graded = target.read_bytes()
+    assert len(lines(target)) == 7
+    again = run_cli("evaluate", str(out), "-p", str(predictions), timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert target.read_bytes() == graded, "nothing graded twice"
+    first = sorted(row["instance_id"] for row in lines(predictions))[0]
+    write_predictions(tmp_path / "changed.jsonl", "scripted-agent", {first: ""})
+    changed = run_cli("evaluate", str(out), "-p", str(tmp_path / "changed.jsonl"), timeout=600)
+    assert changed.returncode == 0, changed.stderr
+    rows = lines(target)
+    assert target.read_bytes().startswith(graded) and len(rows) == 8
+    assert rows[-1]["instance_id"] == first and rows[-1]["status"] == "empty_patch"
 
 
 def test_openai_agent_end_to_end_through_solve_and_evaluate(demo_run):
@@ -316,6 +341,7 @@ def test_what_counts_as_a_test_edit():
     assert pytest_settings("pyproject.toml", toml) == pytest_settings("pyproject.toml", toml.replace('"x"', '"y"'))
 
 
+@pytest.mark.slow  # test_report: three models without Docker; test_demo and test_agents: reports of real runs
 def test_a_report_over_three_scripted_agents(demo_run):
     """Three scripted agents under names with public scores: the table, the verdict, the date split."""
     out, _ = demo_run

@@ -158,9 +158,9 @@ def test_update_validates_only_the_new_fixes_and_keeps_old_evaluations_valid(bas
     for args in (("remote", "remove", "origin"), ("reset", "-q", "--hard", release)):
         assert run_cli_git("-C", str(work), *args).returncode == 0
     run = tmp_path / "run"
-    proc = run_cli("mine", str(work), "-o", str(run), "--workers", "1", timeout=3000)
+    proc = run_cli("mine", str(work), "-o", str(run), "--workers", "2", timeout=3000)
     assert proc.returncode == 0, proc.stderr
-    assert run_cli("evaluate", str(run), "-p", "gold", "--workers", "1", "--no-strict", timeout=3000).returncode == 0
+    assert run_cli("evaluate", str(run), "-p", "gold", "--workers", "2", "--no-strict", timeout=3000).returncode == 0
     old_tasks = (run / "tasks.jsonl").read_text().splitlines()
     old_ids = [json.loads(line)["instance_id"] for line in old_tasks]
     assert old_ids, "the 0.2.0 history has fixes"
@@ -169,7 +169,7 @@ def test_update_validates_only_the_new_fixes_and_keeps_old_evaluations_valid(bas
     before = {path: data for path, data in snapshot(run).items() if path.split("/")[0] in old_ids}
 
     assert run_cli_git("-C", str(work), "pull", "-q", "--ff-only", str(upstream), "main").returncode == 0
-    proc = run_cli("mine", str(work), "-o", str(run), "--update", "--workers", "1", timeout=3000)
+    proc = run_cli("mine", str(work), "-o", str(run), "--update", "--workers", "2", timeout=3000)
     assert proc.returncode == 0, proc.stderr
     new_lines = [line for line in (run / "tasks.jsonl").read_text().splitlines() if line not in old_tasks]
     new_ids = {json.loads(line)["instance_id"] for line in new_lines}
@@ -183,14 +183,14 @@ def test_update_validates_only_the_new_fixes_and_keeps_old_evaluations_valid(bas
     after = snapshot(run)
     assert {path: after[path] for path in before} == before, "old task folders are byte-identical"
 
-    assert run_cli("evaluate", str(run), "-p", "gold", "--workers", "1", "--no-strict", timeout=3000).returncode == 0
+    assert run_cli("evaluate", str(run), "-p", "gold", "--workers", "2", "--no-strict", timeout=3000).returncode == 0
     results = (run / "evaluations" / "gold" / "results.jsonl").read_bytes()
     assert results.startswith(old_results), "the old tasks' results stand (cached by task and patch)"
     graded = [json.loads(line) for line in results[len(old_results):].splitlines()]
     assert {g["instance_id"] for g in graded} == new_ids and all(g["resolved"] for g in graded)
 
     settled = snapshot(run)
-    proc = run_cli("mine", str(work), "-o", str(run), "--update", "--workers", "1")
+    proc = run_cli("mine", str(work), "-o", str(run), "--update", "--workers", "2")
     assert proc.returncode == 0 and "nothing new" in proc.stdout
     assert snapshot(run) == settled
 
