@@ -370,16 +370,16 @@ def _parse(spec: LanguageSpec, source: bytes, path: str = "") -> Node:
 def _closest(kept: list[tuple[bytes, Tree]], new: bytes) -> tuple[Tree, bytes, list[tuple[int, int, int, int]]]:
     """The kept tree whose text is closest to `new` (fewest bytes in changed stretches), its text
     and those stretches; newest first, stopping at one close enough."""
-    best: tuple[int, Tree, bytes, list[tuple[int, int, int, int]]] | None = None
+    best, fewest = None, None
     for old, tree in kept:
         spans = _changed_spans(old, new)
         size = sum(max(b - a, d - c) for a, b, c, d in spans)
-        if best is None or size < best[0]:
-            best = (size, tree, old, spans)
+        if fewest is None or size < fewest:
+            best, fewest = (tree, old, spans), size
         if size <= _CLOSE_ENOUGH:
             break
     assert best is not None
-    return best[1], best[2], best[3]
+    return best
 
 
 def _edited(tree: Tree, old: bytes, spans: list[tuple[int, int, int, int]], new: bytes) -> Tree:
@@ -778,22 +778,19 @@ def _word_pattern(name: str) -> re.Pattern[bytes]:
 @functools.lru_cache(maxsize=32)
 def _index(path: str, source: bytes | None) -> _Index | None:
     """Parse and index a file once: the public functions ask about the same versions repeatedly."""
+    return _index_near(path, source, None)
+
+
+def _index_near(path: str, source: bytes | None, lines: set[int] | None) -> _Index | None:
+    """An index of `source`; with `lines` (1-based), its definitions are only those that hold or
+    start on them and their enclosing ones: enough for `innermost` and for what starts on a
+    line, not for anything that needs every definition (so never cached with the full ones)."""
     spec = language_for(path)
     if spec is None or source is None:
         return None
     root = _parse(spec, source, path)
-    return _Index(spec, path, source, root, tuple(_collect_defs(spec, root, source)))
-
-
-def _index_near(path: str, source: bytes | None, lines: set[int]) -> _Index | None:
-    """An index of `source` whose definitions are only those that hold or start on `lines`
-    (1-based) and their enclosing ones: enough for `innermost` and for what starts on a line,
-    not for anything that needs every definition. Never cached with the full ones."""
-    spec = language_for(path)
-    if spec is None or source is None:
-        return None
-    root = _parse(spec, source, path)
-    return _Index(spec, path, source, root, tuple(_collect_defs(spec, root, source, sorted(line - 1 for line in lines))))
+    rows = None if lines is None else sorted(line - 1 for line in lines)
+    return _Index(spec, path, source, root, tuple(_collect_defs(spec, root, source, rows)))
 
 
 def _last_by_qualname(defs: Iterable[DefNode]) -> dict[tuple[str, ...], DefNode]:
