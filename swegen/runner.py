@@ -62,6 +62,9 @@ class TestRun:
     streamed: dict[str, str] = field(default_factory=dict)
     #: The sandbox limit that stopped the tests ("disk"), or None.
     limit: str | None = None
+    #: What the run could not load because the environment does not have it (another language's
+    #: runner: Language.missing_dependency), or None.
+    missing_dependency: str | None = None
 
 
 def pytest_command(targets: list[str], extra_args: list[str] | None = None, stream: bool = False, rootdir: str = "/testbed") -> str:
@@ -303,11 +306,15 @@ def run_language_tests(box: Sandbox, language: "Language", plan: "Plan", test_fi
     try:
         report = box.get(command.report_path).decode("utf-8", errors="replace")
     except SwegenError:
-        return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"{plan.runner} wrote no report")
+        return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"{plan.runner} wrote no report",
+                       missing_dependency=language.missing_dependency(plan, "", output))
+    missing = language.missing_dependency(plan, report, output)
     try:
         statuses = language.parse(report, output)
     except (ValueError, ElementTree.ParseError) as exc:
-        return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"unreadable {plan.runner} report: {exc}")
+        return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"unreadable {plan.runner} report: {exc}",
+                       missing_dependency=missing)
     # the log keeps the report too: `go test -json` puts its build errors there, not on the console
     shown = report if len(report) <= REPORT_IN_LOG else report[:REPORT_IN_LOG] + "\n[... report cut ...]\n"
-    return TestRun(result.exit_code, statuses, {}, f"{output}\n--- {plan.runner} report ({command.report_path}) ---\n{shown}", result.duration)
+    return TestRun(result.exit_code, statuses, {}, f"{output}\n--- {plan.runner} report ({command.report_path}) ---\n{shown}", result.duration,
+                   missing_dependency=missing)

@@ -367,6 +367,12 @@ def _phase_problem(before: _Phase, after: _Phase) -> tuple[str, str, bool] | Non
             return f"install-failed: {phase.import_error}", "environment built", False
     for phase in (before, after):
         for run in phase.runs:
+            # the code cannot build here for want of what no registry or proxy gives this
+            # machine: no run says anything about the fix (not the model's, not ours to retry)
+            if run.missing_dependency:
+                return f"env-missing-dependency: {run.missing_dependency}", "environment built", False
+    for phase in (before, after):
+        for run in phase.runs:
             if run.infra_error:
                 return f"infra-error: {run.infra_error}", "patches apply", True
     for phase in (before, after):

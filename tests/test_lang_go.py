@@ -1091,3 +1091,99 @@ def test_gopath_era_code_without_go_mod_gets_a_module_made_in_the_sandbox(tmp_pa
     assert (repo.path / "go.mod").read_text().startswith("module example.com/oldshelf\n")
     command = bound.test_command(plan, ["shelf_test.go"]).command
     assert bound.parse(_run_command(command, repo.path, tmp_path / "r.json", tmp_path), "") == {"example.com/oldshelf::TestDouble": PASSED}
+
+
+# --- a dependency this environment cannot give: an environment verdict ---------------------------------
+
+ERRORS_V1 = "github.com/pkg/errors v0.9.1"
+WRAP = 'package legacy\n\nimport "github.com/pkg/errors"\n\n// Wrap adds context to err.\nfunc Wrap(err error) error {\n\treturn errors.Wrap(err, "legacy")\n}\n'
+WRAP_TEST = ('package legacy\n\nimport (\n\t"fmt"\n\t"testing"\n)\n\n'
+             'func TestWrapNil(t *testing.T) {\n\tif Wrap(nil) != nil {\n\t\tt.Fatal("nil")\n\t}\n}\n\n'
+             'func TestWrapKeepsTheCause(t *testing.T) {\n\tif Wrap(fmt.Errorf("boom")).Error() != "legacy: boom" {\n\t\tt.Fatal("cause")\n\t}\n}\n')
+
+
+def _module(tmp_path: Path, files: dict[str, str]) -> Path:
+    folder = tmp_path / "mod"
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def _missing(folder: Path, module: str, *packages: str, mod: str = "-mod=mod") -> str | None:
+    """missing_dependency over a real offline `go test -json` run (its report and its console)."""
+    run = _go_test(folder, *packages) if mod == "-mod=mod" else subprocess.run(
+        [GO, "test", "-json", "-count=1", *packages], cwd=folder, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "GOCACHE": "/tmp/swegen-go-test-cache", "GOPROXY": "off",
+             "GOFLAGS": mod, "GOPATH": str(folder / ".gopath")})
+    return report.missing_dependency(run.stdout, run.stderr, module)
+
+
+def test_missing_dependency_names_what_real_go_could_not_have(tmp_path: Path) -> None:
+    gomod = f"module example.com/legacy\n\ngo 1.19\n\nrequire {ERRORS_V1}\n"
+    folder = _module(tmp_path, {"go.mod": gomod, "wrap.go": WRAP, "wrap_test.go": WRAP_TEST,
+                                "ok/ok.go": "package ok\n\nfunc One() int { return 1 }\n",
+                                "ok/ok_test.go": GO_TEST.format(pkg="ok")})
+    for mod in ("-mod=mod", "-mod=readonly"):  # "module lookup disabled" / "missing go.sum entry"
+        said = _missing(folder, "example.com/legacy", ".", "./ok", mod=mod)
+        assert said is not None and "github.com/pkg/errors" in said and "cannot be had here" in said, (mod, said)
+    # the package without the import builds and runs: nothing is missing
+    assert _missing(folder, "example.com/legacy", "./ok") is None
+
+
+def test_missing_dependency_leaves_out_the_codes_own_packages_and_test_output(tmp_path: Path) -> None:
+    own = 'package app\n\nimport "example.com/app/added"\n\nfunc F() int { return added.X }\n'
+    noisy = ('package quiet\n\nimport "testing"\n\nfunc TestPrints(t *testing.T) {\n'
+             '\tt.Log("x.go:1:2: cannot find module providing package github.com/none/such: module lookup disabled by GOPROXY=off")\n}\n')
+    folder = _module(tmp_path, {"go.mod": "module example.com/app\n\ngo 1.19\n", "app.go": own,
+                                "app_test.go": GO_TEST.format(pkg="app"), "quiet/q_test.go": noisy})
+    # a package of the module itself that is not there (the fix adds it) is the code's own
+    assert _missing(folder, "example.com/app", ".") is None
+    # a test that prints go's words says nothing about the environment
+    run = _go_test(folder, "-v", "./quiet")
+    assert "cannot find module providing package" in run.stdout and report.parse(run.stdout, run.stderr)
+    assert report.missing_dependency(run.stdout, run.stderr, "example.com/app") is None
+
+
+def test_missing_dependency_a_go_too_old_for_the_standard_library(tmp_path: Path) -> None:
+    uses = 'package fresh\n\nimport "slices"\n\nfunc Has(xs []int, x int) bool { return slices.Contains(xs, x) }\n'
+    folder = _module(tmp_path, {"go.mod": "module example.com/fresh\n\ngo 1.19\n", "f.go": uses,
+                                "f_test.go": GO_TEST.format(pkg="fresh")})
+    said = _missing(folder, "example.com/fresh", ".")
+    assert said is not None and "standard library" in said and "slices" in said, said
+
+
+class _Of2022(GitRepo):
+    """Commits of late 2022: Go 1.19's time, the Go of the bookworm base image."""
+
+    def _env(self) -> dict[str, str]:
+        env = super()._env()
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = env["GIT_AUTHOR_DATE"].replace("2024-01-01", "2022-10-01")
+        return env
+
+
+@pytest.mark.docker
+def test_a_fix_whose_base_cannot_build_here_is_an_environment_verdict(tmp_path: Path, base_image: str) -> None:
+    """As gorilla/mux's "go1.7-context": before the fix the code imports a module no proxy gives
+    here, the fix drops it. Every test "fails" before only because the package cannot build, so
+    the task would measure nothing: validation says so as an environment verdict (it once came out
+    as control-empty-tampered, the canaries missing from a run that never built)."""
+    from conftest import run_cli
+
+    repo = _Of2022(tmp_path / "repo")
+    repo.commit("Add legacy errors", {"go.mod": f"module example.com/legacy\n\ngo 1.19\n\nrequire {ERRORS_V1}\n",
+                                      "wrap.go": WRAP, "wrap_test.go": WRAP_TEST.split("\n\nfunc TestWrapKeepsTheCause")[0] + "\n"})
+    fixed = WRAP.replace('import "github.com/pkg/errors"', 'import "fmt"').replace(
+        'return errors.Wrap(err, "legacy")', 'if err == nil {\n\t\treturn nil\n\t}\n\treturn fmt.Errorf("legacy: %w", err)')
+    repo.commit("Fix Wrap losing the cause of an error (fixes #3)", {"go.mod": "module example.com/legacy\n\ngo 1.19\n",
+                                                                   "wrap.go": fixed, "wrap_test.go": WRAP_TEST})
+    run = tmp_path / "run"
+    mined = run_cli("mine", str(repo.path), "-o", str(run), "--no-validate")
+    assert mined.returncode == 0, mined.stderr
+    kept = [json.loads(line) for line in (run / "candidates.jsonl").read_text().splitlines() if json.loads(line)["kept"]]
+    assert len(kept) == 1, kept
+    validated = run_cli("validate", str(run), timeout=900)
+    assert validated.returncode == 0, validated.stderr[-3000:]
+    (verdict,) = [json.loads(line) for line in (run / "validation.jsonl").read_text().splitlines()]
+    assert not verdict["kept"] and not verdict.get("infra_error"), verdict
+    assert verdict["reason"].startswith("env-missing-dependency: github.com/pkg/errors"), verdict["reason"]

@@ -1130,3 +1130,22 @@ def test_canaries_under_ava_and_tape_come_out_as_planted(tmp_path, runner):
     result = subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     statuses = reports.parse((tmp_path / "r" / "report").read_text(), result.stdout + result.stderr, root=str(tmp_path))
     assert {c.test_id: statuses.get(c.test_id) for c in canaries} == {c.test_id: PASSED if c.must_pass else FAILED for c in canaries}, statuses
+
+
+def test_missing_dependency_only_when_the_runner_cannot_start(tmp_path: Path) -> None:
+    """Real node: a config that requires a package the image lacks stops the runner before any
+    test (an environment verdict); a test file that requires a missing or relative module while
+    other tests run is that file's ERROR, read from the report, not an environment verdict."""
+    node = shutil.which("node")
+    assert node, "node is not installed: apt-get install -y nodejs (scripts/setup.sh does it for CI)"
+    (tmp_path / "setup.js").write_text("require('left-pad-not-installed');\n")
+    started = subprocess.run([node, "--require", "./setup.js", "-e", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0 and "Cannot find module" in started.stderr
+    said = reports.missing_dependency("", started.stdout + started.stderr)
+    assert said is not None and "left-pad-not-installed" in said and said.count("\n") == 0, said
+    ran = '<testsuites><testsuite name="a"><testcase classname="a" name="works" file="/testbed/a.test.js"/></testsuite></testsuites>'
+    assert reports.parse(ran) and reports.missing_dependency(ran, started.stderr) is None
+    (tmp_path / "rel.js").write_text("require('./not-here');\n")
+    relative = subprocess.run([node, "rel.js"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert "Cannot find module './not-here'" in relative.stderr
+    assert reports.missing_dependency("", relative.stderr) is None

@@ -147,6 +147,12 @@ class Language(Protocol):
         """Per-test statuses (one of STATUSES) by test id, from the report the command wrote
         (and its console output, for runners whose report leaves out load errors)."""
 
+    def missing_dependency(self, plan: Plan, report: str, output: str) -> str | None:
+        """What a test run (its report, "" when it wrote none, and its console output) could not
+        load because this environment does not have it (a module no proxy or registry serves
+        here, a runtime too old for the code), in one line; None when nothing says so. Validation
+        rejects such a task as an environment verdict rather than reading the run's statuses."""
+
     def plant_canaries(self, path: str, source: str, test_ids: list[str], rng: random.Random) -> tuple[str, list[Canary]]:
         """(the test file with canary tests added, the canaries): fresh random names in the file's
         own style, some that must pass and some that must fail; unchanged and [] when the file

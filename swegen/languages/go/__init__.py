@@ -106,6 +106,9 @@ class GoLanguage:
     def package_errors(self, statuses: dict[str, str], test_ids: list[str]) -> dict[str, str]:
         return package_errors(statuses, test_ids)
 
+    def missing_dependency(self, plan: Plan, report_text: str, output: str) -> str | None:
+        return report.missing_dependency(report_text, output, dict(plan.test_env).get(env.MODULE_ENV, ""))
+
     def plant_canaries(self, path: str, source: str, test_ids: list[str], rng: random.Random) -> tuple[str, list[Canary]]:
         if not builds_here(path, source.encode("utf-8", "surrogateescape")):
             return source, []  # go test does not compile this file here: its canaries would never run

@@ -100,3 +100,56 @@ def package_errors(statuses: dict[str, str], test_ids: list[str]) -> dict[str, s
         if test not in out and out.get(package) == ERROR:
             out[test] = ERROR
     return out
+
+
+# -- dependencies the environment cannot give ------------------------------------------------
+
+#: go's words for a package or module it could not have, each with the package or module named
+#: (group "what") when the line names it. A package under the main module's own path is the
+#: code's own (a package the fix adds), not a dependency, and is left out.
+_MISSING = tuple(re.compile(p) for p in (
+    r"cannot find module providing package (?P<what>[^\s:;]+)",
+    r"no required module provides package (?P<what>[^\s:;]+)",
+    r"missing go\.sum entry for module providing package (?P<what>[^\s:;]+)",
+    r"(?P<what>[^\s:;]+@[^\s:;]+): (?:missing go\.sum entry|module lookup disabled|reading |Get |unrecognized import path|"
+    r"invalid version|unknown revision)",
+    r"cannot find package \"(?P<what>[^\"]+)\"",
+    r"package (?P<what>[^\s:;]+) is not in (?:GOROOT|std)",
+    r"(?P<what>)module lookup disabled by GOPROXY=off",
+    r"(?P<what>)import lookup disabled by -mod=",
+    r"(?P<what>)dial tcp: lookup proxy\.golang\.org",
+))
+_DOWNLOADING = re.compile(r"^go: downloading (\S+) (\S+)\s*$", re.MULTILINE)
+
+
+def missing_dependency(report: str, output: str, module: str = "") -> str | None:
+    """What a `go test` run could not build for, when it is a module or standard package this
+    environment does not have (no proxy reachable, no vendor/ copy, a Go too old for the code):
+    a line saying which and go's own words; None otherwise.
+
+    Only go's own lines count: the console, and the report's lines that are no test's output
+    (the build-output events of Go 1.24 among them). A test's output can hold these words (a test
+    of a tool that runs `go build`) and says nothing about this environment."""
+    events, others = _events(report)
+    lines = [*output.splitlines(), *others]
+    for event in events:
+        if event.get("Action") in ("build-output", "build-fail") or (event.get("Action") == "output" and not event.get("Test")
+                                                                     and BUILD_FAILED.search(str(event.get("Output", ""))) is None
+                                                                     and "[setup failed]" not in str(event.get("Output", ""))):
+            lines += str(event.get("Output", "")).splitlines()
+    downloading = [m.group(1) for m in _DOWNLOADING.finditer("\n".join(lines))]
+    for line in lines:
+        for pattern in _MISSING:
+            match = pattern.search(line)
+            if match is None:
+                continue
+            what = match.group("what")
+            name = what.split("@", 1)[0]
+            if name and module and (name == module or name.startswith(module + "/")):
+                break  # the code's own package: what the fix may add
+            if not name:
+                what = ", ".join(dict.fromkeys(downloading)) or "a required module"
+            if "is not in" in match.group(0):
+                return f"the standard library of this Go has no package {what} (a newer Go is needed): {line.strip()}"
+            return f"{what} cannot be had here (no Go module proxy reachable, no vendor/ copy): {line.strip()}"
+    return None

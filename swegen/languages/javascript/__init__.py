@@ -63,6 +63,9 @@ class JavaScript:
     def parse(self, report: str, output: str) -> dict[str, str]:
         return reports.parse(report, output)
 
+    def missing_dependency(self, plan: Plan, report: str, output: str) -> str | None:
+        return reports.missing_dependency(report, output)
+
     def plant_canaries(self, path: str, source: str, test_ids: list[str], rng: random.Random) -> tuple[str, list[Canary]]:
         return canaries.plant(path, source, test_ids, rng)
 

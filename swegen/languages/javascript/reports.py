@@ -271,3 +271,25 @@ def parse(report: str, output: str = "", root: str = ROOT) -> dict[str, str]:
     if lines and "path" in lines[0]:
         return parse_node_test(text, root)
     return {}
+
+
+#: Node's words for a module it could not load, with the module's name.
+_MISSING_MODULE = re.compile(r"(?:Cannot find (?:module|package) '(?P<name>[^']+)'|ERR_MODULE_NOT_FOUND\]?:? Cannot find package '(?P<esm>[^']+)')")
+
+
+def missing_dependency(report: str, output: str) -> str | None:
+    """A package that the test runner itself could not load (the runner, its config or a setup
+    file needs a module the image does not have), when the run reported no test at all; None
+    otherwise. A missing module while tests ran is a test file's ERROR (it may be what the test is
+    about, or what the fix adds) and is read as such, not here."""
+    try:
+        if report.strip() and parse(report, output):
+            return None
+    except (ValueError, ET.ParseError):
+        pass
+    for match in _MISSING_MODULE.finditer(output):
+        name = match.group("name") or match.group("esm") or ""
+        if name and not name.startswith((".", "/", "node:", "file:")):
+            line = output[output.rfind("\n", 0, match.start()) + 1 : (output.find("\n", match.end()) + 1 or len(output) + 1) - 1]
+            return f"the package {name} is not installed, and the test runner cannot start without it: {line.strip()}"
+    return None
