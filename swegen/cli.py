@@ -613,7 +613,7 @@ def example() -> None:
 
 
 language_option = option("--language", env="LANGUAGE", default="python", show_default=True,
-                         help="The example's language: python, javascript (js) or go.")
+                         help="The example's language: python, javascript (js), typescript (ts) or go.")
 
 
 @example.command("create")
@@ -714,7 +714,7 @@ def clean(everything: bool, images: bool, dry_run: bool) -> None:
 @ca_bundle_option
 @option("--workers", env="WORKERS", type=click.IntRange(min=1), default=1, show_default=True, help="Candidates validated in parallel.")
 @option("--language", env="LANGUAGE", default="python", show_default=True,
-        help="The example's language: python, javascript (js) or go (another language's demo evaluates gold and empty only).")
+        help="The example's language: python, javascript (js), typescript (ts) or go (another language's demo evaluates gold and empty only).")
 def demo(output: Path | None, python: str, base_image: str | None, ca_bundle: str, workers: int, language: str) -> None:
     """Run every stage that exists on the bundled example repository."""
     import time

@@ -1,4 +1,4 @@
-"""The JavaScript and Go examples through the whole pipeline, as a user runs it: `swegen example
+"""The JavaScript, TypeScript and Go examples through the whole pipeline, as a user runs it: `swegen example
 create --language`, `mine`, `validate`, `evaluate -p gold` and `-p empty`. Every real fix of the
 manifest becomes a task with the manifest's FAIL_TO_PASS, every noise change is rejected with
 the manifest's reason (by mining or by validation), gold resolves every task and empty none."""
@@ -17,28 +17,24 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
 def _expected(language: str, repo: Path) -> dict[str, dict]:
     """The manifest's changes by the commit that reaches main (a merged branch's merge)."""
-    if language == "javascript":
-        from swegen.languages.javascript.example import MANIFEST
+    if language in ("javascript", "typescript"):
+        from swegen.example import _OTHERS
+        import importlib
 
-        ids = _js_ids(repo)
-        return {ids.get(f"{c['id']}:merge", ids[c["id"]]): c for c in MANIFEST["changes"]}
+        module = importlib.import_module(_OTHERS[language][0])
+        ids = getattr(module, _OTHERS[language][1])(repo.parent / "again")  # the same commits: fixed authors and dates
+        return {ids.get(f"{c['id']}:merge", ids[c["id"]]): c for c in module.MANIFEST["changes"]}
     from swegen.languages.go.example import create_go_example
 
     manifest = create_go_example(repo.parent / "again")  # the same commits: fixed authors and dates
     return {c["commit"]: c for c in manifest["changes"]}
 
 
-def _js_ids(repo: Path) -> dict[str, str]:
-    from swegen.languages.javascript.example import create_js_example
-
-    return create_js_example(repo.parent / "again")
-
-
 def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("language", ["javascript", "go"])
+@pytest.mark.parametrize("language", ["javascript", "typescript", "go"])
 def test_the_example_of_another_language_end_to_end(language, base_image, tmp_path):
     repo, run = tmp_path / "repo", tmp_path / "run"
     made = run_cli("example", "create", "--language", language, str(repo))

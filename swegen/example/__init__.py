@@ -29,11 +29,12 @@ def load_manifest() -> dict[str, Any]:
 #: swegen.languages in that language's package (name -> module, builder function, manifest).
 _OTHERS = {
     "javascript": ("swegen.languages.javascript.example", "create_js_example"),
+    "typescript": ("swegen.languages.javascript.example_ts", "create_ts_example"),
     "go": ("swegen.languages.go.example", "create_go_example"),
 }
 LANGUAGES = ("python", *_OTHERS)
 #: What `--language` also accepts.
-ALIASES = {"py": "python", "js": "javascript"}
+ALIASES = {"py": "python", "js": "javascript", "ts": "typescript"}
 
 
 def language_name(given: str) -> str:

@@ -230,7 +230,7 @@ def _env(author: tuple[str, str], tick: int) -> dict[str, str]:
 def _git(dest: Path, env: dict[str, str], *args: str) -> str:
     result = subprocess.run(["git", "-C", str(dest), "-c", "commit.gpgsign=false", *args], capture_output=True, text=True, env=env)
     if result.returncode != 0:
-        raise GitError(f"git {args[0]} failed while building the JS example", hint="is git installed?", detail=result.stderr.strip())
+        raise GitError(f"git {args[0]} failed while building an example repository", hint="is git installed?", detail=result.stderr.strip())
     return result.stdout.strip()
 
 
@@ -253,6 +253,12 @@ def _apply(dest: Path, step: Step) -> None:
 def create_js_example(dest: Path) -> dict[str, str]:
     """Build the repository in `dest` (which must not exist or be empty); the commit id of each
     step by its id (a merged step's own commit; its merge is under "<id>:merge")."""
+    return build(dest, STEPS, "JS")
+
+
+def build(dest: Path, steps: tuple[Step, ...], kind: str) -> dict[str, str]:
+    """The repository of `steps` in `dest` (new or empty), each step a commit on main, a step with
+    a branch on that branch merged into main right after it; the commit ids by step id."""
     if dest.exists() and any(dest.iterdir()):
         raise BadInput(f"{dest} is not empty", hint="give a new folder for the example repository")
     dest.mkdir(parents=True, exist_ok=True)
@@ -260,7 +266,7 @@ def create_js_example(dest: Path) -> dict[str, str]:
     tick = 0
     _git(dest, _env(ANA, tick), "init", "-q", "-b", "main")
     pr = 1
-    for step in STEPS:
+    for step in steps:
         tick += 1
         env = _env(step.author, tick)
         if step.branch:
