@@ -651,11 +651,15 @@ def images() -> None:
 @option("--mirror", env="MIRROR", default="http://deb.debian.org/debian", show_default=True, help="Debian mirror for debootstrap.")
 @ca_bundle_option
 @option("--force", env="FORCE", is_flag=True, help="Rebuild even when an identical image exists.")
-def images_build_base(python: str, mirror: str, ca_bundle: str, force: bool) -> None:
+@option("--language", "toolchains", env="TOOLCHAINS", multiple=True, metavar="NAME",
+        help="Add this language's toolchain (javascript or js, go), so that its environment images need no "
+             "package download for it; repeat for several. Toolchains an image already has are kept.")
+def images_build_base(python: str, mirror: str, ca_bundle: str, force: bool, toolchains: tuple[str, ...]) -> None:
     """Build the base image for a Python version offline-friendly (debootstrap + docker import)."""
     from swegen.images import base_recipe, build_base_image, resolve_ca_bundle
 
-    recipe = base_recipe(python, mirror, resolve_ca_bundle(ca_bundle))
+    aliases = {"js": "javascript", "ts": "javascript", "typescript": "javascript", "golang": "go"}
+    recipe = base_recipe(python, mirror, resolve_ca_bundle(ca_bundle), [aliases.get(t.lower(), t.lower()) for t in toolchains])
     with err.status(f"building base image for Python {python} ({recipe.suite})") as status:
         tag, built = build_base_image(recipe, force=force, log=lambda line: status.update(line[:100]))
     out.print(f"{tag} {'built' if built else 'is up to date'}")

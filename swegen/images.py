@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -29,6 +29,11 @@ ENV_REPOSITORY = "swegen-env"
 LABEL_KIND = "swegen.kind"
 LABEL_RECIPE = "swegen.recipe"
 LABEL_FINGERPRINT = "swegen.fingerprint"
+#: On a base image: the digest of its recipe without the language toolchains, the languages
+#: whose toolchains it holds, and every Debian package it was built with.
+LABEL_CORE = "swegen.core"
+LABEL_TOOLCHAINS = "swegen.toolchains"
+LABEL_PACKAGES = "swegen.packages"
 
 #: Debian suites and the Python 3 each ships; a base image per Python comes from its suite.
 DEBIAN_SUITES = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}
@@ -103,21 +108,63 @@ class BaseImageRecipe:
     mirror: str = DEFAULT_MIRROR
     packages: tuple[str, ...] = BASE_PACKAGES
     ca_bundle: str | None = None
+    #: Languages of swegen.languages whose toolchains (Debian packages) the image holds too.
+    toolchains: tuple[str, ...] = ()
+    #: Those toolchains' packages.
+    toolchain_packages: tuple[str, ...] = ()
 
-    def digest(self) -> str:
+    def core_digest(self) -> str:
+        """The digest without the toolchains (what an image built before toolchains has)."""
         script = sandbox_file("base", "build-rootfs.sh").read_bytes()
         ca = Path(self.ca_bundle).read_bytes() if self.ca_bundle else b""
         return _sha256(script, self.python, self.suite, self.mirror, " ".join(self.packages), ca)
 
+    def digest(self) -> str:
+        if not self.toolchain_packages:
+            return self.core_digest()
+        return _sha256(self.core_digest(), " ".join(self.toolchains), " ".join(self.toolchain_packages))
 
-def base_recipe(python: str, mirror: str = DEFAULT_MIRROR, ca_bundle: Path | None = None) -> BaseImageRecipe:
+    def all_packages(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.packages + self.toolchain_packages))
+
+
+def base_recipe(python: str, mirror: str = DEFAULT_MIRROR, ca_bundle: Path | None = None,
+                toolchains: Iterable[str] = ()) -> BaseImageRecipe:
+    """The recipe of the base image for `python`, with the toolchains of these languages (names
+    of swegen.languages: "javascript", "go")."""
     if python not in DEBIAN_SUITES:
         known = ", ".join(sorted(DEBIAN_SUITES))
         raise BadInput(
             f"no Debian suite ships Python {python}",
             hint=f"choose one of {known}, or use --base-image with an image from your registry",
         )
-    return BaseImageRecipe(python, DEBIAN_SUITES[python], mirror, BASE_PACKAGES, str(ca_bundle) if ca_bundle else None)
+    names, packages = _toolchains(toolchains)
+    return BaseImageRecipe(python, DEBIAN_SUITES[python], mirror, BASE_PACKAGES, str(ca_bundle) if ca_bundle else None,
+                           names, packages)
+
+
+def _toolchains(names: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the languages, sorted and unique; their toolchains' Debian packages)."""
+    from swegen import languages
+
+    chosen = sorted(set(names))
+    packages: list[str] = []
+    for name in chosen:
+        try:
+            language = languages.by_name(name)
+        except KeyError:
+            known = ", ".join(sorted(lang.name for lang in languages.available()))
+            raise BadInput(f"no language {name!r} to add a toolchain for", hint=f"choose among: {known}") from None
+        packages += language.toolchain_packages()
+    return tuple(chosen), tuple(dict.fromkeys(packages))
+
+
+def _covers(labels: dict[str, str] | None, recipe: BaseImageRecipe) -> bool:
+    """Whether an image with these labels is `recipe`'s, or holds more toolchains than it asks."""
+    if labels is None:
+        return False
+    core = labels.get(LABEL_CORE) or labels.get(LABEL_RECIPE)
+    return core == recipe.core_digest() and set(recipe.toolchains) <= set(labels.get(LABEL_TOOLCHAINS, "").split())
 
 
 def image_labels(tag: str) -> dict[str, str] | None:
@@ -138,19 +185,27 @@ def build_base_image(
     *,
     force: bool = False,
     log: Callable[[str], None] = lambda line: None,
+    tag: str | None = None,
 ) -> tuple[str, bool]:
-    """Build the base image for `recipe` unless an identical one exists. Returns (tag, built)."""
-    tag = base_tag(recipe.python)
-    digest = recipe.digest()
+    """Build the base image for `recipe` (as `tag`, swegen's own base tag for its Python when not
+    given) unless an image there already covers it. Returns (tag, built)."""
+    tag = tag or base_tag(recipe.python)
     labels = image_labels(tag)
-    if labels is not None and labels.get(LABEL_RECIPE) == digest and not force:
+    if _covers(labels, recipe) and not force:
         return tag, False
+    if labels is not None and (labels.get(LABEL_CORE) or labels.get(LABEL_RECIPE)) == recipe.core_digest():
+        # the same base with other toolchains: rebuilt with those and the asked ones, so that
+        # adding a language never takes another one's toolchain away
+        names, packages = _toolchains(set(recipe.toolchains) | set(labels.get(LABEL_TOOLCHAINS, "").split()))
+        recipe = replace(recipe, toolchains=names, toolchain_packages=packages)
+    digest = recipe.digest()
     _check_can_debootstrap()
     with tempfile.TemporaryDirectory(prefix="swegen-base-", dir=_scratch_dir()) as work:
         tar_path = Path(work) / "rootfs.tar"
         script = sandbox_file("base", "build-rootfs.sh")
-        args = ["sh", str(script), recipe.suite, recipe.mirror, recipe.ca_bundle or "", work, *recipe.packages]
-        log(f"debootstrap {recipe.suite} (Python {recipe.python}) from {recipe.mirror}")
+        args = ["sh", str(script), recipe.suite, recipe.mirror, recipe.ca_bundle or "", work, *recipe.all_packages()]
+        with_toolchains = f", toolchains of {', '.join(recipe.toolchains)}" if recipe.toolchains else ""
+        log(f"debootstrap {recipe.suite} (Python {recipe.python}{with_toolchains}) from {recipe.mirror}")
         with open(tar_path, "wb") as out:
             proc = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE, text=True)
             assert proc.stderr is not None
@@ -194,7 +249,8 @@ def _import(tar_path: Path, tag: str, recipe: BaseImageRecipe, digest: str) -> N
     changes = [f"ENV {item}" for item in env] + [
         'CMD ["/bin/bash"]',
         f'LABEL {LABEL_MANAGED}="true" {LABEL_KIND}="base" {LABEL_RECIPE}="{digest}" '
-        f'swegen.python="{recipe.python}" swegen.suite="{recipe.suite}"',
+        f'swegen.python="{recipe.python}" swegen.suite="{recipe.suite}" {LABEL_CORE}="{recipe.core_digest()}" '
+        f'{LABEL_TOOLCHAINS}="{" ".join(recipe.toolchains)}" {LABEL_PACKAGES}="{" ".join(recipe.all_packages())}"',
     ]
     try:
         docker_client().api.import_image_from_file(str(tar_path), repository=repository, tag=version, changes=changes)
@@ -224,12 +280,15 @@ class EnvRecipe:
     #: Dependency specification files (name -> content), copied to /opt/swegen/deps/.
     files: tuple[tuple[str, str], ...] = field(default=())
 
-    def render(self, ca_bundle: bool) -> str:
-        """The Dockerfile for this recipe."""
+    def render(self, ca_bundle: bool, present: Iterable[str] = ()) -> str:
+        """The Dockerfile for this recipe; the system packages among `present` (the base image
+        holds them: `swegen images build-base --language`) are not installed again."""
+        have = set(present)
         return template_env().get_template(ENV_TEMPLATE).render(
             base_image=self.base_image,
             python=self.python,
-            system_packages=sorted(set(self.system_packages)),
+            system_packages=sorted(set(self.system_packages) - have),
+            present_packages=sorted(set(self.system_packages) & have),
             pre_install=self.pre_install,
             install=self.install,
             env=sorted(self.env),
@@ -338,7 +397,8 @@ def build_env_image(
 
 
 def _write_context(context: Path, recipe: EnvRecipe, ca: bytes | None) -> None:
-    (context / "Dockerfile").write_text(recipe.render(ca is not None), encoding="utf-8")
+    present = (image_labels(recipe.base_image) or {}).get(LABEL_PACKAGES, "").split() if recipe.system_packages else []
+    (context / "Dockerfile").write_text(recipe.render(ca is not None, present), encoding="utf-8")
     if ca is not None:
         (context / "ca-bundle.crt").write_bytes(ca)
     for name, content in recipe.files:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 
 import pytest
 
@@ -152,12 +153,15 @@ def test_a_requirement_the_index_does_not_have_is_skipped_and_the_image_built(ba
     from swegen import images
 
     recipe = _dated_install(base_image, "swegen-no-such-distribution-zz==1.0\niniconfig\n", None)
-    tag, _ = build_env_image(recipe, ca_bundle=None, log_path=tmp_path / "build.log")
+    # built afresh every time, past docker's layer cache too: a cached install step prints nothing
+    recipe = dataclasses.replace(recipe, pre_install=(f"echo {uuid.uuid4().hex}", *recipe.pre_install))
+    tag, built = build_env_image(recipe, ca_bundle=None, log_path=tmp_path / "build.log")
     said = [line.strip() for line in (tmp_path / "build.log").read_text().splitlines() if not line.startswith(("Step ", "The command"))]
-    if not any("already built" in line for line in said):
-        assert "swegen: skipped swegen-no-such-distribution-zz==1.0" in said, "\n".join(said)[-2000:]
-        assert images.INDEX_DOWN_MARK not in said
+    assert built
+    assert "swegen: skipped swegen-no-such-distribution-zz==1.0" in said, "\n".join(said)[-2000:]
+    assert images.INDEX_DOWN_MARK not in said
     assert image_labels(tag) is not None
+    images.docker_client().images.remove(tag, force=True)  # one of its own every run: not kept
 
 
 @pytest.mark.docker
@@ -181,3 +185,68 @@ def test_an_index_outage_under_validation_is_an_infrastructure_error_with_nothin
     bed, _, error = envs.testbed({"instance_id": "local__pkg-1", "base_commit": head}, Limits())
     assert bed is None and is_infra(error) and "package index did not answer" in error, error
     assert not list((run / "envs").glob("*.failed"))
+
+
+def test_base_recipe_with_toolchains_keeps_its_core_and_adds_their_packages():
+    plain, with_go = base_recipe("3.11"), base_recipe("3.11", toolchains=["go"])
+    both = base_recipe("3.11", toolchains=["javascript", "go", "go"])
+    assert plain.toolchains == () and plain.all_packages() == plain.packages
+    assert with_go.core_digest() == plain.core_digest() == plain.digest()  # an image built before toolchains is still up to date
+    assert with_go.digest() != plain.digest() and both.digest() not in (plain.digest(), with_go.digest())
+    assert "golang-go" in with_go.all_packages() and "golang-go" not in plain.all_packages()
+    assert both.toolchains == ("go", "javascript") and both.digest() == base_recipe("3.11", toolchains=["go", "javascript"]).digest()
+    assert {"nodejs", "npm", "golang-go"} <= set(both.all_packages())
+    with pytest.raises(BadInput, match="cobol"):
+        base_recipe("3.11", toolchains=["cobol"])
+
+
+def test_an_image_covers_a_recipe_with_its_core_and_at_least_its_toolchains():
+    from swegen.images import LABEL_CORE, LABEL_RECIPE, LABEL_TOOLCHAINS, _covers
+
+    plain, with_go = base_recipe("3.11"), base_recipe("3.11", toolchains=["go"])
+    before_toolchains = {LABEL_RECIPE: plain.digest()}  # an image built by an earlier swegen
+    assert _covers(before_toolchains, plain) and not _covers(before_toolchains, with_go)
+    go_image = {LABEL_RECIPE: with_go.digest(), LABEL_CORE: plain.core_digest(), LABEL_TOOLCHAINS: "go"}
+    assert _covers(go_image, plain) and _covers(go_image, with_go)
+    assert not _covers(go_image, base_recipe("3.11", toolchains=["javascript"]))
+    assert not _covers({**go_image, LABEL_CORE: "other"}, plain) and not _covers(None, plain)
+
+
+def test_env_dockerfile_leaves_out_the_packages_its_base_image_holds():
+    recipe = dataclasses.replace(RECIPE, system_packages=("golang-go", "libxml2-dev"))
+    text = recipe.render(ca_bundle=False, present=["golang-go", "python3"])
+    install = [line for line in text.splitlines() if "apt-get install" in line and "libxml2-dev" in line]
+    assert len(install) == 1 and "golang-go" not in install[0]
+    assert "In the base image already (swegen images build-base --language): golang-go" in text
+    assert "golang-go" in [w for line in recipe.render(ca_bundle=False).splitlines() if "libxml2-dev" in line for w in line.split()]
+    everything = recipe.render(ca_bundle=False, present=["golang-go", "libxml2-dev"])
+    assert not [line for line in everything.splitlines() if line.startswith("RUN apt-get update && apt-get install -y --no-install-recommends golang")]
+    assert "apt-get install -y --no-install-recommends golang-go libxml2-dev" not in everything
+
+
+@pytest.mark.docker
+@pytest.mark.slow  # 5 to 10 minutes: a debootstrap of bookworm with Go
+def test_a_base_image_with_the_go_toolchain_builds_go_environments_without_apt(tmp_path, docker_ready):
+    """`build-base --language go` into a tag of its own: Go is in the image, and a Go plan's
+    environment image on it installs nothing from Debian."""
+    from swegen.images import build_base_image, host_ca_bundle, LABEL_TOOLCHAINS
+    from swegen.languages.go import LANGUAGE
+    from swegen.docker_sandbox import DockerSandbox
+    from swegen.sandbox import SandboxSpec
+    from tests.gitrepo import GitRepo
+
+    tag = "swegen-test-base:py3.11-go"
+    recipe = base_recipe("3.11", ca_bundle=host_ca_bundle(), toolchains=["go"])
+    built_tag, _ = build_base_image(recipe, tag=tag)
+    assert built_tag == tag and image_labels(tag)[LABEL_TOOLCHAINS] == "go"
+    assert build_base_image(base_recipe("3.11", ca_bundle=host_ca_bundle()), tag=tag) == (tag, False)  # covered
+    repo = GitRepo(tmp_path / "repo")
+    commit = repo.commit("init", {"go.mod": "module example.com/t\n\ngo 1.19\n", "t_test.go": "package t\n\nimport \"testing\"\n\nfunc TestT(t *testing.T) {}\n"})
+    plan = LANGUAGE.plan(repo.path, commit, "2023-01-01")
+    env_recipe = dataclasses.replace(plan.recipe, base_image=tag)
+    assert "golang-go" in env_recipe.system_packages
+    env_image, _ = build_env_image(env_recipe, ca_bundle=host_ca_bundle(), log_path=tmp_path / "build.log")
+    log = (tmp_path / "build.log").read_text()
+    assert "golang-go" not in [w for line in log.splitlines() if "apt-get install" in line for w in line.split()], log[-2000:]
+    with DockerSandbox(SandboxSpec(image=env_image)) as box:
+        assert "go1.19" in box.exec("go version", timeout=60).stdout
