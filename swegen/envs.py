@@ -48,6 +48,18 @@ VENV_PYTHON = "/opt/swegen/venv/bin/python"
 PYTEST_FLOOR = {"3.9": ("3.5", "3.7", "2021-06-01T00:00:00Z"), "3.11": ("6.2.5", "7", "2023-06-01T00:00:00Z")}
 #: Build tools resolved as of the Python's PYTEST_FLOOR date when the dependency date is older.
 BUILD_TOOLS = ("setuptools", "wheel")
+#: Packages whose source builds compile for many minutes, or need system libraries the image
+#: lacks. As of a date before the image's Python had wheels of them (numpy as of 2019 on Python
+#: 3.9), each is taken as of WHEEL_ERA instead, so that the image gets a wheel and not a long
+#: compile (numpy 1.17, then pandas 0.25, took more than 12 minutes on 2 cores, for one candidate).
+COMPILED = (
+    "numpy", "scipy", "pandas", "matplotlib", "scikit-learn", "statsmodels", "h5py", "tables", "numba",
+    "llvmlite", "pyarrow", "lxml", "grpcio", "cryptography", "pillow", "pyzmq", "shapely",
+)
+#: By when each Python's wheels of COMPILED were out (a few weeks after the Python's release:
+#: numpy 1.19.3 for 3.9 on 2020-10-29, 1.23.2 for 3.11 on 2022-08-14, 2.1.0 for 3.13 on 2024-08-18;
+#: pandas 1.1.4, 1.5.0 and 2.2.3 followed within two months).
+WHEEL_ERA = {"3.9": "2020-12-01T00:00:00Z", "3.11": "2022-12-01T00:00:00Z", "3.13": "2024-12-01T00:00:00Z"}
 #: How much earlier the dependencies are resolved, once, when a plugin or a dependency fails to
 #: import as of the dependency date: a release shortly before it that broke its dependents (werkzeug
 #: 3.0 and httpbin, markupsafe 2.1 and jinja2 2.x) was usually fixed or pinned within months.
@@ -166,7 +178,35 @@ def _install_command(date: str, python: str, reasons: list) -> str:
         f"{{ {uv} -r {deps} || {{ echo 'swegen: installing the requirements together failed; one by one now' && "
         f'while read -r req; do {uv} "$req" || echo "swegen: skipped $req"; done < {deps}; }}; }}'
     )
+    era = WHEEL_ERA.get(python)
+    if era and date < era:
+        reasons.append(("wheels", f"a package of {', '.join(COMPILED[:4])}, ... (compiled, slow to build) whose version as of "
+                                  f"{date} has no wheel for Python {python} is resolved as of {era} instead; the build log's "
+                                  f"'swegen:' lines name each"))
+        together = f"{{ {_wheels_first(uv, deps, python, date, era)} || {together}; }}"
     return f"{UV_INSTALL} {together} && {_runner_floor(date, python, reasons)}"
+
+
+def _wheels_first(uv: str, deps: str, python: str, date: str, era: str) -> str:
+    """A shell step: install `deps` with no source build of a COMPILED package; each one uv says
+    has no wheel (its "Wheels are required for `name`" hint) is resolved as of `era` and the
+    install tried again; one that has none as of `era` either may be built after all. Fails (for
+    the ordinary install to run) when uv names no package, or after twice as many tries as
+    COMPILED has packages."""
+    no_build = " ".join(f"--only-binary {name}" for name in COMPILED)
+    moved = f"--exclude-newer-package $name={era}"
+    return (
+        f'uvw() {{ nobuild="{no_build}"; moved=""; tries=0; while :; do '
+        f"{uv} $nobuild $moved -r {deps} && return 0; "
+        f"name=$(sed -n 's/.*Wheels are required for `\\([A-Za-z0-9._-]*\\)`.*/\\1/p' /tmp/swegen-uv.out | head -n 1); "
+        f'tries=$((tries + 1)); if [ -z "$name" ] || [ $tries -gt {2 * len(COMPILED)} ]; then return 1; fi; '
+        f'case "$moved " in *" {moved} "*) '
+        f'echo "swegen: $name has no wheel for Python {python} as of {era} either: building it"; '
+        f'nobuild=$(echo " $nobuild " | sed "s/ --only-binary $name / /"); '
+        f'moved=$(echo " $moved " | sed "s/ {moved} / /");; '
+        f'*) echo "swegen: $name has no wheel for Python {python} as of {date}: resolving it as of {era}"; '
+        f'moved="$moved {moved}";; esac; done; }}; uvw'
+    )
 
 
 #: A shell function `uvi ARGS` for the install step: `uv pip install ARGS` into the venv, except
