@@ -174,30 +174,33 @@ def _install_command(date: str, python: str, reasons: list) -> str:
         reasons.append(("build", f"{', '.join(BUILD_TOOLS)} as of {tools}, not {date}: uv builds sdists with "
                                  f"setuptools>=40.8 (2018), and older build tools do not run on Python {python}"))
     deps = "/opt/swegen/deps/requirements.txt"
-    together = (
-        f"{{ {uv} -r {deps} || {{ echo 'swegen: installing the requirements together failed; one by one now' && "
-        f'while read -r req; do {uv} "$req" || echo "swegen: skipped $req"; done < {deps}; }}; }}'
-    )
     era = WHEEL_ERA.get(python)
+    define, install = "", uv
     if era and date < era:
         reasons.append(("wheels", f"a package of {', '.join(COMPILED[:4])}, ... (compiled, slow to build) whose version as of "
                                   f"{date} has no wheel for Python {python} is resolved as of {era} instead; the build log's "
                                   f"'swegen:' lines name each"))
-        together = f"{{ {_wheels_first(uv, deps, python, date, era)} || {together}; }}"
-    return f"{UV_INSTALL} {together} && {_runner_floor(date, python, reasons)}"
+        # wheels first, then as before (a source build allowed): all together, then one by one
+        define, install = _wheels_first(uv, python, date, era) + " ", "uvb"
+    together = (
+        f"{{ {install} -r {deps} || {{ echo 'swegen: installing the requirements together failed; one by one now' && "
+        f'while read -r req; do {install} "$req" || echo "swegen: skipped $req"; done < {deps}; }}; }}'
+    )
+    return f"{UV_INSTALL} {define}{together} && {_runner_floor(date, python, reasons)}"
 
 
-def _wheels_first(uv: str, deps: str, python: str, date: str, era: str) -> str:
-    """A shell step: install `deps` with no source build of a COMPILED package; each one uv says
-    has no wheel (its "Wheels are required for `name`" hint) is resolved as of `era` and the
-    install tried again; one that has none as of `era` either may be built after all. Fails (for
-    the ordinary install to run) when uv names no package, or after twice as many tries as
-    COMPILED has packages."""
+def _wheels_first(uv: str, python: str, date: str, era: str) -> str:
+    """Shell functions: `uvw TARGETS` installs them with no source build of a COMPILED package;
+    each one uv says has no wheel (its "Wheels are required for `name`" hint) is resolved as of
+    `era` and the install tried again, and one with no wheel as of `era` either may be built after
+    all. It fails when uv names no package (a conflict, a missing distribution), or after twice as
+    many tries as COMPILED has packages. `uvb TARGETS` is uvw, else the install as it was (`uv`,
+    source builds allowed)."""
     no_build = " ".join(f"--only-binary {name}" for name in COMPILED)
     moved = f"--exclude-newer-package $name={era}"
     return (
         f'uvw() {{ nobuild="{no_build}"; moved=""; tries=0; while :; do '
-        f"{uv} $nobuild $moved -r {deps} && return 0; "
+        f'{uv} $nobuild $moved "$@" && return 0; '
         f"name=$(sed -n 's/.*Wheels are required for `\\([A-Za-z0-9._-]*\\)`.*/\\1/p' /tmp/swegen-uv.out | head -n 1); "
         f'tries=$((tries + 1)); if [ -z "$name" ] || [ $tries -gt {2 * len(COMPILED)} ]; then return 1; fi; '
         f'case "$moved " in *" {moved} "*) '
@@ -205,7 +208,8 @@ def _wheels_first(uv: str, deps: str, python: str, date: str, era: str) -> str:
         f'nobuild=$(echo " $nobuild " | sed "s/ --only-binary $name / /"); '
         f'moved=$(echo " $moved " | sed "s/ {moved} / /");; '
         f'*) echo "swegen: $name has no wheel for Python {python} as of {date}: resolving it as of {era}"; '
-        f'moved="$moved {moved}";; esac; done; }}; uvw'
+        f'moved="$moved {moved}";; esac; done; }}; '
+        f'uvb() {{ uvw "$@" || {uv} "$@"; }};'
     )
 
 
