@@ -191,24 +191,26 @@ def _install_command(date: str, python: str, reasons: list) -> str:
 
 def _wheels_first(uv: str, python: str, date: str, era: str) -> str:
     """Shell functions: `uvw TARGETS` installs them with no source build of a COMPILED package;
-    each one uv says has no wheel (its "Wheels are required for `name`" hint) is resolved as of
-    `era` and the install tried again, and one with no wheel as of `era` either may be built after
-    all. It fails when uv names no package (a conflict, a missing distribution), or after twice as
-    many tries as COMPILED has packages. `uvb TARGETS` is uvw, else the install as it was (`uv`,
-    source builds allowed)."""
+    the packages uv says have no wheel (its "Wheels are required for `name`" hints) are resolved
+    as of `era` and the install tried again; when every one it names was moved already, the first
+    may be built after all. It fails when uv names no package (a conflict, a missing
+    distribution), or after twice as many tries as COMPILED has packages. `uvb TARGETS` is uvw,
+    else the install as it was (`uv`, source builds allowed)."""
     no_build = " ".join(f"--only-binary {name}" for name in COMPILED)
     moved = f"--exclude-newer-package $name={era}"
     return (
         f'uvw() {{ nobuild="{no_build}"; moved=""; tries=0; while :; do '
         f'{uv} $nobuild $moved "$@" && return 0; '
-        f"name=$(sed -n 's/.*Wheels are required for `\\([A-Za-z0-9._-]*\\)`.*/\\1/p' /tmp/swegen-uv.out | head -n 1); "
-        f'tries=$((tries + 1)); if [ -z "$name" ] || [ $tries -gt {2 * len(COMPILED)} ]; then return 1; fi; '
-        f'case "$moved " in *" {moved} "*) '
+        f"names=$(sed -n 's/.*Wheels are required for `\\([A-Za-z0-9._-]*\\)`.*/\\1/p' /tmp/swegen-uv.out); "
+        f'tries=$((tries + 1)); if [ -z "$names" ] || [ $tries -gt {2 * len(COMPILED)} ]; then return 1; fi; '
+        f'first=""; for name in $names; do case "$moved " in *" {moved} "*) ;; *) first=$name; break;; esac; done; '
+        f'if [ -n "$first" ]; then for name in $names; do case "$moved " in *" {moved} "*) ;; *) '
+        f'echo "swegen: $name has no wheel for Python {python} as of {date}: resolving it as of {era}"; '
+        f'moved="$moved {moved}";; esac; done; '
+        f'else name=$(echo "$names" | head -n 1); '
         f'echo "swegen: $name has no wheel for Python {python} as of {era} either: building it"; '
         f'nobuild=$(echo " $nobuild " | sed "s/ --only-binary $name / /"); '
-        f'moved=$(echo " $moved " | sed "s/ {moved} / /");; '
-        f'*) echo "swegen: $name has no wheel for Python {python} as of {date}: resolving it as of {era}"; '
-        f'moved="$moved {moved}";; esac; done; }}; '
+        f'moved=$(echo " $moved " | sed "s/ {moved} / /"); fi; done; }}; '
         f'uvb() {{ uvw "$@" || {uv} "$@"; }};'
     )
 

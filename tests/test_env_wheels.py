@@ -79,3 +79,29 @@ def test_numpy_and_pandas_without_a_wheel_as_of_the_date_come_as_of_the_wheel_er
     numpy, pandas = (tuple(int(p) for p in v.split(".")[:2]) for v in shown.stdout.split())
     assert numpy >= {"3.9": (1, 19), "3.11": (1, 23), "3.13": (2, 1)}[TEST_PYTHON], shown.stdout
     assert pandas >= {"3.9": (1, 1), "3.11": (1, 5), "3.13": (2, 2)}[TEST_PYTHON], shown.stdout
+
+
+def _run_uvw(tmp_path, hints_until_moved: dict[str, list[str]]) -> tuple[str, list[str]]:
+    """uvw in dash over a stand-in for uv (not swegen's code: the one part a test cannot have
+    offline at will): it fails, printing uv's hints in the order given, until every package named
+    is moved; returns the output and the argument lists uv got."""
+    from swegen.envs import _wheels_first
+
+    calls = tmp_path / "calls"
+    stub = (f'uvi() {{ echo "$*" >> {calls}; : > /tmp/swegen-uv.out; ok=1; '
+            + "".join(f'case "$*" in *"--exclude-newer-package {name}=ERA"*) ;; *) ok=0; '
+                      + "".join(f'echo "hint: Wheels are required for \\`{h}\\` because building from source is disabled" >> /tmp/swegen-uv.out; ' for h in hints)
+                      + ";; esac; " for name, hints in hints_until_moved.items())
+            + '[ $ok = 1 ]; }; ')
+    script = stub + _wheels_first("uvi", "3.9", "DATE", "ERA") + " uvb -r deps; echo rc=$?"
+    done = subprocess.run(["dash", "-c", script], capture_output=True, text=True, timeout=60)
+    return done.stdout + done.stderr, calls.read_text().splitlines()
+
+
+def test_uvw_moves_every_package_uv_names_and_not_one_twice(tmp_path):
+    # pandas is named first, and again with numpy after it moved (as uv does for tablib 2019)
+    out, calls = _run_uvw(tmp_path, {"pandas": ["pandas", "numpy"], "numpy": ["pandas", "numpy"]})
+    assert out.strip().endswith("rc=0"), out
+    assert "swegen: pandas has no wheel for Python 3.9 as of DATE: resolving it as of ERA" in out
+    assert "swegen: numpy has no wheel for Python 3.9 as of DATE: resolving it as of ERA" in out
+    assert "building it" not in out and len(calls) == 2 and "--only-binary pandas" in calls[-1]
