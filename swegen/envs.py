@@ -46,6 +46,13 @@ VENV_PYTHON = "/opt/swegen/venv/bin/python"
 #: upper bound, resolved as of). It replaces the project's own pytest only when that is older or
 #: missing (none was on PyPI before November 2010).
 PYTEST_FLOOR = {"3.9": ("3.5", "3.7", "2021-06-01T00:00:00Z"), "3.11": ("6.2.5", "7", "2023-06-01T00:00:00Z")}
+#: Packages that pytest itself imports in some of its lines, by import name: the first pytest that
+#: no longer does, the line's upper bound, and a date it resolves as of (pytest 6.0 dropped
+#: more-itertools). Not here: pluggy (every pytest since 3.3 imports it, and the older ones do not
+#: run swegen's runner) and py (pytest 7.2 and later still import a `py` of their own by that name).
+PYTEST_IMPORTS = {
+    "more_itertools": ("6.0", "7", "2021-06-01T00:00:00Z"),
+}
 #: Build tools resolved as of the Python's PYTEST_FLOOR date when the dependency date is older.
 BUILD_TOOLS = ("setuptools", "wheel")
 #: Packages whose source builds compile for many minutes, or need system libraries the image
@@ -137,11 +144,12 @@ def plan_environment(
         reasons.append(("dependencies as of", f"{date}: the last change to the dependency files before the base commit"))
     requirements = sorted({*build, *deps, *_test_runner(deps, reasons), *settings.requirements}, key=str.lower)
     image = base_image or settings.base_image or base_tag(chosen)
+    package = _package_name(files, pyproject)
     recipe = EnvRecipe(
         base_image=image,
         system_packages=settings.system_packages,
         pre_install=("pip install --no-cache-dir uv", *settings.pre_install),
-        install=settings.install or (_install_command(date, chosen, reasons),),
+        install=settings.install or (_install_command(date, chosen, reasons, package),),
         env=settings.env,
         files=(("requirements.txt", "".join(r + "\n" for r in requirements)),),
     )
@@ -151,13 +159,12 @@ def plan_environment(
     test_env = [("PYTHONDONTWRITEBYTECODE", "1"), *settings.env]
     if any(n.startswith("src/") for n in files.names):
         test_env.append(("PYTHONPATH", "/testbed/src"))
-    package = _package_name(files, pyproject)
     version = _pretend_version(repo, commit)
     runner_args = _runner_args(files, pyproject, reasons)
     return EnvPlan(recipe, chosen, date, package, version, tuple(test_env), tuple(reasons), (*runner_args, *settings.pytest_args))
 
 
-def _install_command(date: str, python: str, reasons: list) -> str:
+def _install_command(date: str, python: str, reasons: list, package: str | None = None) -> str:
     """Resolve every requirement together as of `date`; when that fails (an old pin that does not
     build on the Python at hand), install them one by one and say which were skipped, so the
     tests that do not need the missing ones can still run.
@@ -186,7 +193,7 @@ def _install_command(date: str, python: str, reasons: list) -> str:
         f"{{ {install} -r {deps} || {{ echo 'swegen: installing the requirements together failed; one by one now' && "
         f'while read -r req; do {install} "$req" || echo "swegen: skipped $req"; done < {deps}; }}; }}'
     )
-    return f"{UV_INSTALL} {define}{together} && {_runner_floor(date, python, reasons)}"
+    return f"{UV_INSTALL} {define}{together} && {_runner_floor(date, python, reasons, package)}"
 
 
 def _wheels_first(uv: str, python: str, date: str, era: str) -> str:
@@ -227,21 +234,34 @@ UV_INSTALL = (
 )
 
 
-def _runner_floor(date: str, python: str, reasons: list) -> str:
+def _runner_floor(date: str, python: str, reasons: list, package: str | None = None) -> str:
     """A shell step that replaces a pytest missing as of `date` or too old to start on `python`
     with the oldest line that runs (PYTEST_FLOOR), its own dependencies upgraded with it as of the
-    same date (py 1.10 under pytest 6.2.5 fails on Python 3.11; py 1.11 runs)."""
+    same date (py 1.10 under pytest 6.2.5 fails on Python 3.11; py 1.11 runs). When the package
+    under test is one pytest itself imports (PYTEST_IMPORTS), the line is the first that does not:
+    with the checkout first on sys.path, pytest would start on the checkout's old copy."""
     floor = PYTEST_FLOOR.get(python)
-    if floor is None:
+    avoid = PYTEST_IMPORTS.get(package or "")
+    if floor is None and avoid is None:
         return "true"
-    lowest, below, as_of = floor
-    reasons.append(("test runner", f"pytest>={lowest},<{below} as of {as_of} when the one as of {date} is missing "
-                                   f"or older than {lowest}: older ones do not start on Python {python}"))
-    need = tuple(int(p) for p in lowest.split("."))
+    lowest, below, as_of = floor or ("0", "999", date)
+    if avoid is not None and _version(avoid[0]) > _version(lowest):
+        lowest, below, as_of = avoid[0], avoid[1], max(as_of, avoid[2])
+        reasons.append(("test runner", f"pytest>={lowest},<{below} as of {as_of} when the one as of {date} is older: "
+                                       f"older ones import {package}, the package under test, and would start on "
+                                       f"the checkout's own copy"))
+    else:
+        reasons.append(("test runner", f"pytest>={lowest},<{below} as of {as_of} when the one as of {date} is missing "
+                                       f"or older than {lowest}: older ones do not start on Python {python}"))
+    need = _version(lowest)
     check = (f"import sys, re, pytest; sys.exit(tuple(int(p) for p in re.findall(r'\\d+', pytest.__version__)[:3]) "
              f"< {need!r})")
     return (f'{{ {VENV_PYTHON} -c "{check}" 2>/dev/null || {{ echo "swegen: pytest missing or older than {lowest}; '
             f'pytest>={lowest},<{below} as of {as_of}" && uvi --exclude-newer {as_of} --upgrade "pytest>={lowest},<{below}"; }}; }}')
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
 
 
 def _python(given, settings, pyproject, files, repo, commit, available, reasons, base_image=None) -> str:
