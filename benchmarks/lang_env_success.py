@@ -49,7 +49,13 @@ SAMPLE = {
         ("spf13/pflag", "no requirements; go.mod with go 1.12 throughout"),
         ("gorilla/mux", "no requirements after 2018; go.mod from 2018, go 1.20 today"),
     ),
-    "javascript": (),
+    "javascript": (
+        ("expressjs/express", "mocha, npm without a lock file"),
+        ("sindresorhus/ky", "ava, TypeScript, npm"),
+        ("axios/axios", "mocha, then jest, then vitest; npm with a lock"),
+        ("immerjs/immer", "jest, then vitest; yarn, TypeScript"),
+        ("changesets/changesets", "a monorepo: yarn workspaces and jest, then pnpm and vitest"),
+    ),
 }
 AGES = (("recent", None), ("3y", "2023-11-15"), ("6y", "2020-11-15"))
 LIMITS = Limits(memory="4g", cpus=2.0, pids=2048)
@@ -58,6 +64,11 @@ TIMEOUT = 900
 NAIVE = {
     "go": ("3.13", "apt-get update && apt-get install -y --no-install-recommends golang-go && rm -rf /var/lib/apt/lists/*",
            "go mod download 2>&1 || true", "cd /testbed && go test -json -count=1 ./... > /tmp/naive-report.json 2>/tmp/naive-err.txt"),
+    # `npm install && npx jest`; npx fetches jest at image build when the project has none, so
+    # that the offline run finds it in npx's cache
+    "javascript": ("3.13", "apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*",
+                   "npm install 2>&1; npx --yes jest --version 2>&1 || true",
+                   "cd /testbed && npx --offline jest --ci --json --outputFile=/tmp/naive-report.json > /tmp/naive-out.txt 2>/tmp/naive-err.txt"),
 }
 
 
