@@ -33,6 +33,7 @@ from pathlib import Path
 from swegen import languages
 from swegen.docker_sandbox import DockerSandbox, docker_client
 from swegen.errors import SwegenError
+from swegen.globs import matches
 from swegen.images import base_tag, build_env_image, resolve_ca_bundle
 from swegen.languages.base import ERROR, FAILED, PASSED
 from swegen.sandbox import Limits, SandboxSpec
@@ -93,6 +94,21 @@ def _counts(statuses: dict[str, str]) -> dict:
     return {"tests": len(values), "passed": values.count(PASSED), "failed": values.count(FAILED) + values.count(ERROR)}
 
 
+def _test_files(language: str, lang, repo: Path, sha: str, workdir: str) -> list[str]:
+    """Go: none (the test command then runs every package). JavaScript: every test file of the
+    plan's package (ava and tape are run one file at a time, and need the files named)."""
+    if language == "go":
+        return []
+    names = _git(repo, "ls-tree", "-r", "--name-only", sha).splitlines()
+    prefix = f"{workdir}/" if workdir else ""
+    roles = lang.roles
+    candidates = [n for n in names if n.startswith(prefix) and n.endswith(roles.source_extensions)
+                  and matches(n, roles.test_globs) and not matches(n, roles.exclude_globs)]
+    # only files that hold tests (tree-sitter), not the helpers and fixtures beside them
+    return [n for n in candidates if lang.tests_in(n, subprocess.run(["git", "-C", str(repo), "show", f"{sha}:{n}"],
+                                                                      capture_output=True, check=True).stdout)]
+
+
 def measure_swegen(language: str, repo: Path, sha: str, logs: Path) -> dict:
     from swegen.runner import run_language_tests
 
@@ -116,7 +132,7 @@ def measure_swegen(language: str, repo: Path, sha: str, logs: Path) -> dict:
         if install:
             done = box.exec(install, timeout=TIMEOUT, env=dict(plan.test_env), workdir=workdir)
             (logs / "install.txt").write_text(done.stdout + done.stderr, encoding="utf-8")
-        run = run_language_tests(box, lang, plan, [], TIMEOUT)
+        run = run_language_tests(box, lang, plan, _test_files(language, lang, repo, sha, plan.workdir), TIMEOUT)
     (logs / "tests.txt").write_text(run.output, encoding="utf-8")
     row.update(_counts(run.statuses), run_problem=run.infra_error, missing_dependency=run.missing_dependency)
     return row
