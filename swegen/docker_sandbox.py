@@ -25,6 +25,7 @@ import os
 import shlex
 import socket
 import tarfile
+import signal
 import threading
 import time
 from typing import Any, Sequence
@@ -273,6 +274,9 @@ class DockerSandbox:
         failure: list[BaseException] = []
 
         def pump() -> None:
+            # Signals go to the waiting main thread, never to this one: a SIGINT delivered here,
+            # in a socket read, left the main thread waiting in join() (CPython 3.11).
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
             try:
                 for chunk_out, chunk_err in api.exec_start(exec_id, stream=True, demux=True):
                     out.add(chunk_out)
