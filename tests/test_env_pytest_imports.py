@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from swegen.envs import PYTEST_IMPORTS, _install_command, plan_environment
+from test_env_wheels import _repo
 
 #: A more_itertools of 2018 without what pytest 3.5 to 5.4 take from the real one (`collapse`,
 #: `always_iterable`), tested on Python 3.9, where swegen's pytest floor (3.5) is such a pytest.
@@ -23,19 +24,6 @@ PROJECT = {
                            "def test_first_default():\n    assert first([], 'x') == 'x'\n",
     "requirements.txt": "pytest\n",
 }
-
-
-def _repo(path: Path) -> tuple[Path, str]:
-    path.mkdir(parents=True)
-    env = {**os.environ, "GIT_AUTHOR_DATE": DATE, "GIT_COMMITTER_DATE": DATE, "GIT_AUTHOR_NAME": "Dev",
-           "GIT_AUTHOR_EMAIL": "dev@example.com", "GIT_COMMITTER_NAME": "Dev", "GIT_COMMITTER_EMAIL": "dev@example.com",
-           "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"}
-    for name, text in PROJECT.items():
-        (path / name).parent.mkdir(parents=True, exist_ok=True)
-        (path / name).write_text(text)
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "Init"]):
-        subprocess.run(["git", "-C", str(path), "-c", "commit.gpgsign=false", *args], check=True, env=env, capture_output=True)
-    return path, subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def test_only_a_package_pytest_imports_moves_the_runner():
@@ -59,7 +47,7 @@ def test_a_project_pytest_imports_is_tested_with_a_pytest_that_does_not(tmp_path
     if image_labels(base_tag(PYTHON)) is None:
         pytest.skip(f"needs {base_tag(PYTHON)} (swegen images build-base --python {PYTHON}): on 3.11 the pytest floor "
                     f"(6.2.5) imports no more_itertools already")
-    repo, head = _repo(tmp_path / DISTRIBUTION)
+    repo, head = _repo(tmp_path / DISTRIBUTION, DATE, PROJECT)
     plan = plan_environment(repo, head, [PYTHON], python=PYTHON)
     assert plan.package == PACKAGE and "the package under test" in dict(plan.reasons)["test runner"]
     run_dir = tmp_path / "run"
