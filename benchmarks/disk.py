@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from swegen.docker_sandbox import docker_client
-from swegen.envs import available_pythons, plan_environment
+from swegen.languages.python.env import available_pythons, plan_environment
 from swegen.example import EXAMPLE_REPO_NAME, create_example
 from swegen.images import base_image_id, env_fingerprint, env_tag
 from swegen.mining import MineConfig, mine

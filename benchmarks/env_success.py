@@ -37,10 +37,10 @@ import time
 from pathlib import Path
 
 from swegen.docker_sandbox import DockerSandbox, docker_client
-from swegen.envs import available_pythons, plan_environment
+from swegen.languages.python.env import available_pythons, plan_environment
 from swegen.errors import SwegenError
 from swegen.images import base_tag, resolve_ca_bundle
-from swegen.runner import run_pytest
+from swegen.languages.python.run import run_pytest
 from swegen.sandbox import Limits, SandboxSpec
 
 from swegen.testbed import Container, Environments, git_archive  # validation's shared start

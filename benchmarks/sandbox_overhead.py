@@ -16,10 +16,10 @@ from pathlib import Path
 
 from swegen.testbed import git_archive
 from swegen.docker_sandbox import DockerSandbox
-from swegen.envs import available_pythons, plan_environment
+from swegen.languages.python.env import available_pythons, plan_environment
 from swegen.example import create_example
 from swegen.images import build_env_image
-from swegen.runner import run_pytest
+from swegen.languages.python.run import run_pytest
 from swegen.sandbox import SandboxSpec
 
 TARGETS = ["tests/test_money.py", "tests/test_ledger.py"]

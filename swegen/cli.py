@@ -532,8 +532,10 @@ def env() -> None:
 @config_option
 def env_show(task_dir: Path, python: str | None, config_file: Path | None) -> None:
     """Print the environment recipe of RUN_DIR/<instance_id> and why each part was chosen."""
-    from swegen.envs import available_pythons, describe, plan_environment
-    from swegen.testbed import checked_plan, recorded_repo as _recorded_repo
+    from swegen import languages
+    from swegen.history import git
+    from swegen.languages.base import describe_plan
+    from swegen.testbed import checked_plan, recorded_repo as _recorded_repo, task_language
 
     task_file = task_dir / "task.json"
     if not task_file.exists():
@@ -545,12 +547,20 @@ def env_show(task_dir: Path, python: str | None, config_file: Path | None) -> No
         raise BadInput(f"{task_file} is not a task record ({_reason(exc)})", hint="restore it, or mine the run again") from None
     checked_run_dir(click.get_current_context(), click.Argument(["run_dir"]), task_dir.parent)
     repo = _recorded_repo(task_dir.parent)
-    pythons = available_pythons() or ["3.11"]
-    plan = plan_environment(repo, base_commit, pythons, python=python, config_file=config_file)
+    language = languages.by_name(task_language(task)).at(repo, base_commit)
+    if language.name != "python":
+        as_of = git(repo, "show", "-s", "--format=%cI", base_commit).strip()
+        other = language.plan(repo, base_commit, as_of, paths=[*task.get("source_files", []), *task.get("test_files", [])])
+        if other is None:
+            raise BadInput(f"no {language.name} project at {base_commit[:12]}", hint="check the task's base commit")
+        out.print(describe_plan(other), markup=False, highlight=False)
+        return
+    pythons = language.available_runtimes() or ["3.11"]
+    plan = language.environment(repo, base_commit, pythons, python=python, config_file=config_file)
     # as validation decided it: resolved earlier when a dependency broke the package or pytest
-    plan = checked_plan(task_dir.parent, plan, lambda because: plan_environment(
+    plan = checked_plan(task_dir.parent, plan, lambda because: language.environment(
         repo, base_commit, pythons, python=python, config_file=config_file, earlier_because=because))
-    out.print(describe(plan), markup=False, highlight=False)
+    out.print(language.describe(plan), markup=False, highlight=False)
 
 
 def _progress() -> Any:
@@ -656,10 +666,12 @@ def images() -> None:
              "package download for it; repeat for several. Toolchains an image already has are kept.")
 def images_build_base(python: str, mirror: str, ca_bundle: str, force: bool, toolchains: tuple[str, ...]) -> None:
     """Build the base image for a Python version offline-friendly (debootstrap + docker import)."""
+    from swegen import languages
     from swegen.images import base_recipe, build_base_image, resolve_ca_bundle
 
     aliases = {"js": "javascript", "ts": "javascript", "typescript": "javascript", "golang": "go"}
-    recipe = base_recipe(python, mirror, resolve_ca_bundle(ca_bundle), [aliases.get(t.lower(), t.lower()) for t in toolchains])
+    chosen = languages.toolchains(aliases.get(t.lower(), t.lower()) for t in toolchains)
+    recipe = base_recipe(python, mirror, resolve_ca_bundle(ca_bundle), chosen)
     with err.status(f"building base image for Python {python} ({recipe.suite})") as status:
         tag, built = build_base_image(recipe, force=force, log=lambda line: status.update(line[:100]))
     out.print(f"{tag} {'built' if built else 'is up to date'}")

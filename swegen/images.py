@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from swegen.docker_sandbox import LABEL_MANAGED, START_HINT, docker_client
 from swegen.errors import BadInput, DockerUnavailable, ImageBuildFailed, ImageMissing, PackageIndexDown, SwegenError
@@ -129,7 +129,7 @@ class BaseImageRecipe:
 
 
 def base_recipe(python: str, mirror: str = DEFAULT_MIRROR, ca_bundle: Path | None = None,
-                toolchains: Iterable[str] = ()) -> BaseImageRecipe:
+                toolchains: Mapping[str, Iterable[str]] | None = None) -> BaseImageRecipe:
     """The recipe of the base image for `python`, with the toolchains of these languages (names
     of swegen.languages: "javascript", "go")."""
     if python not in DEBIAN_SUITES:
@@ -138,25 +138,15 @@ def base_recipe(python: str, mirror: str = DEFAULT_MIRROR, ca_bundle: Path | Non
             f"no Debian suite ships Python {python}",
             hint=f"choose one of {known}, or use --base-image with an image from your registry",
         )
-    names, packages = _toolchains(toolchains)
+    names, packages = _toolchains(toolchains or {})
     return BaseImageRecipe(python, DEBIAN_SUITES[python], mirror, BASE_PACKAGES, str(ca_bundle) if ca_bundle else None,
                            names, packages)
 
 
-def _toolchains(names: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(the languages, sorted and unique; their toolchains' Debian packages)."""
-    from swegen import languages
-
-    chosen = sorted(set(names))
-    packages: list[str] = []
-    for name in chosen:
-        try:
-            language = languages.by_name(name)
-        except KeyError:
-            known = ", ".join(sorted(lang.name for lang in languages.available()))
-            raise BadInput(f"no language {name!r} to add a toolchain for", hint=f"choose among: {known}") from None
-        packages += language.toolchain_packages()
-    return tuple(chosen), tuple(dict.fromkeys(packages))
+def _toolchains(toolchains: Mapping[str, Iterable[str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the languages, sorted; their toolchains' Debian packages, in that order, once each)."""
+    chosen = sorted(toolchains)
+    return tuple(chosen), tuple(dict.fromkeys(p for name in chosen for p in toolchains[name]))
 
 
 def _covers(labels: dict[str, str] | None, recipe: BaseImageRecipe) -> bool:
@@ -196,8 +186,11 @@ def build_base_image(
     if labels is not None and (labels.get(LABEL_CORE) or labels.get(LABEL_RECIPE)) == recipe.core_digest():
         # the same base with other toolchains: rebuilt with those and the asked ones, so that
         # adding a language never takes another one's toolchain away
-        names, packages = _toolchains(set(recipe.toolchains) | set(labels.get(LABEL_TOOLCHAINS, "").split()))
-        recipe = replace(recipe, toolchains=names, toolchain_packages=packages)
+        # (their packages are the image's own beyond the base ones: no need to ask the languages)
+        held = labels.get(LABEL_TOOLCHAINS, "").split()
+        held_packages = [p for p in labels.get(LABEL_PACKAGES, "").split() if p not in recipe.packages]
+        recipe = replace(recipe, toolchains=tuple(sorted({*recipe.toolchains, *held})),
+                         toolchain_packages=tuple(dict.fromkeys((*held_packages, *recipe.toolchain_packages))))
     digest = recipe.digest()
     _check_can_debootstrap()
     with tempfile.TemporaryDirectory(prefix="swegen-base-", dir=_scratch_dir()) as work:

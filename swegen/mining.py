@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from swegen import __version__, codeindex, languages
+from swegen import __version__, languages
 from swegen.classify import Evidence, release_reason, score_bugfix
 from swegen import config as project_config
 from swegen.errors import BadInput
@@ -1101,14 +1101,15 @@ class _CodeFacts:
 
 def _code_facts(split: Split, fixed: dict[str, list[bytes | None]], base: Callable[[FileDiff], bytes | None] = lambda item: None,
                 at: Callable[[Language], Language] = lambda language: language) -> _CodeFacts:
-    """tree-sitter over the fixed version of every touched Python file (one parse per file); a
-    file of another language is asked of that language (swegen.languages), bound to the
-    repository at the fix (`at`), with its version before the change (`base`)."""
+    """Each touched file's language (swegen.languages), bound to the repository at the fix
+    (`at`), is asked what the change touches: from the fixed version and the diff's lines alone
+    where the language can (`change_facts`, Python's: one parse per file, no read of the old
+    version), else with the file's version before the change (`base`)."""
     changed, added, touched, referenced = [], [], [], set()
     bound: dict[str, Language] = {}
 
-    def _other_language(path: str) -> Language | None:
-        language = _language_of(path)
+    def _language(path: str) -> Language | None:
+        language = languages.for_path(path)
         if language is None:
             return None
         if language.name not in bound:
@@ -1116,27 +1117,31 @@ def _code_facts(split: Split, fixed: dict[str, list[bytes | None]], base: Callab
         return bound[language.name]
 
     for item, new in zip(split.source, fixed["source"]):
-        other = _other_language(item.path)
-        if other is not None:
+        other = _language(item.path)
+        if other is None:
+            continue
+        fast = getattr(other, "change_facts", None)
+        if fast is None:
             old = base(item)
             new_here = other.added_definitions(item.path, old, new)
             # as Python's: a definition the change adds is new API, not existing code it changed
             changed += [name for name in other.changed_definitions(item.path, old, new) if name not in new_here]
             added += new_here
             continue
-        facts = codeindex.change_facts(
-            item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text, test_file=False
-        )
+        facts = fast(item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text, test_file=False)
         changed += facts.changed
         added += facts.added
     for item, new in zip(split.tests, fixed["tests"]):
-        other = _other_language(item.path)
-        if other is not None:
+        other = _language(item.path)
+        if other is None:
+            continue
+        fast = getattr(other, "change_facts", None)
+        if fast is None:
             touched += other.touched_tests(item.path, base(item), new)
             if new is not None and item.added_lines:
                 referenced |= other.referenced_names(item.path, new, set(item.added_lines))
             continue
-        facts = codeindex.change_facts(item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text)
+        facts = fast(item.path, new, set(item.added_lines), set(item.removed_at), item.removed_text)
         touched += facts.touched_tests
         referenced |= facts.referenced
     new_api = sorted({a.rsplit(".", 1)[-1] for a in added} & referenced)
@@ -1159,29 +1164,30 @@ def _tests_using_shared_code(
 ) -> list[str]:
     """Tests in other files touched by a change to shared test code: a conftest.py's fixtures
     (used by name by every test below its folder) or a helper module of the tests (used by the
-    test files that import it)."""
+    test files that import it). Asked of the languages that can say it (`tests_using`: Python's)."""
     touched: set[str] = set()
     for item, new in zip(split.tests, fixed):
         name = item.path.rsplit("/", 1)[-1]
-        if new is None or not name.endswith(".py") or item.path in with_touched:
+        language = languages.for_path(item.path)
+        if new is None or not hasattr(language, "tests_using") or item.path in with_touched:
             continue
-        if name != "conftest.py" and codeindex.test_node_ids(item.path, new):
+        if name != "conftest.py" and language.test_ids(item.path, new):
             continue  # a test file's own tests were found by _code_facts
-        change = codeindex.shared_change(item.path, new, set(item.added_lines) | set(item.removed_at))
+        change = language.shared_change(item.path, new, set(item.added_lines) | set(item.removed_at))
         if not change.names and not change.every_test:
             continue
         folder = item.path.rsplit("/", 1)[0] + "/" if "/" in item.path else ""
         module = name.removesuffix(".py").encode()
-        for path, source in _test_files_under(commit.sha, folder, item.path, readers, ctx):
+        for path, source in _test_files_under(commit.sha, folder, item.path, language, readers, ctx):
             if name == "conftest.py" or module in source:
-                touched |= set(codeindex.tests_using(path, source, change))
+                touched |= set(language.tests_using(path, source, change))
     return sorted(touched)
 
 
-def _test_files_under(sha: str, folder: str, exclude: str, readers: "_Readers", ctx: "_Context") -> list[tuple[str, bytes]]:
-    """The Python test files below `folder` at commit `sha`, with their text."""
+def _test_files_under(sha: str, folder: str, exclude: str, language: Language, readers: "_Readers", ctx: "_Context") -> list[tuple[str, bytes]]:
+    """The test files of `language` below `folder` at commit `sha`, with their text."""
     listing = git(ctx.config.repo, "ls-tree", "-r", "-z", "--name-only", sha, "--", folder or ".")
-    paths = [p for p in listing.split("\0") if p.endswith(".py") and p != exclude and ctx.rules.role(p) == "test"]
+    paths = [p for p in listing.split("\0") if p != exclude and languages.for_path(p) is language and ctx.rules.role(p) == "test"]
     paths = [p for p in paths if p.rsplit("/", 1)[-1] != "conftest.py"][:SHARED_SCOPE_FILES]
     return [(p, data) for p, data in zip(paths, readers.blobs.read_many([(sha, p) for p in paths])) if data is not None]
 
@@ -1199,14 +1205,6 @@ def _base_version(commit: Commit, item: FileDiff, blobs: BlobReader) -> bytes | 
     if item.status == "added" or not commit.base:
         return None
     return blobs.read(commit.base, item.old_path or item.path)
-
-
-def _language_of(path: str) -> Language | None:
-    """The language of `path` when it is one of swegen.languages' (not Python, which codeindex
-    indexes here), else None."""
-    if codeindex.language_for(path) is not None:
-        return None
-    return languages.for_path(path)
 
 
 #: bytes.translate table that turns every byte that cannot be in an identifier into a space.

@@ -20,18 +20,21 @@ import subprocess
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swegen import languages
-from swegen.canaries import Canary, plant
+from swegen.canaries import Canary
 from swegen.docker_sandbox import DockerSandbox
-from swegen.envs import EnvPlan, available_pythons, plan_environment
 from swegen.errors import DockerUnavailable, InfrastructureDown, PackageIndexDown, SwegenError
 from swegen.images import INDEX_RETRY_WAITS, base_image_id, build_env_image, env_fingerprint, env_tag
-from swegen.languages.base import Language, plan_from_dict
+from swegen.languages.base import Language, Plan, plan_from_dict
 from swegen.records import to_dict, write_atomic
-from swegen.runner import TestRun, run_language_tests, run_pytest
+from swegen.runner import TestRun
 from swegen.resources import sandbox_file
 from swegen.sandbox import ExecResult, Limits, Sandbox, SandboxSpec
+
+if TYPE_CHECKING:
+    from swegen.languages.python.env import EnvPlan
 
 #: git as swegen runs it in a sandbox: an identity of its own, no line-ending conversion.
 GIT = "git -c user.name=swegen -c user.email=swegen@localhost -c core.autocrlf=false"
@@ -79,15 +82,17 @@ class Environments:
         config_file: Path | None = None,
     ) -> None:
         self.run_dir, self.repo = run_dir, repo
-        self.python, self.base_image, self.ca_bundle, self.config_file = python, base_image, ca_bundle, config_file
-        self.pythons = available_pythons() if not base_image else []
+        self.python_version, self.base_image, self.ca_bundle, self.config_file = python, base_image, ca_bundle, config_file
+        #: Python's plan is richer than the protocol's Plan (its environment check and retry, below).
+        self.python = languages.by_name("python")
+        self.pythons = self.python.available_runtimes() if not base_image else []
         if not self.pythons and not base_image:
             raise SwegenError("no base image is present", hint="run `swegen images build-base --python 3.11`")
         self._built: dict[str, tuple[str, str | None]] = {}
 
     def plan(self, base_commit: str, earlier_because: str | None = None) -> EnvPlan:
-        return plan_environment(
-            self.repo, base_commit, self.pythons, python=self.python, base_image=self.base_image,
+        return self.python.environment(
+            self.repo, base_commit, self.pythons, python=self.python_version, base_image=self.base_image,
             config_file=self.config_file, earlier_because=earlier_because,
         )
 
@@ -209,6 +214,8 @@ class Environments:
             test_env=dict(plan.test_env),
             pytest_args=list(plan.pytest_args),
             limits=dataclasses.asdict(limits),
+            language="python",
+            plan=to_dict(self.python.as_plan(plan)),
         )
 
 
@@ -408,37 +415,35 @@ class Container:
         self.kill_strays()
         rng = random.Random(seed)
         planted: list[Canary] = []
-        bed_language = self.bed.language
-        paths = test_files(fail_to_pass) if bed_language == "python" else self.language().test_files_for(fail_to_pass, self.bed.test_files)
-        for path in paths:
+        language = self.language()
+        for path in language.test_files_for(fail_to_pass, self.bed.test_files):
             try:
                 source = self.box.get(f"/testbed/{path}").decode("utf-8")
             except (SwegenError, UnicodeDecodeError):
                 continue
-            if bed_language == "python":
-                text, canaries = plant(path, source, fail_to_pass, rng)
-            else:
-                text, other = self.language().plant_canaries(path, source, fail_to_pass, rng)
-                canaries = [Canary(c.test_id, c.must_pass) for c in other]
+            text, canaries = language.plant_canaries(path, source, fail_to_pass, rng)
             if canaries:
                 self.box.put(f"/testbed/{path}", text.encode("utf-8"))
                 planted += canaries
         return planted
 
     def run_tests(self, targets: list[str], timeout: float, stream: bool = True) -> TestRun:
-        """Run the tests `targets` (files, or pytest node ids; [] for the whole suite) with the
-        task's runner: pytest for Python, with its streamed second channel (`stream`); the
-        language's own runner for another language."""
+        """Run the tests `targets` (files, or test ids; [] for the whole suite) with the task's
+        language's runner (pytest's with its streamed second channel: `stream`)."""
+        return self.language().run_tests(self.box, self.plan(), targets, self.bed.test_files, timeout, stream=stream)
+
+    def plan(self) -> Plan:
+        """The task's plan as its language gave it (a Python testbed recorded before plans were
+        kept in it: made from its own fields)."""
         bed = self.bed
-        if bed.language == "python":
-            return run_pytest(self.box, targets, timeout, env=bed.test_env, extra_args=bed.pytest_args, stream=stream)
-        language = self.language()
-        files = [t for t in targets if language.owns(t)]
-        files += language.test_files_for([t for t in targets if t not in files], bed.test_files)
-        return run_language_tests(self.box, language, plan_from_dict(bed.plan), list(dict.fromkeys(files)), timeout)
+        if bed.plan:
+            return plan_from_dict(bed.plan)
+        return plan_from_dict({"language": bed.language, "recipe": {"base_image": bed.image}, "runtime": ["python", ""],
+                               "manager": "uv", "runner": "pytest", "as_of": "", "test_env": sorted(bed.test_env.items()),
+                               "runner_args": bed.pytest_args, "package": bed.package or "", "pretend_version": bed.pretend_version})
 
     def language(self) -> Language:
-        """The task's language of swegen.languages, bound to its repository at the base commit."""
+        """The task's language (swegen.languages), bound to its repository at the base commit."""
         if self._language is None:
             self._language = languages.by_name(self.bed.language).at(Path(self.bed.repo), self.bed.base_commit)
         return self._language

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from swegen.envs import PYTEST_IMPORTS, _install_command, plan_environment
+from swegen.languages.python.env import PYTEST_IMPORTS, _install_command, plan_environment
 from test_env_wheels import _repo
 
 #: A more_itertools of 2018 without what pytest 3.5 to 5.4 take from the real one (`collapse`,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TEST_PYTHON, run_cli
-from swegen.envs import RETRY_DAYS, earlier_date, plan_environment
+from swegen.languages.python.env import RETRY_DAYS, earlier_date, plan_environment
 from swegen.sandbox import Limits
 from swegen.testbed import Container, Environments, _check_path, checked_plan, dependency_failure, git_archive
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TEST_PYTHON
-from swegen.envs import COMPILED, WHEEL_ERA, _install_command, plan_environment
+from swegen.languages.python.env import COMPILED, WHEEL_ERA, _install_command, plan_environment
 from swegen.images import build_env_image, host_ca_bundle
 
 
@@ -85,7 +85,7 @@ def _run_uvw(tmp_path, hints_until_moved: dict[str, list[str]]) -> tuple[str, li
     """uvw in dash over a stand-in for uv (not swegen's code: the one part a test cannot have
     offline at will): it fails, printing uv's hints in the order given, until every package named
     is moved; returns the output and the argument lists uv got."""
-    from swegen.envs import _wheels_first
+    from swegen.languages.python.env import _wheels_first
 
     calls = tmp_path / "calls"
     stub = (f'uvi() {{ echo "$*" >> {calls}; : > /tmp/swegen-uv.out; ok=1; '

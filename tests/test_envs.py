@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from gitrepo import GitRepo
-from swegen.envs import plan_environment
+from swegen.languages.python.env import plan_environment
 
 
 def requirements(plan) -> list[str]:

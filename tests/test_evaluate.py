@@ -149,7 +149,7 @@ def _append_hunk(out: Path, task: dict, path: str, added: str) -> str:
 
 def test_the_conftest_cheat_would_pass_if_it_were_not_reverted(demo_run):
     """The check above can fail: unreverted, the forcing conftest.py does make the tests pass."""
-    from swegen.runner import run_pytest
+    from swegen.languages.python.run import run_pytest
     from swegen.sandbox import Limits
     from swegen.testbed import Container, Environments, git_archive
 

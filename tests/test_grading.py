@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 from swegen.grading import grade
-from swegen.runner import contradiction, parse_junit, pytest_command
+from swegen.languages.python.run import contradiction, parse_junit, pytest_command
 from swegen.validating import classify, funnel
 
 F2P = ["t.py::test_fix"]

@@ -15,6 +15,7 @@ from swegen.images import (
     env_tag,
     image_labels,
 )
+from swegen import languages
 from swegen.errors import BadInput, ImageMissing
 
 from conftest import TEST_PYTHON
@@ -118,7 +119,7 @@ DEAD_INDEX = "http://127.0.0.1:9/simple"
 
 def _dated_install(base_image: str, requirements: str, index: str | None) -> EnvRecipe:
     """The recipe's own install step (envs.py) for `requirements`, against `index` if given."""
-    from swegen.envs import _install_command
+    from swegen.languages.python.env import _install_command
 
     install = _install_command("2024-05-01T00:00:00Z", TEST_PYTHON, [])
     if index:
@@ -188,27 +189,27 @@ def test_an_index_outage_under_validation_is_an_infrastructure_error_with_nothin
 
 
 def test_base_recipe_with_toolchains_keeps_its_core_and_adds_their_packages():
-    plain, with_go = base_recipe("3.11"), base_recipe("3.11", toolchains=["go"])
-    both = base_recipe("3.11", toolchains=["javascript", "go", "go"])
+    plain, with_go = base_recipe("3.11"), base_recipe("3.11", toolchains=languages.toolchains(["go"]))
+    both = base_recipe("3.11", toolchains=languages.toolchains(["javascript", "go", "go"]))
     assert plain.toolchains == () and plain.all_packages() == plain.packages
     assert with_go.core_digest() == plain.core_digest() == plain.digest()  # an image built before toolchains is still up to date
     assert with_go.digest() != plain.digest() and both.digest() not in (plain.digest(), with_go.digest())
     assert "golang-go" in with_go.all_packages() and "golang-go" not in plain.all_packages()
-    assert both.toolchains == ("go", "javascript") and both.digest() == base_recipe("3.11", toolchains=["go", "javascript"]).digest()
+    assert both.toolchains == ("go", "javascript") and both.digest() == base_recipe("3.11", toolchains=languages.toolchains(["go", "javascript"])).digest()
     assert {"nodejs", "npm", "golang-go"} <= set(both.all_packages())
     with pytest.raises(BadInput, match="cobol"):
-        base_recipe("3.11", toolchains=["cobol"])
+        languages.toolchains(["cobol"])
 
 
 def test_an_image_covers_a_recipe_with_its_core_and_at_least_its_toolchains():
     from swegen.images import LABEL_CORE, LABEL_RECIPE, LABEL_TOOLCHAINS, _covers
 
-    plain, with_go = base_recipe("3.11"), base_recipe("3.11", toolchains=["go"])
+    plain, with_go = base_recipe("3.11"), base_recipe("3.11", toolchains=languages.toolchains(["go"]))
     before_toolchains = {LABEL_RECIPE: plain.digest()}  # an image built by an earlier swegen
     assert _covers(before_toolchains, plain) and not _covers(before_toolchains, with_go)
     go_image = {LABEL_RECIPE: with_go.digest(), LABEL_CORE: plain.core_digest(), LABEL_TOOLCHAINS: "go"}
     assert _covers(go_image, plain) and _covers(go_image, with_go)
-    assert not _covers(go_image, base_recipe("3.11", toolchains=["javascript"]))
+    assert not _covers(go_image, base_recipe("3.11", toolchains=languages.toolchains(["javascript"])))
     assert not _covers({**go_image, LABEL_CORE: "other"}, plain) and not _covers(None, plain)
 
 
@@ -236,7 +237,7 @@ def test_a_base_image_with_the_go_toolchain_builds_go_environments_without_apt(t
     from tests.gitrepo import GitRepo
 
     tag = "swegen-test-base:py3.11-go"
-    recipe = base_recipe("3.11", ca_bundle=host_ca_bundle(), toolchains=["go"])
+    recipe = base_recipe("3.11", ca_bundle=host_ca_bundle(), toolchains=languages.toolchains(["go"]))
     built_tag, _ = build_base_image(recipe, tag=tag)
     assert built_tag == tag and image_labels(tag)[LABEL_TOOLCHAINS] == "go"
     assert build_base_image(base_recipe("3.11", ca_bundle=host_ca_bundle()), tag=tag) == (tag, False)  # covered

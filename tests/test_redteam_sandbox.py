@@ -135,7 +135,7 @@ KILL_ALL = """
 
 def outliver(marker: str) -> str:
     """Spawned by the install's import check, it waits for the test run and forges its report."""
-    from swegen.runner import JUNIT_PATH
+    from swegen.languages.python.run import JUNIT_PATH
 
     daemon = (
         "import re, sys, time\n"

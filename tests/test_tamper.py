@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from swegen.canaries import plant, verdict
+from swegen.canaries import verdict
+
+from swegen.languages.python.canaries import plant
 from swegen.resources import sandbox_file
-from swegen.runner import DUPLICATES, _failing_cases, cross_check, parse_junit, read_stream
+from swegen.languages.python.run import DUPLICATES, _failing_cases, cross_check, parse_junit, read_stream
 
 MODULE_STYLE = """import pytest
 

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from gitrepo import GitRepo
-from swegen.runner import DUPLICATES, parse_junit, read_stream, run_pytest
+from swegen.languages.python.run import DUPLICATES, parse_junit, read_stream, run_pytest
 from swegen.sandbox import Limits
 from swegen.testbed import Container, Environments, git_archive
 

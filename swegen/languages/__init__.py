@@ -13,6 +13,7 @@ from swegen.languages.base import Language
 
 #: name -> module holding `LANGUAGE`, tried in this order for a path.
 REGISTRY = {
+    "python": "swegen.languages.python",
     "javascript": "swegen.languages.javascript",
     "go": "swegen.languages.go",
 }
@@ -49,3 +50,18 @@ def detect(paths: list[str]) -> list[str]:
         if lang is not None:
             counts[lang.name] = counts.get(lang.name, 0) + 1
     return sorted(counts, key=lambda n: (-counts[n], n))
+
+
+def toolchains(names) -> dict[str, tuple[str, ...]]:
+    """The Debian packages of each named language's toolchain (for a base image); BadInput for a
+    name swegen does not know."""
+    from swegen.errors import BadInput
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = tuple(by_name(name).toolchain_packages())
+        except KeyError:
+            known = ", ".join(sorted(lang.name for lang in available()))
+            raise BadInput(f"no language {name!r} to add a toolchain for", hint=f"choose among: {known}") from None
+    return found

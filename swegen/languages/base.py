@@ -8,9 +8,14 @@ it (records, errors, sandbox, images' EnvRecipe) and never a stage.
 The records here are plain, frozen and JSON-able, so that a plan can be shipped to a Ray node
 or written to the run folder like every other record.
 
-Status of the move (session 5): JavaScript/TypeScript and Go implement this protocol in their
-own packages; the Python code still lives in the flat modules (split, codeindex, envs, runner,
-canaries) and is not yet behind it, and no stage asks the boundary yet.
+Python, JavaScript/TypeScript and Go each implement this protocol in their own package
+(swegen/languages/python, javascript, go). Mining asks it for every file (Python's
+`change_facts` and `tests_using` are optional extras it uses where a language has them); the
+testbed plants canaries and runs tests through it for every language. What is still Python's
+alone in the testbed: its environment plan is the richer `EnvPlan`, checked on the task's source
+once per recipe and resolved at an earlier date when a dependency breaks the import (reached
+through the Python language object, `environment`), and its install runs swegen's install
+script with an import check of the package under test.
 """
 
 from __future__ import annotations
@@ -18,9 +23,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from swegen.canaries import Canary  # noqa: F401 - what plant_canaries returns
 from swegen.images import EnvRecipe
+
+if TYPE_CHECKING:
+    from swegen.runner import TestRun
+    from swegen.sandbox import Sandbox
 
 #: The per-test statuses a parser may give (the same words as pytest's JUnit reading, so that
 #: grading stays one pure function for every language).
@@ -71,6 +81,13 @@ class Plan:
     test_env: tuple[tuple[str, str], ...] = ()
     #: Why each part was chosen: (part, reason), shown by `swegen env show`.
     reasons: tuple[tuple[str, str], ...] = field(default=())
+    #: Extra arguments for the runner (the project's own configuration: swegen.toml's pytest args).
+    runner_args: tuple[str, ...] = ()
+    #: The name the project under test is imported by, checked to come from the checkout ("": none).
+    package: str = ""
+    #: The version handed to build tools that read it from git history (setuptools_scm), which
+    #: the sandbox's checkout does not have.
+    pretend_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,14 +100,6 @@ class TestCommand:
     report_path: str
     #: Seconds the runner may take before the run is stopped (None: the stage's own limit).
     timeout: float | None = None
-
-
-@dataclass(frozen=True)
-class Canary:
-    """One planted test (tamper evidence): its id as the runner reports it, and whether it must pass."""
-
-    test_id: str
-    must_pass: bool
 
 
 @runtime_checkable
@@ -138,6 +147,13 @@ class Language(Protocol):
         """The command that runs these test files (paths relative to the checkout) with a
         machine-readable report."""
 
+    def run_tests(self, box: "Sandbox", plan: Plan, targets: list[str], test_files: list[str], timeout: float,
+                  stream: bool = True) -> "TestRun":
+        """Run `targets` (test files or test ids; [] for the whole suite) in `box`, whose /testbed
+        holds the checkout, and read the statuses; `test_files` are the task's test files (where
+        an id's file is found). `stream`: the second channel where the runner has one (pytest).
+        Most languages: `swegen.runner.run_language_tests` with `test_command` and `parse`."""
+
     def install_command(self, plan: Plan) -> str | None:
         """A command run in every fresh container once the source is in /testbed (and the
         patches applied), before any test: link the dependencies the image holds into the
@@ -165,6 +181,18 @@ class Language(Protocol):
         """Debian packages a base image needs for this language (nodejs, npm; golang-go)."""
 
 
+def describe_plan(plan: Plan) -> str:
+    """A plan as text for `swegen env show`."""
+    lines = [f"image base: {plan.recipe.base_image}", f"{plan.runtime[0]}: {plan.runtime[1]}",
+             f"package manager: {plan.manager}", f"test runner: {plan.runner}", f"dependencies as of: {plan.as_of}"]
+    if plan.workdir:
+        lines.append(f"tests run in: {plan.workdir}")
+    if plan.recipe.install:
+        lines += ["install:"] + ["  " + step for step in plan.recipe.install]
+    lines += ["why:"] + [f"  {part}: {why}" for part, why in plan.reasons]
+    return "\n".join(lines)
+
+
 def plan_from_dict(data: dict) -> Plan:
     """A Plan back from its JSON form (lists where the record has tuples), as a job carries it."""
     recipe = data["recipe"]
@@ -187,4 +215,7 @@ def plan_from_dict(data: dict) -> Plan:
         workdir=data.get("workdir", ""),
         test_env=pairs(data.get("test_env", ())),
         reasons=pairs(data.get("reasons", ())),
+        runner_args=tuple(data.get("runner_args", ())),
+        package=data.get("package", ""),
+        pretend_version=data.get("pretend_version", ""),
     )

@@ -21,11 +21,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from swegen.languages.base import Canary, FileRoles, Plan, TestCase, TestCommand
-from swegen.languages.go import canaries, env, report, roles, syntax
+from swegen.languages.go import canaries, env, roles, syntax
+from swegen.languages.go import report as go_report
 from swegen.languages.go.constraints import builds_here
 from swegen.languages.go.env import GoMod, GoModError, import_path, modules_at
 from swegen.languages.go.report import package_errors
 from swegen.languages.go.roles import is_generated
+from swegen.runner import TestRun, run_language_tests, test_files_of
+from swegen.sandbox import Sandbox
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,10 @@ class GoLanguage:
     def test_command(self, plan: Plan, test_files: list[str]) -> TestCommand:
         return env.test_command(plan, test_files)
 
+    def run_tests(self, box: Sandbox, plan: Plan, targets: list[str], test_files: list[str], timeout: float,
+                  stream: bool = True) -> TestRun:
+        return run_language_tests(box, self, plan, test_files_of(self, targets, test_files), timeout)
+
     def install_command(self, plan: Plan) -> str | None:
         return env.install_command(plan)
 
@@ -100,14 +107,14 @@ class GoLanguage:
         packages = {t.split("::", 1)[0] for t in test_ids}
         return [f for f in dict.fromkeys(files) if f.endswith("_test.go") and self.package(f) in packages]
 
-    def parse(self, report_text: str, output: str) -> dict[str, str]:
-        return report.parse(report_text, output)
+    def parse(self, report: str, output: str) -> dict[str, str]:
+        return go_report.parse(report, output)
 
     def package_errors(self, statuses: dict[str, str], test_ids: list[str]) -> dict[str, str]:
         return package_errors(statuses, test_ids)
 
-    def missing_dependency(self, plan: Plan, report_text: str, output: str) -> str | None:
-        return report.missing_dependency(report_text, output, dict(plan.test_env).get(env.MODULE_ENV, ""))
+    def missing_dependency(self, plan: Plan, report: str, output: str) -> str | None:
+        return go_report.missing_dependency(report, output, dict(plan.test_env).get(env.MODULE_ENV, ""))
 
     def plant_canaries(self, path: str, source: str, test_ids: list[str], rng: random.Random) -> tuple[str, list[Canary]]:
         if not builds_here(path, source.encode("utf-8", "surrogateescape")):

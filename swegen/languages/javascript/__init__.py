@@ -14,6 +14,8 @@ from pathlib import Path
 
 from swegen.languages.base import Canary, FileRoles, Plan, TestCase, TestCommand
 from swegen.languages.javascript import canaries, commands, doctor, plan, reports, roles, syntax
+from swegen.runner import TestRun, run_language_tests, test_files_of
+from swegen.sandbox import Sandbox
 
 
 class JavaScript:
@@ -56,6 +58,10 @@ class JavaScript:
 
     def test_command(self, plan: Plan, test_files: list[str]) -> TestCommand:
         return commands.test_command(plan, test_files)
+
+    def run_tests(self, box: Sandbox, plan: Plan, targets: list[str], test_files: list[str], timeout: float,
+                  stream: bool = True) -> TestRun:
+        return run_language_tests(box, self, plan, test_files_of(self, targets, test_files), timeout)
 
     def install_command(self, plan: Plan) -> str | None:
         return commands.install_command(plan)

@@ -821,6 +821,23 @@ def test_node_ids(path: str, source: bytes) -> list[str]:
 test_node_ids.__test__ = False  # type: ignore[attr-defined]  # importable into test modules
 
 
+def test_spans(path: str, source: bytes) -> list[tuple[str, int, int]]:
+    """(node id, first line, last line) of every test in the file, in source order, each id once
+    (its first definition: a later one of the same name replaces it when pytest collects, but
+    mining only needs where the id's code is)."""
+    ix = _index(path, source)
+    if ix is None:
+        return []
+    spans: dict[str, tuple[str, int, int]] = {}
+    for t in ix.tests:
+        node_id = ix.spec.node_id(path, t.parts)
+        spans.setdefault(node_id, (node_id, t.start_line, t.end_line))
+    return list(spans.values())
+
+
+test_spans.__test__ = False  # type: ignore[attr-defined]
+
+
 def changed_definitions(
     path: str,
     old: bytes | None,

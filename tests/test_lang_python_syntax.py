@@ -1,12 +1,12 @@
-"""codeindex names exactly the tests a change touches and the definitions it changes, following pytest's collection rules, and never crashes on broken or unsupported code."""
+"""Python's tree-sitter reading (swegen.languages.python.syntax, once codeindex) names exactly the tests a change touches and the definitions it changes, following pytest's collection rules, and never crashes on broken or unsupported code."""
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
 
-from swegen import codeindex
-from swegen.codeindex import (
+from swegen.languages.python import syntax as codeindex
+from swegen.languages.python.syntax import (
     Definition,
     added_definitions,
     changed_definitions,
@@ -510,3 +510,53 @@ def test_a_source_files_facts_from_the_definitions_at_its_changed_lines_equal_th
             near = codeindex.change_facts("pkg/mod.py", source, added, removed_at, (), test_file=False)
             full = codeindex.change_facts("pkg/mod.py", source, added, removed_at, (), test_file=True)
             assert (near.changed, near.added) == (full.changed, full.added), sorted(picked)
+
+
+# ---------------------------------------------------------------------------------------------
+# The same reading through the language boundary (swegen.languages.python.LANGUAGE)
+
+
+def test_python_behind_the_boundary_reads_as_its_syntax_module_does():
+    from swegen import languages
+    from swegen.languages.python import LANGUAGE
+
+    assert languages.for_path(P) is LANGUAGE and languages.for_path("pkg/Mod.PY") is LANGUAGE
+    assert languages.for_path("x.js").name == "javascript" and not LANGUAGE.owns("x.txt")
+    cases = LANGUAGE.tests_in(P, TESTS)
+    assert [c.test_id for c in cases] == test_node_ids(P, TESTS)
+    by_id = {c.test_id: c for c in cases}
+    method = by_id[f"{P}::TestLedger::test_method"]
+    assert method.start_line == line_of(TESTS, "def test_method") and method.end_line == line_of(TESTS, "self.helper() == 1")
+    # the protocol's touched tests come from the two versions alone: a changed parametrize list
+    # (module data) touches the test using it, as the diff's lines do
+    changed = TESTS.replace(b"RATES = [1, 2]", b"RATES = [1, 2, 3]")
+    assert LANGUAGE.touched_tests(P, TESTS, changed) == ids("test_param")
+    line = line_of(changed, "RATES = [1, 2, 3]")
+    assert LANGUAGE.touched_tests(P, TESTS, changed) == touched_tests(P, TESTS, changed, {line}, {line})
+    assert LANGUAGE.change_facts(P, changed, {line}, {line}, ["RATES = [1, 2]"]).touched_tests == tuple(ids("test_param"))
+    helper = TESTS.replace(b'return {"balance": 0}', b'return {"balance": 1}')
+    assert LANGUAGE.touched_tests(P, TESTS, helper) == ids("test_plain", "test_uses_fixture")
+    assert LANGUAGE.changed_definitions("pkg/m.py", b"def f():\n    return 1\n", b"def f():\n    return 2\n") == ["f"]
+    assert LANGUAGE.added_definitions("pkg/m.py", b"def f():\n    return 1\n", b"def f():\n    return 1\n\ndef g():\n    pass\n") == ["g"]
+    assert LANGUAGE.test_files_for([f"{P}::test_plain", f"{P}::TestLedger::test_method", "b/test_b.py::t[x::y]"], []) == [P, "b/test_b.py"]
+
+
+def test_python_plants_canaries_and_names_its_command_through_the_boundary():
+    import random
+
+    from swegen.languages.base import Plan, describe_plan
+    from swegen.images import EnvRecipe
+    from swegen.languages.python import LANGUAGE
+    from swegen.languages.python.run import JUNIT_PATH
+
+    text, planted = LANGUAGE.plant_canaries(P, TESTS.decode(), [f"{P}::TestLedger::test_method"], random.Random(3))
+    assert len(planted) == 4 and {c.must_pass for c in planted} == {True, False}
+    assert all(c.test_id.startswith(f"{P}::TestLedger::") for c in planted)
+    assert set(test_node_ids(P, text.encode())) - set(test_node_ids(P, TESTS)) == {c.test_id for c in planted}
+    plan = Plan(language="python", recipe=EnvRecipe(base_image="swegen-base:py3.11"), runtime=("python", "3.11"), manager="uv",
+                runner="pytest", as_of="2024-01-01T00:00:00Z", runner_args=("-p", "no:randomly"), package="ledger")
+    command = LANGUAGE.test_command(plan, [P])
+    assert command.report_path == JUNIT_PATH and JUNIT_PATH in command.command and "no:randomly" in command.command
+    assert "SWEGEN_PRETEND_VERSION=" in LANGUAGE.install_command(plan)
+    shown = describe_plan(plan)
+    assert "python: 3.11" in shown and "test runner: pytest" in shown and "dependencies as of: 2024-01-01" in shown
