@@ -118,7 +118,7 @@ DEAD_INDEX = "http://127.0.0.1:9/simple"
 
 
 def _dated_install(base_image: str, requirements: str, index: str | None) -> EnvRecipe:
-    """The recipe's own install step (envs.py) for `requirements`, against `index` if given."""
+    """The recipe's own install step (swegen.languages.python.env) for `requirements`, against `index` if given."""
     from swegen.languages.python.env import _install_command
 
     install = _install_command("2024-05-01T00:00:00Z", TEST_PYTHON, [])

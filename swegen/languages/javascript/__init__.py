@@ -39,7 +39,7 @@ class JavaScript:
     def changed_definitions(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:
         return syntax.changed_definitions(path, old, new)
 
-    # Beyond the protocol (what mining's feature check asks of Python's codeindex):
+    # Beyond the protocol (what mining's feature check asks of Python's syntax module):
 
     def added_definitions(self, path: str, old: bytes | None, new: bytes | None) -> list[str]:
         return syntax.added_definitions(path, old, new)

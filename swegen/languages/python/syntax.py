@@ -103,7 +103,7 @@ def _no_bindings(root: Node, line: int) -> set[str]:
 
 @dataclass(frozen=True)
 class LanguageSpec:
-    """Everything codeindex needs to know about one language."""
+    """Everything this module needs to know about one language."""
 
     name: str
     extensions: tuple[str, ...]  # matched with str.endswith, so ".test.ts"-style suffixes work
