@@ -62,6 +62,12 @@ def test_the_example_of_another_language_end_to_end(language, base_image, tmp_pa
         said = candidate["reasons"][0] if candidate["reasons"] else verdicts[candidate["instance_id"]]["reason"]
         assert said.startswith(reason), f"{where}: {said}"
     assert len(tasks) == sum(c["expected"] == "task" for c in expected.values())
+    # `swegen env show` gives the task's own language's plan (it used to plan Python for every task)
+    task = next(iter(tasks.values()))
+    shown = run_cli("env", "show", str(run / task["instance_id"]))
+    assert shown.returncode == 0, shown.stderr
+    runtime = "go" if language == "go" else "node"
+    assert f"\n{runtime}: " in shown.stdout and "test runner: " in shown.stdout and "python:" not in shown.stdout, shown.stdout
     for model, rate in (("gold", 1.0), ("empty", 0.0)):
         evaluated = run_cli("evaluate", str(run), "-p", model, "--workers", "2", timeout=1500)
         assert evaluated.returncode == 0, evaluated.stderr[-3000:]
