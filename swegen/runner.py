@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
@@ -83,3 +84,25 @@ def run_language_tests(box: Sandbox, language: "Language", plan: "Plan", test_fi
     shown = report if len(report) <= REPORT_IN_LOG else report[:REPORT_IN_LOG] + "\n[... report cut ...]\n"
     return TestRun(result.exit_code, statuses, {}, f"{output}\n--- {plan.runner} report ({command.report_path}) ---\n{shown}", result.duration,
                    missing_dependency=missing)
+
+
+def run_install(box: Sandbox, language: "Language", plan: "Plan", log: Path | None = None) -> tuple[str, str | None]:
+    """A language's own install command (`Language.install_command`: linking the dependencies the
+    image holds into the checkout, building) run in `box`; (the package manager, or "image" when
+    there is nothing to run; why the project is unusable: the command failed)."""
+    command = language.install_command(plan)
+    if not command:
+        return "image", None
+    workdir = f"/testbed/{plan.workdir}".rstrip("/") if plan.workdir else "/testbed"
+    result = box.exec(command, timeout=900, env=dict(plan.test_env), workdir=workdir)
+    write_log(log, result.stdout + result.stderr)
+    if not result.ok:
+        tail = (result.stdout + result.stderr).strip().splitlines()[-1:]
+        return plan.manager, f"the {plan.manager} install in the sandbox failed: {tail}"
+    return plan.manager, None
+
+
+def write_log(log: Path | None, text: str) -> None:
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(text, encoding="utf-8")

@@ -30,7 +30,6 @@ from swegen.images import INDEX_RETRY_WAITS, base_image_id, build_env_image, env
 from swegen.languages.base import Language, Plan, plan_from_dict
 from swegen.records import to_dict, write_atomic
 from swegen.runner import TestRun
-from swegen.resources import sandbox_file
 from swegen.sandbox import ExecResult, Limits, Sandbox, SandboxSpec
 
 if TYPE_CHECKING:
@@ -449,53 +448,13 @@ class Container:
         return self._language
 
     def install(self, log: Path | None = None) -> tuple[str, str | None]:
-        """Install the project offline; (how it was installed, why the package is unusable or None)."""
-        bed = self.bed
-        if bed.language != "python":
-            return self._install_other(log)
-        self.box.put("/tmp/swegen-install.sh", sandbox_file("install_project.sh").read_bytes(), mode=0o755)
-        result = self.box.exec("sh /tmp/swegen-install.sh", timeout=900, env={"SWEGEN_PRETEND_VERSION": bed.pretend_version})
-        if log is not None:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text(result.stdout + result.stderr, encoding="utf-8")
-        mode = (result.stdout.strip().splitlines() or ["swegen-install: unknown"])[-1].removeprefix("swegen-install: ")
-        return mode, self.import_problem()
-
-    def _install_other(self, log: Path | None) -> tuple[str, str | None]:
-        """A language of swegen.languages: its dependencies are in the image; its own command
-        (linking them in, building) runs here, and its failure is why the project is unusable."""
-        plan = plan_from_dict(self.bed.plan)
-        command = self.language().install_command(plan)
-        if not command:
-            return "image", None
-        workdir = f"/testbed/{plan.workdir}".rstrip("/") if plan.workdir else "/testbed"
-        result = self.box.exec(command, timeout=900, env=dict(plan.test_env), workdir=workdir)
-        if log is not None:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text(result.stdout + result.stderr, encoding="utf-8")
-        if not result.ok:
-            tail = (result.stdout + result.stderr).strip().splitlines()[-1:]
-            return plan.manager, f"the {plan.manager} install in the sandbox failed: {tail}"
-        return plan.manager, None
+        """Install the project offline, as its language does; (how it was installed, why the
+        project is unusable or None)."""
+        return self.language().install(self.box, self.plan(), log)
 
     def import_problem(self) -> str | None:
-        """Why the package under test does not import from the checkout, or None."""
-        bed = self.bed
-        if not bed.package:
-            return None
-        probe = self.box.exec(
-            ["python", "-u", "-c", f"import {bed.package}, os; print('swegen-location=' + os.path.realpath({bed.package}.__file__), flush=True)"],
-            timeout=120,
-            env=bed.test_env,
-        )
-        # marked: importing the package may print anything (a patch under evaluation may make it)
-        marked = [line for line in probe.stdout.splitlines() if line.startswith("swegen-location=")]
-        location = marked[-1].removeprefix("swegen-location=") if marked else ""
-        if not probe.ok:
-            return f"the package {bed.package} does not import: {probe.stderr.strip().splitlines()[-1:]}"
-        if not location.startswith("/testbed/"):
-            return f"the package {bed.package} is imported from {location}, not from the checkout"
-        return None
+        """Why the installed project is unusable now (after a patch on an installed tree), or None."""
+        return self.language().usable(self.box, self.plan())
 
 
 #: Kills every process of the container but its init, its main process and this one's ancestors.

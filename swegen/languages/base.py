@@ -11,11 +11,10 @@ or written to the run folder like every other record.
 Python, JavaScript/TypeScript and Go each implement this protocol in their own package
 (swegen/languages/python, javascript, go). Mining asks it for every file (Python's
 `change_facts` and `tests_using` are optional extras it uses where a language has them); the
-testbed plants canaries and runs tests through it for every language. What is still Python's
-alone in the testbed: its environment plan is the richer `EnvPlan`, checked on the task's source
-once per recipe and resolved at an earlier date when a dependency breaks the import (reached
-through the Python language object, `environment`), and its install runs swegen's install
-script with an import check of the package under test.
+testbed installs, plants canaries and runs tests through it for every language. What is still
+Python's alone in the testbed: its environment plan is the richer `EnvPlan`, checked on the
+task's source once per recipe and resolved at an earlier date when a dependency breaks the
+import (reached through the Python language object, `environment`).
 """
 
 from __future__ import annotations
@@ -158,6 +157,16 @@ class Language(Protocol):
         """A command run in every fresh container once the source is in /testbed (and the
         patches applied), before any test: link the dependencies the image holds into the
         checkout, build. None when the image is enough. Offline: the sandbox has no network."""
+
+    def install(self, box: "Sandbox", plan: Plan, log: Path | None = None) -> tuple[str, str | None]:
+        """Install the project in `box` (its /testbed holds the checkout, patches applied), offline;
+        (how it was installed, why the project is unusable or None), its output written to `log`.
+        Most languages: `swegen.runner.run_install` with `install_command`."""
+
+    def usable(self, box: "Sandbox", plan: Plan) -> str | None:
+        """Why the project installed in `box` cannot be what its tests run (Python: the package
+        under test does not import, or not from the checkout), or None: asked again after a patch
+        is applied to an installed tree."""
 
     def parse(self, report: str, output: str) -> dict[str, str]:
         """Per-test statuses (one of STATUSES) by test id, from the report the command wrote

@@ -27,7 +27,7 @@ from swegen.languages.go.constraints import builds_here
 from swegen.languages.go.env import GoMod, GoModError, import_path, modules_at
 from swegen.languages.go.report import package_errors
 from swegen.languages.go.roles import is_generated
-from swegen.runner import TestRun, run_language_tests, test_files_of
+from swegen.runner import TestRun, run_install, run_language_tests, test_files_of
 from swegen.sandbox import Sandbox
 
 
@@ -97,6 +97,12 @@ class GoLanguage:
     def run_tests(self, box: Sandbox, plan: Plan, targets: list[str], test_files: list[str], timeout: float,
                   stream: bool = True) -> TestRun:
         return run_language_tests(box, self, plan, test_files_of(self, targets, test_files), timeout)
+
+    def install(self, box: Sandbox, plan: Plan, log: Path | None = None) -> tuple[str, str | None]:
+        return run_install(box, self, plan, log)
+
+    def usable(self, box: Sandbox, plan: Plan) -> str | None:
+        return None  # a failed install says it (run_install)
 
     def install_command(self, plan: Plan) -> str | None:
         return env.install_command(plan)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from swegen.languages.base import Canary, FileRoles, Plan, TestCase, TestCommand
 from swegen.languages.javascript import canaries, commands, doctor, plan, reports, roles, syntax
-from swegen.runner import TestRun, run_language_tests, test_files_of
+from swegen.runner import TestRun, run_install, run_language_tests, test_files_of
 from swegen.sandbox import Sandbox
 
 
@@ -62,6 +62,12 @@ class JavaScript:
     def run_tests(self, box: Sandbox, plan: Plan, targets: list[str], test_files: list[str], timeout: float,
                   stream: bool = True) -> TestRun:
         return run_language_tests(box, self, plan, test_files_of(self, targets, test_files), timeout)
+
+    def install(self, box: Sandbox, plan: Plan, log: Path | None = None) -> tuple[str, str | None]:
+        return run_install(box, self, plan, log)
+
+    def usable(self, box: Sandbox, plan: Plan) -> str | None:
+        return None  # a failed install says it (run_install)
 
     def install_command(self, plan: Plan) -> str | None:
         return commands.install_command(plan)

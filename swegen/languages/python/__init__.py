@@ -31,7 +31,7 @@ from swegen.canaries import Canary
 from swegen.languages.base import FileRoles, Plan, TestCase, TestCommand
 from swegen.languages.python import canaries, env, run, syntax
 from swegen.resources import sandbox_file
-from swegen.runner import TestRun
+from swegen.runner import TestRun, write_log
 from swegen.sandbox import Sandbox
 
 #: The test files pytest finds by name; the folders of tests (`tests/`, `test/`) are split's
@@ -146,6 +146,34 @@ class PythonLanguage:
     def install_command(self, plan: Plan) -> str | None:
         script = sandbox_file("install_project.sh").read_text(encoding="utf-8")
         return f"SWEGEN_PRETEND_VERSION={shlex.quote(plan.pretend_version)} sh -c {shlex.quote(script)}"
+
+    def install(self, box: Sandbox, plan: Plan, log: Path | None = None) -> tuple[str, str | None]:
+        """swegen's install script (an editable install, then the ways old build backends need; a
+        tree with no packaging files runs as it is): its last line says which way worked. Its
+        failure alone is not the verdict: the import check of the package under test is."""
+        result = box.exec(self.install_command(plan), timeout=900)
+        write_log(log, result.stdout + result.stderr)
+        mode = (result.stdout.strip().splitlines() or ["swegen-install: unknown"])[-1].removeprefix("swegen-install: ")
+        return mode, self.usable(box, plan)
+
+    def usable(self, box: Sandbox, plan: Plan) -> str | None:
+        """Why the package under test does not import from the checkout, or None."""
+        package = plan.package
+        if not package:
+            return None
+        probe = box.exec(
+            ["python", "-u", "-c", f"import {package}, os; print('swegen-location=' + os.path.realpath({package}.__file__), flush=True)"],
+            timeout=120,
+            env=dict(plan.test_env),
+        )
+        # marked: importing the package may print anything (a patch under evaluation may make it)
+        marked = [line for line in probe.stdout.splitlines() if line.startswith("swegen-location=")]
+        location = marked[-1].removeprefix("swegen-location=") if marked else ""
+        if not probe.ok:
+            return f"the package {package} does not import: {probe.stderr.strip().splitlines()[-1:]}"
+        if not location.startswith("/testbed/"):
+            return f"the package {package} is imported from {location}, not from the checkout"
+        return None
 
     def parse(self, report: str, output: str) -> dict[str, str]:
         return run.parse_junit(report)[0]
