@@ -486,24 +486,17 @@ def task_language(task: dict) -> str:
     """A task's language, from the files it changes: Python when any is a Python file (or none
     is another language's), else the language of most of them."""
     files = [*task.get("source_files", []), *task.get("test_files", [])]
-    if any(f.endswith((".py", ".pyi")) for f in files):
+    if any(languages.by_name("python").owns(f) for f in files):
         return "python"
     found = languages.detect(files)
     return found[0] if found else "python"
 
 
 def test_targets(files: list[str], language: str = "python") -> list[str]:
-    """The files of a test patch that pytest is pointed at: its Python files but a package's
-    `__init__.py` (pytest collects the whole package for it, the patch's test files in it once
-    more: one id reported twice) and conftest.py (no tests of its own); when only those changed,
-    their folders. Another language's runner is pointed at the patch's files of that language.
-    Pure."""
-    if language != "python":
-        lang = languages.by_name(language)
-        return [f for f in files if lang.owns(f) and languages.for_path(f) is lang]
-    python = [f for f in files if f.endswith(".py")]
-    tests = [f for f in python if f.rsplit("/", 1)[-1] not in ("__init__.py", "conftest.py")]
-    return tests or list(dict.fromkeys(f.rsplit("/", 1)[0] if "/" in f else "." for f in python))
+    """The files of a test patch that the task's runner is pointed at (its language's own
+    choice, among the files it owns: `Language.test_targets`). Pure."""
+    lang = languages.by_name(language)
+    return lang.test_targets([f for f in files if languages.for_path(f) is lang])
 
 
 def test_files(tests: list[str], language: str = "python") -> list[str]:

@@ -142,6 +142,11 @@ class Language(Protocol):
         """The test files among `files` (a task's test files) that hold the tests of these ids:
         what a run of those tests is pointed at, and where their canaries go."""
 
+    def test_targets(self, files: list[str]) -> list[str]:
+        """What the runner is pointed at to run the tests of a test patch that changes `files`
+        (this language's test files among them; Python: not a package's `__init__.py` or a
+        conftest.py, their folders when only those changed)."""
+
     def test_command(self, plan: Plan, test_files: list[str]) -> TestCommand:
         """The command that runs these test files (paths relative to the checkout) with a
         machine-readable report."""

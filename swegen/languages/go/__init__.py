@@ -91,6 +91,9 @@ class GoLanguage:
     def plan(self, repo: Path, commit: str, as_of: str, paths: list[str] | None = None) -> Plan | None:
         return env.plan(Path(repo), commit, as_of, paths=paths, goproxy=self.goproxy)
 
+    def test_targets(self, files: list[str]) -> list[str]:
+        return [f for f in files if self.owns(f)]
+
     def test_command(self, plan: Plan, test_files: list[str]) -> TestCommand:
         return env.test_command(plan, test_files)
 

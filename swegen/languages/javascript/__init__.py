@@ -56,6 +56,9 @@ class JavaScript:
         named = dict.fromkeys(t.split(" > ", 1)[0] for t in test_ids)
         return [f for f in named if f in files or roles.owns(f)]
 
+    def test_targets(self, files: list[str]) -> list[str]:
+        return [f for f in files if self.owns(f)]
+
     def test_command(self, plan: Plan, test_files: list[str]) -> TestCommand:
         return commands.test_command(plan, test_files)
 

@@ -136,6 +136,14 @@ class PythonLanguage:
     def test_files_for(self, test_ids: list[str], files: list[str]) -> list[str]:
         return list(dict.fromkeys(test.split("::")[0] for test in test_ids))
 
+    def test_targets(self, files: list[str]) -> list[str]:
+        """Its Python files but a package's `__init__.py` (pytest collects the whole package for
+        it, the patch's test files in it once more: one id reported twice) and conftest.py (no
+        tests of its own); when only those changed, their folders."""
+        python = [f for f in files if f.endswith(".py")]
+        tests = [f for f in python if f.rsplit("/", 1)[-1] not in ("__init__.py", "conftest.py")]
+        return tests or list(dict.fromkeys(f.rsplit("/", 1)[0] if "/" in f else "." for f in python))
+
     def test_command(self, plan: Plan, test_files: list[str]) -> TestCommand:
         return TestCommand(run.pytest_command(test_files, list(plan.runner_args)), run.JUNIT_PATH)
 
