@@ -1149,3 +1149,15 @@ def test_missing_dependency_only_when_the_runner_cannot_start(tmp_path: Path) ->
     relative = subprocess.run([node, "rel.js"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert "Cannot find module './not-here'" in relative.stderr
     assert reports.missing_dependency("", relative.stderr) is None
+
+
+def test_a_failed_rebuild_is_said_and_survived(tmp_path):
+    """`npm rebuild` (the dependencies' install scripts) that fails keeps the image, saying so;
+    one that works is run as it is. Real sh; `false` and `true` stand for the tool's outcome."""
+    from swegen.languages.javascript.plan import rebuild
+
+    failed = subprocess.run(["sh", "-c", rebuild(f"cd {tmp_path}", "false")], capture_output=True, text=True)
+    assert failed.returncode == 0 and "rebuild failed" in failed.stderr and "will fail on their own" in failed.stderr
+    worked = subprocess.run(["sh", "-c", rebuild(f"cd {tmp_path}", "true")], capture_output=True, text=True)
+    assert worked.returncode == 0 and worked.stderr == ""
+    assert subprocess.run(["sh", "-c", rebuild(f"cd {tmp_path}/missing", "true")], capture_output=True).returncode != 0
