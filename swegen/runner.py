@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 from swegen.errors import SwegenError
-from swegen.sandbox import Sandbox
+from swegen.sandbox import ExecResult, Sandbox
 
 if TYPE_CHECKING:
     from swegen.languages.base import Language, Plan
@@ -47,6 +47,21 @@ class TestRun:
 REPORT_IN_LOG = 500_000
 
 
+def workdir_of(plan: "Plan") -> str:
+    """Where a plan's commands run in the sandbox: the checkout, or its workspace package's folder."""
+    return f"/testbed/{plan.workdir}".rstrip("/") if plan.workdir else "/testbed"
+
+
+def stopped_run(result: "ExecResult", output: str, timeout: float) -> TestRun | None:
+    """The run of a test command the sandbox stopped (its timeout, a resource limit), or None."""
+    if result.timed_out:
+        return TestRun(result.exit_code, {}, {}, output, result.duration, True, f"the test run timed out after {timeout:.0f}s")
+    if result.limit:
+        return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"the tests went past the sandbox's {result.limit} limit",
+                       limit=result.limit)
+    return None
+
+
 def test_files_of(language: "Language", targets: list[str], test_files: list[str]) -> list[str]:
     """The files a language's runner is pointed at for `targets` (its own files as they are, test
     ids through `Language.test_files_for` among the task's `test_files`), in order, once each."""
@@ -60,15 +75,13 @@ def run_language_tests(box: Sandbox, language: "Language", plan: "Plan", test_fi
     read the statuses from the report it writes. There is no second channel as for pytest: the
     canaries planted beside the FAIL_TO_PASS tests are the tamper evidence."""
     command = language.test_command(plan, test_files)
-    workdir = f"/testbed/{plan.workdir}".rstrip("/") if plan.workdir else "/testbed"
+    workdir = workdir_of(plan)
     box.exec(f"rm -f {shlex.quote(command.report_path)}", timeout=30)
     result = box.exec(command.command, timeout=command.timeout or timeout, env=dict(plan.test_env), workdir=workdir)
     output = result.stdout + result.stderr
-    if result.timed_out:
-        return TestRun(result.exit_code, {}, {}, output, result.duration, True, f"the test run timed out after {timeout:.0f}s")
-    if result.limit:
-        return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"the tests went past the sandbox's {result.limit} limit",
-                       limit=result.limit)
+    stopped = stopped_run(result, output, timeout)
+    if stopped:
+        return stopped
     try:
         report = box.get(command.report_path).decode("utf-8", errors="replace")
     except SwegenError:
@@ -93,7 +106,7 @@ def run_install(box: Sandbox, language: "Language", plan: "Plan", log: Path | No
     command = language.install_command(plan)
     if not command:
         return "image", None
-    workdir = f"/testbed/{plan.workdir}".rstrip("/") if plan.workdir else "/testbed"
+    workdir = workdir_of(plan)
     result = box.exec(command, timeout=900, env=dict(plan.test_env), workdir=workdir)
     write_log(log, result.stdout + result.stderr)
     if not result.ok:

@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 from swegen.errors import SwegenError
 from swegen.grading import FAILING, PASSING
 from swegen.resources import sandbox_file
-from swegen.runner import TestRun
+from swegen.runner import TestRun, stopped_run
 from swegen.sandbox import Sandbox
 
 JUNIT_PATH = "/tmp/swegen-junit.xml"
@@ -228,11 +228,9 @@ def run_pytest(
     if stream:
         output = _pytest_output(box) + result.stderr
         streamed, stream_problem = read_stream(result.stdout, nonce)
-    if result.timed_out:
-        return TestRun(result.exit_code, {}, {}, output, result.duration, True, f"the test run timed out after {timeout:.0f}s")
-    if result.limit:
-        return TestRun(result.exit_code, {}, {}, output, result.duration, False, f"the tests went past the sandbox's {result.limit} limit",
-                       limit=result.limit)
+    stopped = stopped_run(result, output, timeout)
+    if stopped:
+        return stopped
     try:
         xml = box.get(JUNIT_PATH).decode("utf-8", errors="replace")
         statuses, errors = parse_junit(xml)

@@ -812,10 +812,7 @@ def definitions(path: str, source: bytes) -> list[Definition]:
 
 def test_node_ids(path: str, source: bytes) -> list[str]:
     """Node ids of every test in the file, in source order, each once."""
-    ix = _index(path, source)
-    if ix is None:
-        return []
-    return list(dict.fromkeys(ix.spec.node_id(path, t.parts) for t in ix.tests))
+    return [node_id for node_id, _, _ in test_spans(path, source)]
 
 
 test_node_ids.__test__ = False  # type: ignore[attr-defined]  # importable into test modules
